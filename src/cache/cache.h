@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cache.h - the cache layer: decoded blocks shared by all readers, the dirty
+ * blocks of files being written, and the read-ahead workers.
+ *
+ * The filesystem layer talks to files only through this header. A pf_file is
+ * one open container plus its dirty blocks; all handles of one inode share
+ * it. Clean decoded blocks live in one cache bounded by cache_size and keyed
+ * by (backing inode, block number, plain checksum), so a block wanted by two
+ * readers is decoded once and a reopened file finds its blocks still there.
+ * Reads return pinned spans that point straight into cache buffers, to be
+ * handed to the kernel without a copy and released afterwards.
+ *
+ * Lock order: pf_file lock -> cache table lock -> store.
+ */
+#ifndef PF_CACHE_H
+#define PF_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store/store.h"
+
+typedef struct pf_cache_opts {
+	uint64_t cache_size;  /* bytes of decoded clean blocks kept */
+	uint64_t readahead;   /* bytes prefetched ahead of a sequential reader */
+	unsigned threads;     /* decode workers, 1..64 */
+	uint64_t dirty_limit; /* dirty bytes per file before they are encoded */
+} pf_cache_opts;
+
+#define PF_CACHE_SIZE_DEFAULT (256ull << 20)
+#define PF_READAHEAD_DEFAULT (4ull << 20)
+#define PF_DIRTY_LIMIT_DEFAULT (64ull << 20)
+
+typedef struct pf_cache pf_cache;
+
+/* Creates the cache and starts its workers. The store is borrowed and must
+ * outlive the cache. @return 0, -ENOMEM, or -errno from pthread_create. */
+int pf_cache_create(pf_store *store, const pf_cache_opts *opts, pf_cache **out);
+/* Stops read-ahead, joins the workers, frees every block. Files must be
+ * closed first. NULL is ok. */
+void pf_cache_destroy(pf_cache *cache);
+
+/* Forwarded from the store, so the filesystem needs no other header. */
+int pf_cache_root_fd(const pf_cache *cache);
+bool pf_cache_is_hidden_name(const char *name);
+bool pf_cache_read_only(const pf_cache *cache);
+int pf_cache_peek_size(int fd, uint64_t *size);
+
+typedef struct pf_cache_stats {
+	uint64_t hits, misses;  /* block lookups */
+	uint64_t decodes;       /* blocks decoded (misses + prefetches) */
+	uint64_t decoded_bytes;
+	uint64_t prefetches;    /* read-ahead jobs queued */
+	uint64_t bytes;         /* decoded bytes held now */
+	uint64_t queue_depth;   /* read-ahead jobs waiting now */
+} pf_cache_stats;
+void pf_cache_get_stats(pf_cache *cache, pf_cache_stats *st);
+
+/* ---- files --------------------------------------------------------------- */
+
+typedef struct pf_file pf_file;
+
+/*
+ * Opens the container in fd (takes ownership) for backing inode (dev, ino).
+ * `label` names the file in log lines. Caller releases with pf_file_close().
+ */
+int pf_file_open(pf_cache *cache, int fd, dev_t dev, ino_t ino,
+		 const char *label, pf_file **out);
+/* Drops uncommitted changes and closes. Commit first to keep them. */
+void pf_file_close(pf_file *f);
+
+uint64_t pf_file_size(pf_file *f);
+uint64_t pf_file_stored_bytes(pf_file *f);
+/* Checks whether there are writes not yet committed. */
+bool pf_file_dirty(pf_file *f);
+
+/* A piece of a read reply: len bytes at data, kept valid by a pin on buf. */
+typedef struct pf_span {
+	const void *data;
+	size_t len;
+	void *pin; /* opaque; released by pf_spans_release() */
+} pf_span;
+
+/*
+ * Reads [off, off+size) clipped to the file size as up to max_spans spans
+ * pointing into pinned buffers (one span per block touched; holes point at a
+ * shared zero block). Sets *nspans. The caller hands the spans to the kernel,
+ * then calls pf_spans_release(). Blocks if a needed block is being decoded.
+ * @return bytes covered (0 at EOF), or -EIO on a corrupt block.
+ */
+ssize_t pf_file_read(pf_file *f, uint64_t off, size_t size, pf_span *spans,
+		     size_t max_spans, size_t *nspans);
+void pf_spans_release(pf_span *spans, size_t n);
+
+/* Writes buf at off into dirty blocks (reading partly written blocks first).
+ * May encode dirty blocks to the container when over dirty_limit.
+ * @return size written, or -EIO/-ENOSPC/-ENOMEM/-EROFS. */
+ssize_t pf_file_write(pf_file *f, uint64_t off, const void *buf, size_t size);
+
+/* Sets the logical size (truncate / fallocate growth). */
+int pf_file_truncate(pf_file *f, uint64_t size);
+
+/* Encodes the dirty blocks and commits atomically (store.h); durable means
+ * on disk when this returns. @return 0, -EIO, -ENOSPC. */
+int pf_file_commit(pf_file *f, bool durable);
+
+/* Per-open-handle sequential read detection. Zero-initialise. */
+typedef struct pf_readahead {
+	uint64_t next_off; /* where a sequential reader will read next */
+	uint64_t ahead_to; /* prefetches were queued up to this offset */
+	unsigned streak;   /* consecutive sequential reads seen */
+} pf_readahead;
+
+/* Notes a read of [off, off+size) by one handle; when the handle reads
+ * sequentially, queues decodes of up to `readahead` bytes ahead. Never
+ * blocks: jobs are dropped when the queue is full. OPTIMIZATION */
+void pf_file_readahead(pf_file *f, pf_readahead *ra, uint64_t off, size_t size);
+
+#endif

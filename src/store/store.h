@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.h - the store layer: a backing directory that mirrors the visible
+ * tree, one container per regular file, plus the hidden metadata directory.
+ *
+ * A container (docs/format.md, man/priorfs.5) holds a file's blocks, each
+ * coded alone, and a block index. Changes go to a *working* index: blocks
+ * written with pf_container_write_block() are encoded and placed in free
+ * space at once but are not part of the file until pf_container_commit()
+ * switches the header to the new index. After a crash the container opens in
+ * exactly its last committed state.
+ *
+ * Thread safety: a pf_container may be used from many threads; it locks
+ * itself. pf_container_read_block() runs concurrently with other reads.
+ */
+#ifndef PF_STORE_H
+#define PF_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "codec/codec.h"
+
+#define PF_META_NAME ".priorfs"     /* hidden metadata dir at the store root */
+#define PF_STORE_CONFIG "config"    /* key=value text inside it */
+#define PF_BLOCK_SIZE_MIN (64u << 10)
+#define PF_BLOCK_SIZE_MAX (4u << 20)
+#define PF_BLOCK_SIZE_DEFAULT (256u << 10)
+
+/* Options a mount (or priorctl) applies to the containers it writes. */
+typedef struct pf_store_opts {
+	uint32_t block_size;    /* for new files; power of two, 64K..4M */
+	pf_codec_params codec;  /* how new blocks are encoded */
+	bool verify;            /* check the plain checksum on every decode */
+	bool sync;              /* every commit is durable (fdatasync) */
+	bool read_only;
+} pf_store_opts;
+
+/* Fills opts with the defaults (block_size 256K, codec auto, zstd level 3,
+ * verify on, sync off, read-write). */
+void pf_store_opts_default(pf_store_opts *opts);
+
+/* ---- stores -------------------------------------------------------------- */
+
+typedef struct pf_store pf_store;
+
+/*
+ * Makes `path` a store: creates the directory if missing, then the metadata
+ * directory and its config. Refuses (-ENOTEMPTY) a non-empty directory that
+ * is not already a store, and -EEXIST for an existing store.
+ */
+int pf_store_init(const char *path);
+
+/* Opens the store at path. Returns -ENOENT/-ENOTDIR, or -EINVAL (with a log
+ * line) when path is not a store. Caller frees with pf_store_close(). */
+int pf_store_open(const char *path, const pf_store_opts *opts, pf_store **out);
+void pf_store_close(pf_store *store);
+
+/* Directory fd of the store root (O_PATH|O_DIRECTORY); valid until close. */
+int pf_store_root_fd(const pf_store *store);
+const pf_store_opts *pf_store_get_opts(const pf_store *store);
+
+/* True when `name` in the root directory is the metadata directory, which
+ * the mount must never show or let anyone create, rename or remove. */
+bool pf_store_is_meta_name(const char *name);
+
+/* ---- containers ---------------------------------------------------------- */
+
+typedef struct pf_container pf_container;
+
+/* One entry of the block index (format.md §3). */
+typedef struct pf_block_entry {
+	uint64_t offset;     /* of the stored bytes in the container */
+	uint32_t stored_len; /* bytes at offset; 0 for PF_CODEC_ZERO */
+	uint8_t codec;       /* enum pf_codec_id */
+	uint8_t model;       /* model table slot; 0 = none (zstd, raw) */
+	uint64_t checksum;   /* XXH3-64 of the plain block; 0 for ZERO */
+} pf_block_entry;
+
+/*
+ * Opens the container in fd (opened O_RDWR, or O_RDONLY for a read-only
+ * store) and takes ownership of fd. An empty (0-byte) file is an empty
+ * container; its block size comes from the store's opts. `label` names the
+ * file in log lines (the path in the store; copied).
+ * @return 0, -EIO if the header or index is corrupt (logged), -ENOMEM.
+ */
+int pf_container_open(pf_store *store, int fd, const char *label,
+		      pf_container **out);
+
+/* Closes without committing: uncommitted changes are dropped. NULL is ok. */
+void pf_container_close(pf_container *c);
+
+/* Logical size in the working state. */
+uint64_t pf_container_size(pf_container *c);
+uint32_t pf_container_block_size(const pf_container *c);
+/* Bytes the container file takes (its length), a measure of stored size. */
+uint64_t pf_container_stored_bytes(pf_container *c);
+/* True when the working state differs from the last commit. */
+bool pf_container_dirty(pf_container *c);
+const char *pf_container_label(const pf_container *c);
+
+/* Copies the working index entry of block b into *e. A block at or past
+ * the end of the file reads as a PF_CODEC_ZERO entry. */
+void pf_container_block(pf_container *c, uint64_t b, pf_block_entry *e);
+
+/* Plain length of block b in the working state (0 past the end). */
+uint32_t pf_container_block_len(pf_container *c, uint64_t b);
+
+/*
+ * Reads and decodes block b of the working state into plain (cap bytes,
+ * at least the block size) and sets *len to its plain length. Checks the
+ * checksum when the store's verify option is on.
+ * @return 0; -EIO on a corrupt block, with a log line naming file and block.
+ */
+int pf_container_read_block(pf_container *c, uint64_t b, void *plain,
+			    size_t cap, uint32_t *len);
+
+/*
+ * Encodes plain (len bytes: the full block size, or less for the last block)
+ * as block b of the working state and writes it to free space. Blocks past
+ * the current end are allowed and extend the size to cover them; blocks in
+ * between become holes.
+ * @return 0, -ENOSPC, -EIO, -EROFS.
+ */
+int pf_container_write_block(pf_container *c, uint64_t b, const void *plain,
+			     uint32_t len);
+
+/*
+ * Sets the working logical size. Blocks wholly past it are dropped; when
+ * shrinking into a block, the caller must rewrite that block (its tail
+ * zeroed) with pf_container_write_block() first or after. Growing adds
+ * holes.
+ */
+int pf_container_set_size(pf_container *c, uint64_t size);
+
+/*
+ * Makes the working state the committed state, atomically: after a crash the
+ * container opens in either the previous or the new committed state. With
+ * durable (or the store's sync option) it is on disk when this returns.
+ * A no-op when nothing changed (but durable still syncs).
+ * @return 0, -ENOSPC, -EIO, -EROFS.
+ */
+int pf_container_commit(pf_container *c, bool durable);
+
+/* Reads only the header of the container in fd: logical size, 0 for an
+ * empty file. @return 0 or -EIO. */
+int pf_container_peek_size(int fd, uint64_t *size);
+
+/* Checks every block of the committed state: decodes it and verifies its
+ * checksum. Calls bad(arg, block, error) for each fault. @return number of
+ * faults (>= 0) or a negative errno if the container could not be read. */
+typedef void (*pf_fault_fn)(void *arg, uint64_t block, int err);
+long pf_container_verify(pf_container *c, pf_fault_fn bad, void *arg);
+
+#endif
