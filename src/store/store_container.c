@@ -1,0 +1,756 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_container.c - one container: open, read and write blocks, commit.
+ *
+ * Design notes
+ *   The container holds a committed state (the slot with the larger seq, its
+ *   index and the blocks it names) and, in memory, a working state. Blocks of
+ *   the working state are encoded and written to free space as soon as they
+ *   are handed in; only pf_container_commit() makes them part of the file.
+ *
+ *   (I1) Nothing the committed state references is overwritten before a
+ *        commit switches away from it.
+ *   (I2) Extents of the state before the committed one (the quarantine) are
+ *        reused only after an fdatasync has made the committed slot durable.
+ *        At open, every gap is quarantined, since the older slot may name it.
+ *   (I3) A commit writes the index, flushes data and index (fdatasync), and
+ *        only then writes the slot of the older state. So a crash, even a
+ *        power loss, leaves a valid slot naming fully written data.
+ *   (I4) A failed slot write leaves memory and disk out of step: the
+ *        container turns read-only-with-errors (sticky `failed`).
+ *
+ *   Extent life: free --alloc--> pending (working only) --commit--> committed
+ *                pending --rewritten/dropped--> free
+ *                committed --commit of a state without it--> quarantine
+ *                quarantine --fdatasync--> free
+ */
+#include "store/store_int.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct pf_container {
+	pf_store *store;         /* borrowed; immutable */
+	int fd;                  /* owned; immutable */
+	char *label;             /* immutable */
+	bool writable;           /* immutable */
+	pthread_rwlock_t lock;   /* guards every field below */
+	unsigned shift;          /* log2 block size; fixed once has_header */
+	bool has_header;         /* header bytes are on disk */
+	bool failed;             /* (I4) */
+	bool dirty;              /* working state != committed state */
+	uint8_t hdr[PF_HEADER_SIZE];
+	pf_slot committed;       /* seq 0: nothing committed yet */
+	int slot_no;             /* slot holding `committed` (0 or 1) */
+	pf_block_entry *cidx;    /* committed entries, committed.nblocks */
+	pf_block_entry *widx;    /* working entries, wn of wcap */
+	uint64_t wn, wcap;
+	uint64_t wsize;          /* working logical size, bytes */
+	uint64_t file_len;       /* allocation end; >= PF_DATA_START */
+	pf_extents free;         /* reusable now */
+	pf_extents quarantine;   /* (I2) */
+};
+
+/* ---- small I/O helpers ---------------------------------------------------- */
+
+static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* short file: the container is truncated */
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int sync_data(pf_container *c)
+{
+	return fdatasync(c->fd) < 0 ? -errno : 0;
+}
+
+static uint32_t block_size(const pf_container *c)
+{
+	return 1u << c->shift;
+}
+
+/* ---- opening -------------------------------------------------------------- */
+
+/*
+ * Picks the committed slot from the first PF_DATA_START bytes (format.md
+ * §2.2). @return 1 found (sets *s, *slot_no), 0 empty container, -EIO.
+ */
+static int choose_slot(const uint8_t *head, pf_slot *s, int *slot_no)
+{
+	pf_slot cand[2];
+	int rc[2];
+
+	for (int i = 0; i < 2; i++)
+		rc[i] = pf_fmt_slot_decode(head, head + PF_HEADER_SIZE + i * PF_SLOT_SIZE,
+					   &cand[i]);
+	if (rc[0] <= 0 && rc[1] <= 0)
+		return rc[0] == 0 && rc[1] == 0 ? 0 : PF_CORRUPT("no valid slot");
+	*slot_no = rc[1] > 0 && (rc[0] <= 0 || cand[1].seq > cand[0].seq);
+	*s = cand[*slot_no];
+	return 1;
+}
+
+/* Reads the header area, zero-filling past a short file (a crash during the
+ * first commit leaves one). @return 1 committed state, 0 empty, -EIO. */
+static int read_head(int fd, uint64_t file_len, uint8_t head[PF_DATA_START],
+		     unsigned *shift, pf_slot *s, int *slot_no)
+{
+	size_t n = file_len < PF_DATA_START ? (size_t)file_len : PF_DATA_START;
+	int rc;
+
+	memset(head, 0, PF_DATA_START);
+	PF_FORWARD(pread_full(fd, head, n, 0));
+	rc = pf_fmt_header_decode(head, shift);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) /* no header: slots must be blank too */
+		return choose_slot(head, s, slot_no) == 0 ? 0 : PF_CORRUPT("slot without header");
+	return choose_slot(head, s, slot_no);
+}
+
+int pf_container_peek_size(int fd, uint64_t *size)
+{
+	uint8_t head[PF_DATA_START];
+	struct stat st;
+	unsigned shift;
+	pf_slot s;
+	int slot_no, rc;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	rc = read_head(fd, (uint64_t)st.st_size, head, &shift, &s, &slot_no);
+	if (rc < 0)
+		return rc;
+	*size = rc ? s.size : 0;
+	return 0;
+}
+
+static int load_index(pf_container *c)
+{
+	const pf_slot *s = &c->committed;
+	uint8_t *raw;
+	int rc;
+
+	if (s->index_len < PF_INDEX_HEAD || s->index_off < PF_DATA_START ||
+	    s->index_off > c->file_len || s->index_len > c->file_len - s->index_off)
+		return PF_CORRUPT("index extent");
+	raw = malloc(s->index_len);
+	c->cidx = calloc(s->nblocks ? s->nblocks : 1, sizeof(*c->cidx));
+	c->widx = calloc(s->nblocks ? s->nblocks : 1, sizeof(*c->widx));
+	if (!raw || !c->cidx || !c->widx) {
+		free(raw);
+		return -ENOMEM;
+	}
+	rc = pread_full(c->fd, raw, s->index_len, s->index_off);
+	if (rc == 0 && pf_checksum(raw, s->index_len) != s->index_sum)
+		rc = PF_CORRUPT("index checksum");
+	if (rc == 0)
+		rc = pf_fmt_index_decode(raw, s, c->shift, c->file_len, c->cidx);
+	free(raw);
+	if (rc < 0)
+		return rc;
+	memcpy(c->widx, c->cidx, s->nblocks * sizeof(*c->cidx));
+	c->wn = c->wcap = s->nblocks;
+	c->wsize = s->size;
+	return 0;
+}
+
+static int cmp_extent(const void *a, const void *b)
+{
+	const pf_extent *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Quarantines every gap between the committed extents (I2); fails on
+ * overlapping extents, which only a corrupt index can produce. */
+static int build_free_space(pf_container *c)
+{
+	pf_extent *used = malloc((c->wn + 1) * sizeof(*used));
+	uint64_t n = 0, pos = PF_DATA_START;
+	int rc = 0;
+
+	if (!used)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < c->wn; i++)
+		if (c->widx[i].codec != PF_CODEC_ZERO)
+			used[n++] = (pf_extent){ c->widx[i].offset, c->widx[i].stored_len };
+	if (c->committed.seq)
+		used[n++] = (pf_extent){ c->committed.index_off, c->committed.index_len };
+	qsort(used, n, sizeof(*used), cmp_extent);
+	for (uint64_t i = 0; i < n && rc == 0; i++) {
+		if (used[i].off < pos) {
+			rc = PF_CORRUPT("overlapping extents");
+			break;
+		}
+		rc = pf_extents_add(&c->quarantine, pos, used[i].off - pos);
+		pos = used[i].off + used[i].len;
+	}
+	if (rc == 0)
+		rc = pf_extents_add(&c->quarantine, pos, c->file_len - pos);
+	free(used);
+	return rc;
+}
+
+static int open_state(pf_container *c)
+{
+	uint8_t head[PF_DATA_START];
+	struct stat st;
+	int rc;
+
+	if (fstat(c->fd, &st) < 0)
+		return -errno;
+	c->file_len = (uint64_t)st.st_size;
+	rc = read_head(c->fd, c->file_len, head, &c->shift, &c->committed, &c->slot_no);
+	if (rc < 0)
+		return rc;
+	c->has_header = rc > 0 || head[0] != 0;
+	memcpy(c->hdr, head, PF_HEADER_SIZE);
+	if (c->file_len < PF_DATA_START)
+		c->file_len = PF_DATA_START;
+	if (rc == 0) {
+		if (!c->has_header) {
+			c->shift = (unsigned)__builtin_ctz(c->store->opts.block_size);
+			pf_fmt_header_encode(c->hdr, c->shift);
+		}
+		c->committed = (pf_slot){ 0 };
+		return build_free_space(c);
+	}
+	PF_FORWARD(load_index(c));
+	return build_free_space(c);
+}
+
+int pf_container_open(pf_store *store, int fd, const char *label,
+		      pf_container **out)
+{
+	pf_container *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->store = store;
+	c->fd = fd;
+	c->writable = !store->opts.read_only;
+	c->label = strdup(label ? label : "?");
+	pthread_rwlock_init(&c->lock, NULL);
+	rc = c->label ? open_state(c) : -ENOMEM;
+	if (rc < 0) {
+		if (rc == -EIO)
+			pf_log(PF_LOG_ERR, "%s: corrupt container header or index", c->label);
+		pf_container_close(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void pf_container_close(pf_container *c)
+{
+	if (!c)
+		return;
+	pthread_rwlock_destroy(&c->lock);
+	pf_extents_free(&c->free);
+	pf_extents_free(&c->quarantine);
+	free(c->cidx);
+	free(c->widx);
+	free(c->label);
+	close(c->fd);
+	free(c);
+}
+
+/* ---- accessors ------------------------------------------------------------ */
+
+uint64_t pf_container_size(pf_container *c)
+{
+	uint64_t size;
+
+	pthread_rwlock_rdlock(&c->lock);
+	size = c->wsize;
+	pthread_rwlock_unlock(&c->lock);
+	return size;
+}
+
+uint32_t pf_container_block_size(const pf_container *c)
+{
+	return block_size(c); /* immutable after open */
+}
+
+uint64_t pf_container_stored_bytes(pf_container *c)
+{
+	struct stat st;
+
+	return fstat(c->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+bool pf_container_dirty(pf_container *c)
+{
+	bool dirty;
+
+	pthread_rwlock_rdlock(&c->lock);
+	dirty = c->dirty;
+	pthread_rwlock_unlock(&c->lock);
+	return dirty;
+}
+
+const char *pf_container_label(const pf_container *c)
+{
+	return c->label;
+}
+
+static pf_block_entry entry_at(const pf_container *c, uint64_t b)
+{
+	return b < c->wn ? c->widx[b] : (pf_block_entry){ 0 };
+}
+
+void pf_container_block(pf_container *c, uint64_t b, pf_block_entry *e)
+{
+	pthread_rwlock_rdlock(&c->lock);
+	*e = entry_at(c, b);
+	pthread_rwlock_unlock(&c->lock);
+}
+
+uint32_t pf_container_block_len(pf_container *c, uint64_t b)
+{
+	uint32_t len;
+
+	pthread_rwlock_rdlock(&c->lock);
+	len = pf_fmt_block_len(c->wsize, c->shift, b);
+	pthread_rwlock_unlock(&c->lock);
+	return len;
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+static int block_fault(const pf_container *c, uint64_t b, const char *what, int rc)
+{
+	pf_log(PF_LOG_ERR, "%s: block %llu: %s", c->label, (unsigned long long)b, what);
+	return rc == -ENOTSUP || rc == -ENOMEM ? rc : -EIO;
+}
+
+/* Decodes stored bytes of entry e (block b, plain_len bytes) into plain. */
+static int decode_entry(const pf_container *c, uint64_t b, const pf_block_entry *e,
+			const uint8_t *stored, void *plain, uint32_t plain_len,
+			bool verify)
+{
+	int rc = pf_codec_decode(e->codec, stored, e->stored_len, plain, plain_len);
+
+	if (rc == -ENOTSUP)
+		return block_fault(c, b, "codec not available in this build", rc);
+	if (rc < 0)
+		return block_fault(c, b, "stored data does not decode", rc);
+	if (verify && pf_checksum(plain, plain_len) != e->checksum)
+		return block_fault(c, b, "checksum mismatch", -EIO);
+	return 0;
+}
+
+/* Reads block b; the caller holds the lock (read or write) throughout. */
+static int read_block_locked(pf_container *c, uint64_t b, void *plain, size_t cap,
+			     uint32_t *len, bool verify)
+{
+	pf_block_entry e = entry_at(c, b);
+	uint32_t plen = pf_fmt_block_len(c->wsize, c->shift, b);
+	uint8_t *stored;
+	int rc;
+
+	if (cap < plen)
+		return -EINVAL;
+	*len = plen;
+	if (e.codec == PF_CODEC_ZERO) {
+		memset(plain, 0, plen);
+		return 0;
+	}
+	stored = malloc(e.stored_len);
+	if (!stored)
+		return -ENOMEM;
+	rc = pread_full(c->fd, stored, e.stored_len, e.offset);
+	if (rc < 0)
+		rc = block_fault(c, b, rc == -EIO ? "container truncated" : "read error", rc);
+	else
+		rc = decode_entry(c, b, &e, stored, plain, plen, verify);
+	free(stored);
+	return rc;
+}
+
+int pf_container_read_block(pf_container *c, uint64_t b, void *plain, size_t cap,
+			    uint32_t *len)
+{
+	int rc;
+
+	pthread_rwlock_rdlock(&c->lock);
+	rc = read_block_locked(c, b, plain, cap, len, c->store->opts.verify);
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}
+
+long pf_container_verify(pf_container *c, pf_fault_fn bad, void *arg)
+{
+	uint8_t *plain = malloc(block_size(c));
+	long faults = 0;
+	uint32_t len;
+
+	if (!plain)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&c->lock);
+	for (uint64_t b = 0; b < c->wn; b++) {
+		int rc = read_block_locked(c, b, plain, block_size(c), &len, true);
+
+		if (rc < 0) {
+			faults++;
+			if (bad)
+				bad(arg, b, rc);
+		}
+	}
+	pthread_rwlock_unlock(&c->lock);
+	free(plain);
+	return faults;
+}
+
+/* ---- space ---------------------------------------------------------------- */
+
+/* Reserves len bytes: a free gap, else the quarantine once it may be reused
+ * (I2), else the end of the file. */
+static int alloc_extent(pf_container *c, uint64_t len, uint64_t *off)
+{
+	*off = pf_extents_take(&c->free, len);
+	if (*off == 0 && c->quarantine.n) {
+		/* OPTIMIZATION: one sync now keeps a rewritten file from growing. */
+		PF_FORWARD(sync_data(c));
+		PF_FORWARD(pf_extents_merge(&c->free, &c->quarantine));
+		*off = pf_extents_take(&c->free, len);
+	}
+	if (*off == 0) {
+		*off = c->file_len;
+		c->file_len += len;
+	}
+	return 0;
+}
+
+static bool is_committed(const pf_container *c, uint64_t b, const pf_block_entry *e)
+{
+	return b < c->committed.nblocks && c->cidx[b].codec != PF_CODEC_ZERO &&
+	       c->cidx[b].offset == e->offset && e->codec != PF_CODEC_ZERO;
+}
+
+/* Forgets working entry b; its extent is free unless committed (I1). */
+static void drop_entry(pf_container *c, uint64_t b)
+{
+	pf_block_entry *e = &c->widx[b];
+
+	if (e->codec != PF_CODEC_ZERO && !is_committed(c, b, e))
+		pf_extents_add(&c->free, e->offset, e->stored_len);
+	*e = (pf_block_entry){ 0 };
+}
+
+static int resize_index(pf_container *c, uint64_t n)
+{
+	if (n > c->wcap) {
+		uint64_t cap = c->wcap ? c->wcap : 8;
+		pf_block_entry *v;
+
+		while (cap < n)
+			cap *= 2;
+		v = realloc(c->widx, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		c->widx = v;
+		c->wcap = cap;
+	}
+	for (uint64_t i = n; i < c->wn; i++)
+		drop_entry(c, i);
+	for (uint64_t i = c->wn; i < n; i++)
+		c->widx[i] = (pf_block_entry){ 0 };
+	c->wn = n;
+	return 0;
+}
+
+/* ---- writing -------------------------------------------------------------- */
+
+/* Encodes plain as working block b (which must exist) and writes it. */
+static int store_block(pf_container *c, uint64_t b, const void *plain, uint32_t len)
+{
+	size_t cap = pf_codec_bound(len);
+	uint8_t *out = malloc(cap);
+	pf_block_entry e = { 0 };
+	ssize_t n;
+	int rc = 0;
+
+	if (!out)
+		return -ENOMEM;
+	n = pf_codec_encode(&c->store->opts.codec, plain, len, out, cap, &e.codec);
+	if (n < 0) {
+		rc = (int)n;
+		goto out_free;
+	}
+	if (e.codec != PF_CODEC_ZERO) {
+		e.stored_len = (uint32_t)n;
+		e.checksum = pf_checksum(plain, len);
+		rc = alloc_extent(c, e.stored_len, &e.offset);
+		if (rc == 0)
+			rc = pwrite_full(c->fd, out, e.stored_len, e.offset);
+		if (rc < 0) {
+			pf_extents_add(&c->free, e.offset, e.stored_len);
+			goto out_free;
+		}
+	}
+	drop_entry(c, b);
+	c->widx[b] = e;
+	c->dirty = true;
+out_free:
+	free(out);
+	return rc;
+}
+
+/* Re-encodes block b at a new plain length: cut short, or zero-padded. */
+static int restore_block(pf_container *c, uint64_t b, uint32_t old_len, uint32_t new_len)
+{
+	uint8_t *plain;
+	uint32_t len;
+	int rc;
+
+	if (c->widx[b].codec == PF_CODEC_ZERO || old_len == new_len)
+		return 0;
+	plain = calloc(1, block_size(c));
+	if (!plain)
+		return -ENOMEM;
+	rc = read_block_locked(c, b, plain, block_size(c), &len, true);
+	if (rc == 0) {
+		uint64_t keep = c->wsize;
+
+		c->wsize = ((uint64_t)b << c->shift) + new_len;
+		memset(plain + (new_len < old_len ? new_len : old_len), 0,
+		       block_size(c) - (new_len < old_len ? new_len : old_len));
+		rc = store_block(c, b, plain, new_len);
+		c->wsize = keep;
+	}
+	free(plain);
+	return rc;
+}
+
+/* Sets the working size; `skip` names a block the caller is about to
+ * rewrite, which need not be re-encoded (UINT64_MAX for none). */
+static int set_size_locked(pf_container *c, uint64_t size, uint64_t skip)
+{
+	uint64_t old = c->wsize, n = pf_fmt_nblocks(size, c->shift);
+	uint64_t edge = size < old ? n - 1 : pf_fmt_nblocks(old, c->shift) - 1;
+
+	if (size == old)
+		return 0;
+	if (size > old && old == 0)
+		edge = UINT64_MAX;
+	if (size < old && size == 0)
+		edge = UINT64_MAX;
+	/* The block holding the old or new end changes length. */
+	if (edge != UINT64_MAX && edge != skip && edge < c->wn)
+		PF_FORWARD(restore_block(c, edge, pf_fmt_block_len(old, c->shift, edge),
+					 pf_fmt_block_len(size, c->shift, edge)));
+	PF_FORWARD(resize_index(c, n));
+	c->wsize = size;
+	c->dirty = true;
+	return 0;
+}
+
+static int check_writable(const pf_container *c)
+{
+	if (!c->writable)
+		return -EROFS;
+	return c->failed ? -EIO : 0;
+}
+
+int pf_container_write_block(pf_container *c, uint64_t b, const void *plain,
+			     uint32_t len)
+{
+	uint64_t end = ((uint64_t)b << c->shift) + len;
+	int rc;
+
+	if (len == 0 || len > block_size(c) || b > (UINT64_MAX >> c->shift) - 1)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&c->lock);
+	rc = check_writable(c);
+	if (rc == 0 && end > c->wsize)
+		rc = set_size_locked(c, end, b);
+	if (rc == 0 && len != pf_fmt_block_len(c->wsize, c->shift, b))
+		rc = -EINVAL; /* only the last block may be short */
+	if (rc == 0)
+		rc = store_block(c, b, plain, len);
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}
+
+int pf_container_set_size(pf_container *c, uint64_t size)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&c->lock);
+	rc = check_writable(c);
+	if (rc == 0)
+		rc = set_size_locked(c, size, UINT64_MAX);
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}
+
+/* ---- committing ----------------------------------------------------------- */
+
+/* Writes the working index; sets *s to the slot that will name it. */
+static int write_index(pf_container *c, pf_slot *s)
+{
+	uint64_t len = pf_fmt_index_len(c->wn);
+	uint8_t *raw;
+	int rc;
+
+	if (len > UINT32_MAX || c->wn > UINT32_MAX)
+		return -EFBIG;
+	raw = malloc(len);
+	if (!raw)
+		return -ENOMEM;
+	pf_fmt_index_encode(c->widx, c->wn, raw);
+	*s = (pf_slot){ .seq = c->committed.seq + 1, .size = c->wsize,
+			.index_len = (uint32_t)len, .nblocks = (uint32_t)c->wn,
+			.index_sum = pf_checksum(raw, len) };
+	rc = alloc_extent(c, len, &s->index_off);
+	if (rc == 0)
+		rc = pwrite_full(c->fd, raw, len, s->index_off);
+	if (rc < 0)
+		pf_extents_add(&c->free, s->index_off, len);
+	free(raw);
+	return rc;
+}
+
+/* After the switch: the old state's extents go to quarantine (I2). */
+static int retire_committed(pf_container *c)
+{
+	const pf_slot *old = &c->committed;
+	pf_block_entry *keep;
+
+	for (uint64_t b = 0; b < old->nblocks; b++) {
+		const pf_block_entry *e = &c->cidx[b];
+
+		if (e->codec != PF_CODEC_ZERO &&
+		    (b >= c->wn || c->widx[b].offset != e->offset))
+			PF_FORWARD(pf_extents_add(&c->quarantine, e->offset, e->stored_len));
+	}
+	if (old->seq)
+		PF_FORWARD(pf_extents_add(&c->quarantine, old->index_off, old->index_len));
+	keep = realloc(c->cidx, (c->wn ? c->wn : 1) * sizeof(*keep));
+	if (!keep)
+		return -ENOMEM;
+	memcpy(keep, c->widx, c->wn * sizeof(*keep));
+	c->cidx = keep;
+	return 0;
+}
+
+/* Gives back the tail no state uses and punches large free gaps (§4). */
+static void trim_space(pf_container *c)
+{
+	uint64_t end = c->committed.index_off + c->committed.index_len;
+
+	for (uint64_t b = 0; b < c->wn; b++)
+		if (c->widx[b].codec != PF_CODEC_ZERO &&
+		    c->widx[b].offset + c->widx[b].stored_len > end)
+			end = c->widx[b].offset + c->widx[b].stored_len;
+	if (c->quarantine.n) {
+		const pf_extent *q = &c->quarantine.v[c->quarantine.n - 1];
+
+		if (q->off + q->len > end)
+			end = q->off + q->len;
+	}
+	if (end < c->file_len && ftruncate(c->fd, (off_t)end) == 0) {
+		c->file_len = end;
+		pf_extents_clip(&c->free, end);
+	}
+	for (size_t i = 0; i < c->free.n; i++) {
+		uint64_t lo = (c->free.v[i].off + 4095) & ~4095ull;
+		uint64_t hi = (c->free.v[i].off + c->free.v[i].len) & ~4095ull;
+
+		if (hi > lo && hi - lo >= (64u << 10)) /* OPTIMIZATION */
+			fallocate(c->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				  (off_t)lo, (off_t)(hi - lo));
+	}
+}
+
+static int commit_locked(pf_container *c, bool durable)
+{
+	uint8_t raw[PF_SLOT_SIZE];
+	pf_slot s;
+	int slot_no = c->committed.seq ? 1 - c->slot_no : 0;
+	int rc;
+
+	if (!c->dirty)
+		return durable ? sync_data(c) : 0;
+	if (!c->has_header) {
+		PF_FORWARD(pwrite_full(c->fd, c->hdr, PF_HEADER_SIZE, 0));
+		c->has_header = true;
+	}
+	PF_FORWARD(write_index(c, &s));
+	rc = sync_data(c); /* (I3) */
+	if (rc < 0) {
+		pf_extents_add(&c->free, s.index_off, s.index_len);
+		return rc;
+	}
+	PF_FORWARD(pf_extents_merge(&c->free, &c->quarantine));
+	pf_fmt_slot_encode(c->hdr, &s, raw);
+	rc = pwrite_full(c->fd, raw, PF_SLOT_SIZE, PF_HEADER_SIZE + slot_no * PF_SLOT_SIZE);
+	if (rc == 0 && (durable || c->store->opts.sync))
+		rc = sync_data(c);
+	if (rc == 0)
+		rc = retire_committed(c);
+	if (rc < 0) {
+		c->failed = true; /* (I4) */
+		pf_log(PF_LOG_ERR, "%s: commit failed: %s; file is read-only until reopened",
+		       c->label, strerror(-rc));
+		return rc;
+	}
+	c->committed = s;
+	c->slot_no = slot_no;
+	c->dirty = false;
+	trim_space(c);
+	return 0;
+}
+
+int pf_container_commit(pf_container *c, bool durable)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&c->lock);
+	rc = check_writable(c);
+	if (rc == 0)
+		rc = commit_locked(c, durable);
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}
