@@ -80,7 +80,7 @@ typedef struct pf_block_entry {
 
 /*
  * Opens the container in fd (opened O_RDWR, or O_RDONLY for a read-only
- * store) and takes ownership of fd. An empty (0-byte) file is an empty
+ * store) and takes ownership of fd: it is closed on failure too. An empty (0-byte) file is an empty
  * container; its block size comes from the store's opts. `label` names the
  * file in log lines (the path in the store; copied).
  * @return 0, -EIO if the header or index is corrupt (logged), -ENOMEM.
@@ -127,10 +127,9 @@ int pf_container_write_block(pf_container *c, uint64_t b, const void *plain,
 			     uint32_t len);
 
 /*
- * Sets the working logical size. Blocks wholly past it are dropped; when
- * shrinking into a block, the caller must rewrite that block (its tail
- * zeroed) with pf_container_write_block() first or after. Growing adds
- * holes.
+ * Sets the working logical size. Blocks wholly past it are dropped; the block
+ * holding the old or new end is re-encoded at its new length (a cut tail is
+ * gone, a grown one reads as zeros). Growing adds holes.
  */
 int pf_container_set_size(pf_container *c, uint64_t size);
 
