@@ -58,7 +58,8 @@ ssize_t pf_codec_encode(const pf_codec_params *params, const void *plain,
  * Decodes stored[0..stored_len) coded with `codec` into exactly plain_len
  * bytes at plain. Never reads or writes out of bounds on hostile input.
  * @return 0; -EIO if the input is corrupt or does not decode to exactly
- *         plain_len bytes; -ENOTSUP for an unknown or unavailable codec id.
+ *         plain_len bytes; -ENOTSUP for an unknown or unavailable codec id;
+ *         -ENOMEM when this thread's decoder context cannot be created.
  */
 int pf_codec_decode(uint8_t codec, const void *stored, size_t stored_len,
 		    void *plain, size_t plain_len);

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * codec_block.c - encoding and decoding of one block: picks the codec id
+ * (zero, raw, zstd) for the writer's choice and dispatches on the stored id.
+ *
+ * Stored forms (format.md §3 names the ids):
+ *   ZERO  no bytes; the block is plain_len zero bytes.
+ *   RAW   exactly plain_len bytes, the block itself.
+ *   ZSTD  one zstd frame recording plain_len as its content size.
+ * Every stored length is checked against plain_len before anything is
+ * copied, so a corrupt index or block gives -EIO, never an overrun.
+ */
+#include "codec/codec_int.h"
+
+#include <limits.h>
+#include <xxhash.h>
+
+#include "common/pf_common.h"
+
+size_t pf_codec_bound(size_t plain_len)
+{
+	size_t bound = pf_codec_zstd_bound(plain_len);
+
+	/* Too large for zstd: no output buffer can be big enough. */
+	return bound ? bound : SIZE_MAX;
+}
+
+/* All-zero test without a loop of our own: p[0] == 0 and p[i] == p[i+1]. */
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+}
+
+/* Largest frame worth storing for plain_len bytes: one that saves at least
+ * 1/8 of the block (rounded up), the smallest saving worth a decode. */
+static size_t max_useful_frame(size_t plain_len)
+{
+	return plain_len - (plain_len / 8 + (plain_len % 8 != 0));
+}
+
+/* Headroom zstd needs past a block's end (1.5.4 needs 8). ZSTD_compressBound
+ * exceeds n by at least 64, so the capped capacity stays within out_cap. */
+#define ZSTD_CAP_SLACK 32u
+
+static ssize_t store_raw(const void *plain, size_t plain_len, void *out,
+			 uint8_t *codec)
+{
+	memcpy(out, plain, plain_len);
+	*codec = PF_CODEC_RAW;
+	return (ssize_t)plain_len;
+}
+
+/* PF_CHOICE_AUTO: raw for data the probe finds incompressible, else zstd
+ * unless the frame saves under 1/8. */
+static ssize_t encode_auto(int level, const void *plain, size_t plain_len,
+			   void *out, size_t out_cap, uint8_t *codec)
+{
+	ssize_t z;
+
+	/* OPTIMIZATION: skip compressing what the probe calls incompressible. */
+	if (pf_codec_probe_incompressible(plain, plain_len, out, out_cap))
+		return store_raw(plain, plain_len, out, codec);
+	/* OPTIMIZATION: capping the capacity near the largest useful frame lets
+	 * zstd stop as soon as the 1/8 rule is lost instead of finishing a frame
+	 * that would be thrown away. The slack is there because zstd wants a few
+	 * bytes of headroom past the end of a block it writes. */
+	z = pf_codec_zstd_encode(level, plain, plain_len, out,
+				 max_useful_frame(plain_len) + ZSTD_CAP_SLACK);
+	if (z == -ENOSPC || (z >= 0 && (size_t)z > max_useful_frame(plain_len)))
+		return store_raw(plain, plain_len, out, codec);
+	if (z >= 0)
+		*codec = PF_CODEC_ZSTD;
+	return z;
+}
+
+static ssize_t encode_zstd(int level, const void *plain, size_t plain_len,
+			   void *out, size_t out_cap, uint8_t *codec)
+{
+	ssize_t z = pf_codec_zstd_encode(level, plain, plain_len, out, out_cap);
+
+	if (z == -ENOSPC) /* cannot happen with out_cap >= bound */
+		return -EINVAL;
+	if (z >= 0)
+		*codec = PF_CODEC_ZSTD;
+	return z;
+}
+
+ssize_t pf_codec_encode(const pf_codec_params *params, const void *plain,
+			size_t plain_len, void *out, size_t out_cap,
+			uint8_t *codec)
+{
+	int level = params->zstd_level;
+
+	if (level < PF_ZSTD_LEVEL_MIN || level > PF_ZSTD_LEVEL_MAX ||
+	    plain_len > SSIZE_MAX || out_cap < pf_codec_bound(plain_len))
+		return -EINVAL;
+	if (all_zero(plain, plain_len)) {
+		*codec = PF_CODEC_ZERO;
+		return 0;
+	}
+	switch (params->choice) {
+	case PF_CHOICE_AUTO:
+		return encode_auto(level, plain, plain_len, out, out_cap, codec);
+	case PF_CHOICE_ZSTD:
+		return encode_zstd(level, plain, plain_len, out, out_cap, codec);
+	case PF_CHOICE_RAW:
+		return store_raw(plain, plain_len, out, codec);
+	}
+	return -EINVAL;
+}
+
+int pf_codec_decode(uint8_t codec, const void *stored, size_t stored_len,
+		    void *plain, size_t plain_len)
+{
+	switch (codec) {
+	case PF_CODEC_ZERO:
+		if (stored_len != 0)
+			return PF_CORRUPT("zero block with stored bytes");
+		if (plain_len)
+			memset(plain, 0, plain_len);
+		return 0;
+	case PF_CODEC_RAW:
+		if (stored_len != plain_len)
+			return PF_CORRUPT("raw block length differs from index");
+		if (plain_len)
+			memcpy(plain, stored, plain_len);
+		return 0;
+	case PF_CODEC_ZSTD:
+		return pf_codec_zstd_decode(stored, stored_len, plain, plain_len);
+	default: /* PF_CODEC_LEARNED is not built yet */
+		return -ENOTSUP;
+	}
+}
+
+uint64_t pf_checksum(const void *data, size_t len)
+{
+	return XXH3_64bits(data, len);
+}
+
+const char *pf_codec_name(uint8_t codec)
+{
+	static const char *const names[] = {
+		[PF_CODEC_ZERO] = "zero",
+		[PF_CODEC_RAW] = "raw",
+		[PF_CODEC_ZSTD] = "zstd",
+		[PF_CODEC_LEARNED] = "learned",
+	};
+
+	return codec <= PF_CODEC_MAX_ID ? names[codec] : "unknown";
+}
+
+static const char *const choice_names[] = {
+	[PF_CHOICE_AUTO] = "auto",
+	[PF_CHOICE_ZSTD] = "zstd",
+	[PF_CHOICE_RAW] = "raw",
+};
+
+int pf_codec_choice_parse(const char *s, enum pf_codec_choice *out)
+{
+	for (unsigned i = 0; i < sizeof(choice_names) / sizeof(choice_names[0]);
+	     i++) {
+		if (s && strcmp(s, choice_names[i]) == 0) {
+			*out = (enum pf_codec_choice)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *pf_codec_choice_name(enum pf_codec_choice choice)
+{
+	if ((unsigned)choice >= sizeof(choice_names) / sizeof(choice_names[0]))
+		return "unknown";
+	return choice_names[choice];
+}

@@ -177,7 +177,7 @@ static int load_index(pf_container *c)
 		return -ENOMEM;
 	}
 	rc = pread_full(c->fd, raw, s->index_len, s->index_off);
-	if (rc == 0 && pf_checksum(raw, s->index_len) != s->index_sum)
+	if (rc == 0 && PF_SUM_MISMATCH(s->index_sum, pf_checksum(raw, s->index_len)))
 		rc = PF_CORRUPT("index checksum");
 	if (rc == 0)
 		rc = pf_fmt_index_decode(raw, s, c->shift, c->file_len, c->cidx);

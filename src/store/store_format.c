@@ -67,7 +67,7 @@ int pf_fmt_slot_decode(const uint8_t hdr[PF_HEADER_SIZE],
 {
 	if (all_zero(in, PF_SLOT_SIZE))
 		return 0;
-	if (pf_le64(in + 40) != slot_sum(hdr, in))
+	if (PF_SUM_MISMATCH(pf_le64(in + 40), slot_sum(hdr, in)))
 		return PF_CORRUPT("slot checksum");
 	s->seq = pf_le64(in);
 	s->size = pf_le64(in + 8);
