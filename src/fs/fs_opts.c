@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs_opts.c - priorfs's own -o mount options: parsing, validation, help.
+ *
+ * A fuse_opt table names every option; fuse_opt hands each one to opt_proc,
+ * which validates the value at once so that the error can name the option
+ * as the user wrote it. Standard FUSE options pass through untouched; `ro`
+ * and `rw` are also noted here (and kept) because a read-only mount must
+ * open the store read-only.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/pf_common.h"
+#include "fs/fs.h"
+
+#define PF_CACHE_SIZE_MIN (1ull << 20)
+#define PF_READAHEAD_MAX (1ull << 30)
+#define PF_THREADS_MIN 1
+#define PF_THREADS_MAX 64
+#define PF_THREADS_DEFAULT 2
+#define PF_DIRTY_LIMIT_MIN (1ull << 20)
+#define PF_DIRTY_LIMIT_MAX (4ull << 30)
+#define PF_ATTR_TIMEOUT_DEFAULT 1.0
+
+enum opt_key {
+	KEY_RO,
+	KEY_RW,
+	KEY_SYNC,
+	KEY_BLOCK_SIZE,
+	KEY_CODEC,
+	KEY_ZSTD_LEVEL,
+	KEY_CACHE_SIZE,
+	KEY_READAHEAD,
+	KEY_THREADS,
+	KEY_DIRTY_LIMIT,
+	KEY_VERIFY,
+	KEY_SYNC_VALUE,
+	KEY_ATTR_TIMEOUT,
+};
+
+static const struct fuse_opt pf_opt_table[] = {
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("rw", KEY_RW),
+	FUSE_OPT_KEY("sync", KEY_SYNC),
+	FUSE_OPT_KEY("block_size=", KEY_BLOCK_SIZE),
+	FUSE_OPT_KEY("codec=", KEY_CODEC),
+	FUSE_OPT_KEY("zstd_level=", KEY_ZSTD_LEVEL),
+	FUSE_OPT_KEY("cache_size=", KEY_CACHE_SIZE),
+	FUSE_OPT_KEY("readahead=", KEY_READAHEAD),
+	FUSE_OPT_KEY("threads=", KEY_THREADS),
+	FUSE_OPT_KEY("dirty_limit=", KEY_DIRTY_LIMIT),
+	FUSE_OPT_KEY("verify=", KEY_VERIFY),
+	FUSE_OPT_KEY("sync=", KEY_SYNC_VALUE),
+	FUSE_OPT_KEY("attr_timeout=", KEY_ATTR_TIMEOUT),
+	FUSE_OPT_END
+};
+
+/* A size option: range in bytes and how to say it. */
+typedef struct size_rule {
+	uint64_t min, max;
+	bool pow2;
+	const char *range; /* the "must be ..." text */
+} size_rule;
+
+static const size_rule block_size_rule = {
+	PF_BLOCK_SIZE_MIN, PF_BLOCK_SIZE_MAX, true,
+	"must be a power of two from 64K to 4M"
+};
+static const size_rule cache_size_rule = {
+	PF_CACHE_SIZE_MIN, UINT64_MAX, false, "must be at least 1M"
+};
+static const size_rule readahead_rule = {
+	0, PF_READAHEAD_MAX, false, "must be from 0 to 1G"
+};
+static const size_rule dirty_limit_rule = {
+	PF_DIRTY_LIMIT_MIN, PF_DIRTY_LIMIT_MAX, false, "must be from 1M to 4G"
+};
+
+typedef struct parse_ctx {
+	pf_mount_opts *opts;
+	char *err;
+	size_t err_len;
+} parse_ctx;
+
+static int bad_value(parse_ctx *ctx, const char *arg, const char *why)
+{
+	snprintf(ctx->err, ctx->err_len, "priorfs: bad value for %s: %s", arg,
+		 why);
+	return -1;
+}
+
+static int parse_size(const char *value, const size_rule *rule, uint64_t *out)
+{
+	uint64_t v;
+
+	if (pf_parse_size(value, &v) < 0 || v < rule->min || v > rule->max)
+		return -1;
+	if (rule->pow2 && (v & (v - 1)) != 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A decimal integer in [min, max], nothing else. */
+static int parse_int(const char *value, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno || end == value || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_bool(const char *value, bool *out)
+{
+	long v;
+
+	PF_FORWARD(parse_int(value, 0, 1, &v));
+	*out = v == 1;
+	return 0;
+}
+
+static int parse_codec(const char *value, enum pf_codec_choice *out)
+{
+	if (strcmp(value, "auto") == 0)
+		*out = PF_CHOICE_AUTO;
+	else if (strcmp(value, "zstd") == 0)
+		*out = PF_CHOICE_ZSTD;
+	else if (strcmp(value, "raw") == 0)
+		*out = PF_CHOICE_RAW;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_seconds(const char *value, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(value, &end);
+	if (errno || end == value || *end || !isfinite(v) || v < 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Sets one valued option; @return 0, or -1 with the "must be" text. */
+static int set_value(pf_mount_opts *o, int key, const char *v,
+		     const char **why)
+{
+	uint64_t size;
+	long n;
+
+	switch (key) {
+	case KEY_BLOCK_SIZE:
+		*why = block_size_rule.range;
+		PF_FORWARD(parse_size(v, &block_size_rule, &size));
+		o->store.block_size = (uint32_t)size;
+		return 0;
+	case KEY_CODEC:
+		*why = "must be auto, zstd or raw";
+		return parse_codec(v, &o->store.codec.choice);
+	case KEY_ZSTD_LEVEL:
+		*why = "must be an integer from 1 to 19";
+		PF_FORWARD(parse_int(v, PF_ZSTD_LEVEL_MIN, PF_ZSTD_LEVEL_MAX, &n));
+		o->store.codec.zstd_level = (int)n;
+		return 0;
+	case KEY_CACHE_SIZE:
+		*why = cache_size_rule.range;
+		return parse_size(v, &cache_size_rule, &o->cache.cache_size);
+	case KEY_READAHEAD:
+		*why = readahead_rule.range;
+		return parse_size(v, &readahead_rule, &o->cache.readahead);
+	case KEY_THREADS:
+		*why = "must be an integer from 1 to 64";
+		PF_FORWARD(parse_int(v, PF_THREADS_MIN, PF_THREADS_MAX, &n));
+		o->cache.threads = (unsigned)n;
+		return 0;
+	case KEY_DIRTY_LIMIT:
+		*why = dirty_limit_rule.range;
+		return parse_size(v, &dirty_limit_rule, &o->cache.dirty_limit);
+	case KEY_VERIFY:
+		*why = "must be 0 or 1";
+		return parse_bool(v, &o->store.verify);
+	case KEY_SYNC_VALUE:
+		*why = "must be 0 or 1";
+		return parse_bool(v, &o->store.sync);
+	case KEY_ATTR_TIMEOUT:
+		*why = "must be a number of seconds, 0 or more";
+		return parse_seconds(v, &o->attr_timeout);
+	}
+	*why = "unknown option";
+	return -1;
+}
+
+/* fuse_opt callback: 1 keeps the argument for FUSE, 0 drops it. */
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	parse_ctx *ctx = data;
+	const char *why = "";
+
+	(void)outargs;
+	switch (key) {
+	case FUSE_OPT_KEY_OPT:
+	case FUSE_OPT_KEY_NONOPT:
+		return 1;
+	case KEY_RO:
+	case KEY_RW:
+		ctx->opts->store.read_only = key == KEY_RO;
+		return 1;
+	case KEY_SYNC:
+		ctx->opts->store.sync = true;
+		return 0;
+	}
+	if (set_value(ctx->opts, key, strchr(arg, '=') + 1, &why) < 0)
+		return bad_value(ctx, arg, why);
+	return 0;
+}
+
+static void opts_default(pf_mount_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->store.block_size = PF_BLOCK_SIZE_DEFAULT;
+	o->store.codec.choice = PF_CHOICE_AUTO;
+	o->store.codec.zstd_level = PF_ZSTD_LEVEL_DEFAULT;
+	o->store.verify = true;
+	o->cache.cache_size = PF_CACHE_SIZE_DEFAULT;
+	o->cache.readahead = PF_READAHEAD_DEFAULT;
+	o->cache.threads = PF_THREADS_DEFAULT;
+	o->cache.dirty_limit = PF_DIRTY_LIMIT_DEFAULT;
+	o->attr_timeout = PF_ATTR_TIMEOUT_DEFAULT;
+}
+
+int pf_mount_opts_parse(struct fuse_args *args, pf_mount_opts *opts, char *err,
+			size_t err_len)
+{
+	parse_ctx ctx = { opts, err, err_len };
+
+	opts_default(opts);
+	if (err_len)
+		err[0] = '\0';
+	if (fuse_opt_parse(args, &ctx, pf_opt_table, opt_proc) == -1) {
+		/* Without our message it was fuse_opt itself (ENOMEM). */
+		if (err_len && !err[0])
+			snprintf(err, err_len, "priorfs: cannot parse options");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void pf_mount_opts_help(FILE *out)
+{
+	fprintf(out,
+"priorfs options:\n"
+"    -o block_size=N        block size of new files, a power of two from\n"
+"                           64K to 4M (default 256K)\n"
+"    -o codec=C             auto, zstd or raw (default auto)\n"
+"    -o zstd_level=N        zstd level, 1 to 19 (default 3)\n"
+"    -o cache_size=N        decoded blocks kept in memory, at least 1M\n"
+"                           (default 256M)\n"
+"    -o readahead=N         bytes decoded ahead of a sequential reader,\n"
+"                           0 to 1G (default 4M)\n"
+"    -o threads=N           decode workers, 1 to 64 (default 2)\n"
+"    -o dirty_limit=N       dirty bytes per file before encoding, 1M to 4G\n"
+"                           (default 64M)\n"
+"    -o verify=0|1          check block checksums on read (default 1)\n"
+"    -o sync, -o sync=0|1   make every commit durable (default 0)\n"
+"    -o attr_timeout=S      seconds the kernel caches attributes (default 1)\n"
+"    -o ro                  mount and open the store read-only\n"
+"Sizes take a K, M or G suffix (powers of 1024).\n");
+}
