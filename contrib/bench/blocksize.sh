@@ -32,7 +32,7 @@ done)
 logical=$(du -cb --apparent-size "${sample[@]}" | tail -1 | cut -f1)
 big=$(ls -S "${sample[@]}" | head -1)
 
-echo "| block_size | stored MB | ratio | cold random 4K read IOPS (fio, 10 s) | seq read MB/s (cold) |"
+echo "| block_size | stored MB | ratio | cold random 4K read IOPS (fio, cache_size=1M, 10 s) | seq read MB/s (cold) |"
 echo "|---|---|---|---|---|"
 for bs in $sizes; do
 	store=$work/store-$bs
@@ -42,7 +42,7 @@ for bs in $sizes; do
 	fusermount3 -u "$mnt"
 	stored=$(find "$store" -path "$store/.priorfs" -prune -o -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
 	sync; echo 3 > /proc/sys/vm/drop_caches
-	mount_store "$store" "cache_size=64M"
+	mount_store "$store" "cache_size=1M"
 	iops=$(fio --name=r --filename="$mnt/$(basename "$big")" --rw=randread --bs=4k \
 		--runtime=10 --time_based --ioengine=psync --direct=1 --output-format=terse 2>/dev/null \
 		| awk -F';' '{print $8}')

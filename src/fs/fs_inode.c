@@ -219,7 +219,8 @@ static int logical_size_locked(pf_inode *inode, uint64_t *size)
 	}
 	if (!inode->size_known) {
 		pf_inode_proc_path(inode, path);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		/* Peeking at the header is not a read of the file: keep atime. */
+		fd = open(path, O_RDONLY | O_NOATIME | O_CLOEXEC);
 		if (fd == -1)
 			return -errno;
 		rc = pf_cache_peek_size(fd, &inode->size);
