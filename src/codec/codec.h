@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "model/model.h"
+
 /* On-disk codec ids (docs/format.md, man/priorfs.5 "Block index"). */
 enum pf_codec_id {
 	PF_CODEC_ZERO = 0,    /* all-zero block or hole: no stored bytes */
@@ -28,12 +30,15 @@ enum pf_codec_id {
 enum pf_codec_choice {
 	PF_CHOICE_AUTO, /* zstd, raw when it saves under 1/8 or data looks random */
 	PF_CHOICE_ZSTD, /* always zstd (still ZERO for all-zero blocks) */
-	PF_CHOICE_RAW   /* never compress (still ZERO for all-zero blocks) */
+	PF_CHOICE_RAW,  /* never compress (still ZERO for all-zero blocks) */
+	PF_CHOICE_LEARNED /* the model, raw when it saves under 1/8 */
 };
 
 typedef struct pf_codec_params {
 	enum pf_codec_choice choice;
-	int zstd_level; /* 1..19 */
+	int zstd_level;         /* 1..19 */
+	const pf_model *model;  /* learned codec model, or NULL for none;
+				 * AUTO keeps the smallest of learned, zstd, raw */
 } pf_codec_params;
 
 #define PF_ZSTD_LEVEL_MIN 1
@@ -64,13 +69,28 @@ ssize_t pf_codec_encode(const pf_codec_params *params, const void *plain,
 int pf_codec_decode(uint8_t codec, const void *stored, size_t stored_len,
 		    void *plain, size_t plain_len);
 
+/* As pf_codec_decode(), for any codec: PF_CODEC_LEARNED blocks need the
+ * model they were coded with (-ENOTSUP when model is NULL). */
+int pf_codec_decode_model(uint8_t codec, const pf_model *model, const void *stored,
+			  size_t stored_len, void *plain, size_t plain_len);
+
+/* ---- models, forwarded from the model layer (model/model.h) ---------------- */
+
+/* Loads a model image (borrowed; must outlive the model). See pf_model_load. */
+int pf_codec_model_load(const void *image, size_t len, pf_model **out);
+void pf_codec_model_free(pf_model *model);
+/* Trains a model image from a sample. See pf_model_train. */
+int pf_codec_model_train(const void *sample, size_t len,
+			 const pf_model_train_opts *opts, void **image,
+			 size_t *image_len);
+
 /* XXH3-64 of a plain block: the checksum stored in the block index. */
 uint64_t pf_checksum(const void *data, size_t len);
 
 /* "zero", "raw", "zstd", "learned" or "unknown"; never NULL. */
 const char *pf_codec_name(uint8_t codec);
 
-/* Parses "auto", "zstd" or "raw". @return 0 or -EINVAL. */
+/* Parses "auto", "learned", "zstd" or "raw". @return 0 or -EINVAL. */
 int pf_codec_choice_parse(const char *s, enum pf_codec_choice *out);
 const char *pf_codec_choice_name(enum pf_codec_choice choice);
 

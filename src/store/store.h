@@ -35,6 +35,8 @@ typedef struct pf_store_opts {
 	bool verify;            /* check the plain checksum on every decode */
 	bool sync;              /* every commit is durable (fdatasync) */
 	bool read_only;
+	bool use_models;        /* codec AUTO/LEARNED may use the store's
+				 * default models (false: zstd/raw only) */
 } pf_store_opts;
 
 /* Fills opts with the defaults (block_size 256K, codec auto, zstd level 3,
@@ -64,6 +66,49 @@ const pf_store_opts *pf_store_get_opts(const pf_store *store);
 /* True when `name` in the root directory is the metadata directory, which
  * the mount must never show or let anyone create, rename or remove. */
 bool pf_store_is_meta_name(const char *name);
+
+/*
+ * Takes the store's writer lock (flock on .priorfs/lock), held until
+ * pf_store_close(). A read-write mount, import and recompress take it; one
+ * writer at a time. Readers (stat, fsck, read-only mounts) need no lock.
+ * @return 0, or -EBUSY when another process holds it.
+ */
+int pf_store_lock_writer(pf_store *store);
+
+/* ---- the model store (format.md §5) ---------------------------------------- */
+
+#define PF_MODEL_ID_SIZE 32 /* SHA-256 of the model file */
+#define PF_MODEL_KIND_MAX 32
+
+typedef struct pf_model_info {
+	uint8_t id[PF_MODEL_ID_SIZE];
+	uint64_t bytes;                  /* size of the model file */
+	char kind[PF_MODEL_KIND_MAX];    /* data kind it is a default for, or "" */
+} pf_model_info;
+
+/* Adds a model image: checks that it loads, then writes models/<sha256>
+ * atomically (temp file, fsync, rename). Adding an existing model is a no-op.
+ * Sets id. @return 0, -EIO (image does not load), -ENOSPC, -EROFS. */
+int pf_store_model_add(pf_store *store, const void *image, size_t len,
+		       uint8_t id[PF_MODEL_ID_SIZE]);
+
+/* The loaded model with this id: mapped and SHA-256 verified on first use,
+ * then shared by all threads until pf_store_close().
+ * @return 0; -ENOENT missing; -EIO hash mismatch or corrupt (logged). */
+int pf_store_model_get(pf_store *store, const uint8_t id[PF_MODEL_ID_SIZE],
+		       const pf_model **out);
+
+/* Every model file in the store, defaults marked by kind. Caller frees *out
+ * with free(). @return 0 or -errno. */
+int pf_store_models_list(pf_store *store, pf_model_info **out, size_t *n);
+
+/* Removes a model file (callers check first that no block references it). */
+int pf_store_model_remove(pf_store *store, const uint8_t id[PF_MODEL_ID_SIZE]);
+
+/* Replaces the store's default models: (id, kind) pairs, kind may be "".
+ * Written atomically to models/defaults. New learned blocks use a default,
+ * picked per file by a trial encode. @return 0 or -errno. */
+int pf_store_set_defaults(pf_store *store, const pf_model_info *v, size_t n);
 
 /* ---- containers ---------------------------------------------------------- */
 
@@ -145,6 +190,10 @@ int pf_container_commit(pf_container *c, bool durable);
 /* Reads only the header of the container in fd: logical size, 0 for an
  * empty file. @return 0 or -EIO. */
 int pf_container_peek_size(int fd, uint64_t *size);
+
+/* Copies the ids of the models the working index references (at most max)
+ * into ids, for gc and reports. @return the number of models referenced. */
+int pf_container_models(pf_container *c, uint8_t (*ids)[PF_MODEL_ID_SIZE], int max);
 
 /* Checks every block of the committed state: decodes it and verifies its
  * checksum. Calls bad(arg, block, error) for each fault. @return number of

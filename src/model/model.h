@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model.h - the model layer: a pretrained bitwise context-mixing (CM) model
+ * driving a binary arithmetic coder, and its training.
+ *
+ * A model file holds a primed state learned offline from a sample of the
+ * data (statistics tables, mixer weights, APM tables, hyper-parameters and a
+ * format version). Every block is coded from that same starting state, so
+ * any block decodes alone. Coding uses only integer arithmetic in code this
+ * project owns: what the encoder predicts, the decoder predicts identically
+ * on any x86-64 machine, with any thread count, forever. Float math (and
+ * OpenBLAS) is used by training only, and its result is quantised into the
+ * integer state the model file stores.
+ *
+ * Thread safety: a loaded pf_model is immutable and shared by all threads;
+ * each thread codes with its own scratch state (created on first use).
+ */
+#ifndef PF_MODEL_H
+#define PF_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct pf_model pf_model;
+
+/* Coding levels: fast uses fewer contexts; both decode any block they made. */
+enum pf_model_level { PF_MODEL_LEVEL_FAST = 0, PF_MODEL_LEVEL_DEFAULT = 1 };
+
+/*
+ * Parses and validates a model file image (untrusted bytes: every size,
+ * count and table is range-checked). `data` is borrowed (typically a
+ * read-only mmap of the file) and must outlive the model.
+ * @return 0; -EIO corrupt or truncated; -ENOTSUP unknown format version;
+ *         -ENOMEM.
+ */
+int pf_model_load(const void *data, size_t len, pf_model **out);
+void pf_model_free(pf_model *model); /* NULL is ok */
+
+/* Encodes plain with the model. @return stored length; -ENOSPC when the
+ * output would exceed out_cap (callers pass the size they would accept and
+ * fall back to another codec); -ENOMEM. */
+ssize_t pf_model_encode(const pf_model *model, const void *plain, size_t len,
+			void *out, size_t out_cap);
+
+/* Decodes exactly plain_len bytes. Never reads past stored_len or writes
+ * past plain_len on hostile input. @return 0, -EIO, -ENOMEM. */
+int pf_model_decode(const pf_model *model, const void *stored, size_t stored_len,
+		    void *plain, size_t plain_len);
+
+/* Progress callback for training: done of total bytes; may be NULL. */
+typedef void (*pf_model_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
+typedef struct pf_model_train_opts {
+	enum pf_model_level level;
+	unsigned table_bits;  /* log2 slots per context table; 0 = default */
+	pf_model_progress_fn progress;
+	void *progress_arg;
+} pf_model_train_opts;
+
+/*
+ * Trains a model on sample[0..len) (may be 0 bytes: a cold model) and
+ * returns the model file image in *image (caller frees with free()).
+ * Repeatable for a given sample, options, machine and BLAS thread count;
+ * decoding depends only on the image it returns, never on how it was made.
+ * @return 0, -ENOMEM, -EINVAL.
+ */
+int pf_model_train(const void *sample, size_t len, const pf_model_train_opts *opts,
+		   void **image, size_t *image_len);
+
+/* Level the model was trained for, and the bytes of its file image. */
+enum pf_model_level pf_model_get_level(const pf_model *model);
+
+#endif
