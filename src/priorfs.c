@@ -197,6 +197,16 @@ static int start(const char *backing, pf_mount_opts *mo, struct fuse_args *args,
 			strerror(-rc));
 		return 1;
 	}
+	/* One writer per store: a second read-write mount, an import or a
+	 * recompress would each commit over the other's containers. */
+	rc = mo->store.read_only ? 0 : pf_store_lock_writer(store);
+	if (rc < 0) {
+		fprintf(stderr, "priorfs: store %s is in use by another writer "
+			"(a read-write mount, priorctl import or recompress): %s\n",
+			backing, strerror(-rc));
+		pf_store_close(store);
+		return 1;
+	}
 	status = run_mount(store, mo, args, cl, ready_fd);
 	pf_store_close(store);
 	return status;

@@ -1,18 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * codec_block.c - encoding and decoding of one block: picks the codec id
- * (zero, raw, zstd) for the writer's choice and dispatches on the stored id.
+ * (zero, raw, zstd, learned) for the writer's choice and dispatches on the
+ * stored id.
  *
  * Stored forms (format.md §3 names the ids):
  *   ZERO  no bytes; the block is plain_len zero bytes.
  *   RAW   exactly plain_len bytes, the block itself.
  *   ZSTD  one zstd frame recording plain_len as its content size.
+ *   LEARNED  the model layer's arithmetic-coded stream (model/model.h).
  * Every stored length is checked against plain_len before anything is
  * copied, so a corrupt index or block gives -EIO, never an overrun.
  */
 #include "codec/codec_int.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <xxhash.h>
 
 #include "common/pf_common.h"
@@ -50,27 +53,74 @@ static ssize_t store_raw(const void *plain, size_t plain_len, void *out,
 	return (ssize_t)plain_len;
 }
 
-/* PF_CHOICE_AUTO: raw for data the probe finds incompressible, else zstd
- * unless the frame saves under 1/8. */
-static ssize_t encode_auto(int level, const void *plain, size_t plain_len,
-			   void *out, size_t out_cap, uint8_t *codec)
+/* zstd capped at `cap` bytes. OPTIMIZATION: capping the capacity near the
+ * largest useful frame lets zstd stop as soon as the frame is lost instead of
+ * finishing one that would be thrown away. The slack is there because zstd
+ * wants a few bytes of headroom past the end of a block it writes.
+ * @return frame length, or 0 when no frame of at most cap bytes exists. */
+static ssize_t zstd_within(int level, const void *plain, size_t plain_len,
+			   void *out, size_t cap)
 {
-	ssize_t z;
+	ssize_t z = pf_codec_zstd_encode(level, plain, plain_len, out,
+					 cap + ZSTD_CAP_SLACK);
 
-	/* OPTIMIZATION: skip compressing what the probe calls incompressible. */
+	if (z == -ENOSPC || (z >= 0 && (size_t)z > cap))
+		return 0;
+	return z;
+}
+
+/* The learned codec into scratch, kept only if it beats `best` bytes.
+ * @return its length (now in out), 0 if it did not win, or -ENOMEM. */
+static ssize_t learned_within(const pf_model *model, const void *plain,
+			      size_t plain_len, void *out, size_t best)
+{
+	uint8_t *scratch = best > 1 ? malloc(best - 1) : NULL;
+	ssize_t n;
+
+	if (!scratch)
+		return best > 1 ? -ENOMEM : 0;
+	n = pf_model_encode(model, plain, plain_len, scratch, best - 1);
+	if (n > 0)
+		memcpy(out, scratch, (size_t)n);
+	free(scratch);
+	return n == -ENOSPC ? 0 : n;
+}
+
+/* PF_CHOICE_AUTO and LEARNED: raw for data the probe finds incompressible
+ * (OPTIMIZATION: no compression pass at all), else the smallest of zstd
+ * (AUTO, or LEARNED without a model) and the learned codec (when there is a
+ * model), raw when neither saves 1/8. */
+static ssize_t encode_best(const pf_codec_params *params, const void *plain,
+			   size_t plain_len, void *out, size_t out_cap,
+			   uint8_t *codec)
+{
+	size_t best = max_useful_frame(plain_len) + 1;
+	ssize_t n;
+
 	if (pf_codec_probe_incompressible(plain, plain_len, out, out_cap))
 		return store_raw(plain, plain_len, out, codec);
-	/* OPTIMIZATION: capping the capacity near the largest useful frame lets
-	 * zstd stop as soon as the 1/8 rule is lost instead of finishing a frame
-	 * that would be thrown away. The slack is there because zstd wants a few
-	 * bytes of headroom past the end of a block it writes. */
-	z = pf_codec_zstd_encode(level, plain, plain_len, out,
-				 max_useful_frame(plain_len) + ZSTD_CAP_SLACK);
-	if (z == -ENOSPC || (z >= 0 && (size_t)z > max_useful_frame(plain_len)))
+	*codec = PF_CODEC_RAW;
+	if (params->choice == PF_CHOICE_AUTO || !params->model) {
+		n = zstd_within(params->zstd_level, plain, plain_len, out, best - 1);
+		if (n < 0)
+			return n;
+		if (n > 0) {
+			best = (size_t)n;
+			*codec = PF_CODEC_ZSTD;
+		}
+	}
+	if (params->model) {
+		n = learned_within(params->model, plain, plain_len, out, best);
+		if (n < 0)
+			return n;
+		if (n > 0) {
+			best = (size_t)n;
+			*codec = PF_CODEC_LEARNED;
+		}
+	}
+	if (*codec == PF_CODEC_RAW)
 		return store_raw(plain, plain_len, out, codec);
-	if (z >= 0)
-		*codec = PF_CODEC_ZSTD;
-	return z;
+	return (ssize_t)best;
 }
 
 static ssize_t encode_zstd(int level, const void *plain, size_t plain_len,
@@ -100,7 +150,8 @@ ssize_t pf_codec_encode(const pf_codec_params *params, const void *plain,
 	}
 	switch (params->choice) {
 	case PF_CHOICE_AUTO:
-		return encode_auto(level, plain, plain_len, out, out_cap, codec);
+	case PF_CHOICE_LEARNED:
+		return encode_best(params, plain, plain_len, out, out_cap, codec);
 	case PF_CHOICE_ZSTD:
 		return encode_zstd(level, plain, plain_len, out, out_cap, codec);
 	case PF_CHOICE_RAW:
@@ -111,6 +162,12 @@ ssize_t pf_codec_encode(const pf_codec_params *params, const void *plain,
 
 int pf_codec_decode(uint8_t codec, const void *stored, size_t stored_len,
 		    void *plain, size_t plain_len)
+{
+	return pf_codec_decode_model(codec, NULL, stored, stored_len, plain, plain_len);
+}
+
+int pf_codec_decode_model(uint8_t codec, const pf_model *model, const void *stored,
+			  size_t stored_len, void *plain, size_t plain_len)
 {
 	switch (codec) {
 	case PF_CODEC_ZERO:
@@ -127,9 +184,30 @@ int pf_codec_decode(uint8_t codec, const void *stored, size_t stored_len,
 		return 0;
 	case PF_CODEC_ZSTD:
 		return pf_codec_zstd_decode(stored, stored_len, plain, plain_len);
-	default: /* PF_CODEC_LEARNED is not built yet */
+	case PF_CODEC_LEARNED:
+		if (!model)
+			return -ENOTSUP;
+		return pf_model_decode(model, stored, stored_len, plain, plain_len);
+	default:
 		return -ENOTSUP;
 	}
+}
+
+int pf_codec_model_load(const void *image, size_t len, pf_model **out)
+{
+	return pf_model_load(image, len, out);
+}
+
+void pf_codec_model_free(pf_model *model)
+{
+	pf_model_free(model);
+}
+
+int pf_codec_model_train(const void *sample, size_t len,
+			 const pf_model_train_opts *opts, void **image,
+			 size_t *image_len)
+{
+	return pf_model_train(sample, len, opts, image, image_len);
 }
 
 uint64_t pf_checksum(const void *data, size_t len)
@@ -153,6 +231,7 @@ static const char *const choice_names[] = {
 	[PF_CHOICE_AUTO] = "auto",
 	[PF_CHOICE_ZSTD] = "zstd",
 	[PF_CHOICE_RAW] = "raw",
+	[PF_CHOICE_LEARNED] = "learned",
 };
 
 int pf_codec_choice_parse(const char *s, enum pf_codec_choice *out)

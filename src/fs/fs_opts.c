@@ -30,6 +30,7 @@ enum opt_key {
 	KEY_SYNC,
 	KEY_BLOCK_SIZE,
 	KEY_CODEC,
+	KEY_WRITE_CODEC,
 	KEY_ZSTD_LEVEL,
 	KEY_CACHE_SIZE,
 	KEY_READAHEAD,
@@ -46,6 +47,7 @@ static const struct fuse_opt pf_opt_table[] = {
 	FUSE_OPT_KEY("sync", KEY_SYNC),
 	FUSE_OPT_KEY("block_size=", KEY_BLOCK_SIZE),
 	FUSE_OPT_KEY("codec=", KEY_CODEC),
+	FUSE_OPT_KEY("write_codec=", KEY_WRITE_CODEC),
 	FUSE_OPT_KEY("zstd_level=", KEY_ZSTD_LEVEL),
 	FUSE_OPT_KEY("cache_size=", KEY_CACHE_SIZE),
 	FUSE_OPT_KEY("readahead=", KEY_READAHEAD),
@@ -134,6 +136,21 @@ static int parse_codec(const char *value, enum pf_codec_choice *out)
 		*out = PF_CHOICE_ZSTD;
 	else if (strcmp(value, "raw") == 0)
 		*out = PF_CHOICE_RAW;
+	else if (strcmp(value, "learned") == 0)
+		*out = PF_CHOICE_LEARNED;
+	else
+		return -1;
+	return 0;
+}
+
+/* write_codec=zstd keeps writes through the mount fast (zstd or raw);
+ * learned lets them use the store's models too. */
+static int parse_write_codec(const char *value, bool *use_models)
+{
+	if (strcmp(value, "zstd") == 0)
+		*use_models = false;
+	else if (strcmp(value, "learned") == 0)
+		*use_models = true;
 	else
 		return -1;
 	return 0;
@@ -166,8 +183,14 @@ static int set_value(pf_mount_opts *o, int key, const char *v,
 		o->store.block_size = (uint32_t)size;
 		return 0;
 	case KEY_CODEC:
-		*why = "must be auto, zstd or raw";
-		return parse_codec(v, &o->store.codec.choice);
+		*why = "must be auto, learned, zstd or raw";
+		PF_FORWARD(parse_codec(v, &o->store.codec.choice));
+		if (o->store.codec.choice == PF_CHOICE_LEARNED)
+			o->store.use_models = true;
+		return 0;
+	case KEY_WRITE_CODEC:
+		*why = "must be zstd or learned";
+		return parse_write_codec(v, &o->store.use_models);
 	case KEY_ZSTD_LEVEL:
 		*why = "must be an integer from 1 to 19";
 		PF_FORWARD(parse_int(v, PF_ZSTD_LEVEL_MIN, PF_ZSTD_LEVEL_MAX, &n));
@@ -263,7 +286,9 @@ void pf_mount_opts_help(FILE *out)
 "priorfs options:\n"
 "    -o block_size=N        block size of new files, a power of two from\n"
 "                           64K to 4M (default 256K)\n"
-"    -o codec=C             auto, zstd or raw (default auto)\n"
+"    -o codec=C             auto, learned, zstd or raw (default auto)\n"
+"    -o write_codec=W       zstd (fast writes; recompress later) or learned\n"
+"                           (default zstd)\n"
 "    -o zstd_level=N        zstd level, 1 to 19 (default 3)\n"
 "    -o cache_size=N        decoded blocks kept in memory, at least 1M\n"
 "                           (default 256M)\n"

@@ -1,19 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * priorctl.h - what the priorctl subcommands share: exit codes, messages,
- * opening a store read-only and walking its backing tree.
+ * opening a store, walking a tree, worker threads, the progress bar and
+ * the data sample the learned codec trains on.
  *
  * priorctl works on the backing directory through the store and codec layers
- * only; it never mounts anything, and it never writes to an existing store.
- * Running it on a mounted store is safe: containers are opened read-only
- * and each one is read in its last committed state.
+ * only; it never mounts anything. The reading commands (stat, fsck, models
+ * list/show) open containers read-only, each in its last committed state, so
+ * they may run on a mounted store. The writing ones (train, models gc,
+ * recompress, import) take the store's writer lock first, so they refuse to
+ * run while the store is mounted read-write or another writer runs.
  */
 #ifndef PF_PRIORCTL_H
 #define PF_PRIORCTL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "store/store.h"
 
@@ -23,10 +28,12 @@
 enum pctl_exit {
 	PCTL_EXIT_OK = 0,    /* done, nothing wrong */
 	PCTL_EXIT_FAULT = 1, /* ran, but found faults or could not do the job */
-	PCTL_EXIT_USAGE = 2  /* could not run: bad arguments, not a store */
+	PCTL_EXIT_USAGE = 2  /* could not run: bad arguments, not a store,
+			      * store locked by another writer */
 };
 
-/* Prints "priorctl: " + the message + a newline to stderr. */
+/* Prints "priorctl: " + the message + a newline to stderr (clearing a
+ * progress bar first; thread-safe). */
 void pctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Prints a command's usage text: to stdout with status OK for --help, to
@@ -71,8 +78,49 @@ int pctl_store_open(const char *cmd, const char *path, pf_store **out);
 int pctl_container_open(pf_store *store, int dirfd, const char *name,
 			const char *path, pf_container **out);
 
+/*
+ * Opens the store at path read-write with opts (read_only is forced off)
+ * and takes its writer lock. On failure prints why, naming `cmd`; a lock
+ * held elsewhere gets "in use (mounted read-write, or another priorctl
+ * writer runs)". @return 0, or a negative errno (-EBUSY: locked).
+ */
+int pctl_store_open_writer(const char *cmd, const char *path,
+			   const pf_store_opts *opts, pf_store **out);
+
 /* Number of blocks in the container's working state. */
 uint64_t pctl_container_blocks(pf_container *c);
+
+/*
+ * Reads logical bytes [off, off + len) of the container into buf (len may
+ * span blocks; bytes past the end read as zeros). `block` is scratch space
+ * of at least pf_container_block_size(c) bytes.
+ * @return 0 or a negative errno from pf_container_read_block().
+ */
+int pctl_container_read(pf_container *c, uint64_t off, void *buf, size_t len,
+			void *block);
+
+/* Like du -h: 512, 1.5K, 12K, 3.0G (powers of 1024). */
+const char *pctl_human_size(uint64_t v, char buf[16]);
+
+/* Parses a size option (K/M/G suffixes) in [min, max]; prints a message
+ * naming cmd and option on failure. @return 0 or -EINVAL. */
+int pctl_parse_size_opt(const char *cmd, const char *opt, const char *arg,
+			uint64_t min, uint64_t max, uint64_t *out);
+
+/* Parses --jobs N (1..1024). @return 0 or -EINVAL (message printed). */
+int pctl_parse_jobs(const char *cmd, const char *arg, unsigned *jobs);
+/* The default for --jobs: the number of online CPUs (at least 1). */
+unsigned pctl_default_jobs(void);
+
+/*
+ * Runs fn(arg, i) for every i in [0, count) on `jobs` threads (the calling
+ * thread is one of them); each index runs exactly once. An fn that returns
+ * a negative errno stops the handing out of further indexes.
+ * @return 0, the first negative errno an fn returned, or the error of
+ * pthread_create() when no thread could be started.
+ */
+int pctl_run_jobs(unsigned jobs, size_t count, int (*fn)(void *arg, size_t i),
+		  void *arg);
 
 /*
  * Tree walk callbacks. `path` is relative to the store root and valid only
@@ -96,8 +144,126 @@ typedef void (*pctl_walk_err_fn)(void *arg, const char *path,
 int pctl_walk_store(pf_store *store, pctl_file_fn file, pctl_walk_err_fn err,
 		    void *arg);
 
+/* Callbacks of the general walk; any but file and err may be NULL. */
+struct pctl_walk_fns {
+	pctl_file_fn file;      /* regular files */
+	pctl_file_fn other;     /* symlinks, fifos, devices, sockets */
+	pctl_file_fn dir_enter; /* a directory, before its entries */
+	pctl_file_fn dir_leave; /* a directory, after its entries */
+	pctl_walk_err_fn err;
+};
+
+/*
+ * Walks the tree below rootfd like pctl_walk_store(), with a callback for
+ * every kind of entry. The root itself gets dir_enter/dir_leave with name
+ * "." and path "". With skip_meta, the root's metadata directory is left
+ * out (rootfd is a store). A directory whose dir_enter returns 1 is not
+ * entered (nor left).
+ * @return 0, or the negative errno that stopped the walk.
+ */
+int pctl_walk_tree(int rootfd, bool skip_meta, const struct pctl_walk_fns *fns,
+		   void *arg);
+
+/* ---- progress bar (ctl_progress.c) ----------------------------------------- */
+
+/*
+ * One line on stderr: label, bar, bytes done/total, MB/s and ETA, redrawn
+ * at most 5 times a second, and only when stderr is a terminal. One bar at
+ * a time; pctl_progress_add() may be called from many threads.
+ */
+struct pctl_progress {
+	const char *label;
+	uint64_t total;
+	_Atomic uint64_t done;
+	struct timespec start;
+	_Atomic int64_t next_draw_ns; /* since start; no redraw before it */
+	bool tty;
+};
+
+void pctl_progress_start(struct pctl_progress *p, const char *label,
+			 uint64_t total);
+void pctl_progress_add(struct pctl_progress *p, uint64_t bytes);
+void pctl_progress_set(struct pctl_progress *p, uint64_t done);
+/* Removes the line; the bar takes no more calls. */
+void pctl_progress_end(struct pctl_progress *p);
+/* Clears the active bar's line so a message can be printed (stderr must
+ * be locked with flockfile() by the caller); it is redrawn later. */
+void pctl_progress_clear_locked(void);
+
+/* ---- data sample for training (ctl_sample.c) ------------------------------- */
+
+/* Data kinds, sniffed from a file's first bytes and its name. */
+enum pctl_kind {
+	PCTL_KIND_TEXT,       /* prose */
+	PCTL_KIND_CODE,       /* source code, scripts */
+	PCTL_KIND_STRUCTURED, /* JSON, XML, HTML */
+	PCTL_KIND_TABULAR,    /* CSV, TSV */
+	PCTL_KIND_ARRAY,      /* fixed-width binary arrays: .npy, .wav, raw */
+	PCTL_KIND_BINARY,     /* other binary data */
+	PCTL_KIND_COMPRESSED, /* gzip, zstd, xz, png, jpeg, zip...: never trained */
+	PCTL_KIND_COUNT
+};
+
+const char *pctl_kind_name(enum pctl_kind kind);
+/* The kind of a file from its name and its first len bytes. */
+enum pctl_kind pctl_kind_sniff(const char *name, const unsigned char *head,
+			       size_t len);
+
+#define PCTL_SAMPLE_PIECE (256u << 10) /* most bytes taken per file and round */
+#define PCTL_SAMPLE_CAP_DEFAULT (16u << 20) /* per kind */
+
+/* What was sampled of one kind: a training part and held-out pieces. */
+struct pctl_kind_sample {
+	unsigned char *train;   /* the pieces not held out, back to back */
+	size_t train_len;
+	unsigned char *eval;    /* held-out pieces (about 10%), back to back */
+	size_t *eval_lens;      /* length of each held-out piece */
+	size_t eval_count;
+	uint64_t files;         /* of this kind in the tree */
+	uint64_t logical;       /* their bytes */
+};
+
+struct pctl_sample {
+	struct pctl_kind_sample kind[PCTL_KIND_COUNT];
+	uint64_t errors; /* files that could not be read (reported) */
+};
+
+/*
+ * Samples the tree: the store's files (from_dir NULL; read through their
+ * containers) or the plain directory from_dir. At most cap bytes per kind,
+ * in pieces of up to PCTL_SAMPLE_PIECE spread over a file, taken round-robin
+ * over the kind's files in a fixed pseudo-random order. Compressed files are
+ * counted but never read past their first bytes.
+ * @return 0 or a negative errno (message printed); free with
+ * pctl_sample_free() either way.
+ */
+int pctl_sample_collect(pf_store *store, const char *from_dir, size_t cap,
+			struct pctl_sample *out);
+void pctl_sample_free(struct pctl_sample *s);
+
+/* ---- training (cmd_train.c), shared with import --------------------------- */
+
+struct pctl_train_opts {
+	const char *from;           /* plain directory to sample, or NULL */
+	enum pf_model_level level;
+	size_t sample_cap;          /* per kind */
+};
+
+/*
+ * Samples, trains one model per kind with enough data, evaluates each
+ * against zstd -19 and makes the models that pay for themselves the store's
+ * defaults; prints the table. The store is open read-write and locked.
+ * @return an exit status (PCTL_EXIT_OK when it ran, even if no model paid).
+ */
+int pctl_train_run(pf_store *store, const char *store_path,
+		   const struct pctl_train_opts *opts);
+
 int pctl_cmd_init(int argc, char **argv);
 int pctl_cmd_stat(int argc, char **argv);
 int pctl_cmd_fsck(int argc, char **argv);
+int pctl_cmd_train(int argc, char **argv);
+int pctl_cmd_models(int argc, char **argv);
+int pctl_cmd_recompress(int argc, char **argv);
+int pctl_cmd_import(int argc, char **argv);
 
 #endif

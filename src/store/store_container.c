@@ -32,27 +32,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct pf_container {
-	pf_store *store;         /* borrowed; immutable */
-	int fd;                  /* owned; immutable */
-	char *label;             /* immutable */
-	bool writable;           /* immutable */
-	pthread_rwlock_t lock;   /* guards every field below */
-	unsigned shift;          /* log2 block size; fixed once has_header */
-	bool has_header;         /* header bytes are on disk */
-	bool failed;             /* (I4) */
-	bool dirty;              /* working state != committed state */
-	uint8_t hdr[PF_HEADER_SIZE];
-	pf_slot committed;       /* seq 0: nothing committed yet */
-	int slot_no;             /* slot holding `committed` (0 or 1) */
-	pf_block_entry *cidx;    /* committed entries, committed.nblocks */
-	pf_block_entry *widx;    /* working entries, wn of wcap */
-	uint64_t wn, wcap;
-	uint64_t wsize;          /* working logical size, bytes */
-	uint64_t file_len;       /* allocation end; >= PF_DATA_START */
-	pf_extents free;         /* reusable now */
-	pf_extents quarantine;   /* (I2) */
-};
 
 /* ---- small I/O helpers ---------------------------------------------------- */
 
@@ -166,6 +145,9 @@ static int load_index(pf_container *c)
 	uint8_t *raw;
 	int rc;
 
+	c->models = calloc(PF_MODELS_MAX, PF_MODEL_ID_SIZE);
+	if (!c->models)
+		return -ENOMEM;
 	if (s->index_len < PF_INDEX_HEAD || s->index_off < PF_DATA_START ||
 	    s->index_off > c->file_len || s->index_len > c->file_len - s->index_off)
 		return PF_CORRUPT("index extent");
@@ -180,7 +162,8 @@ static int load_index(pf_container *c)
 	if (rc == 0 && PF_SUM_MISMATCH(s->index_sum, pf_checksum(raw, s->index_len)))
 		rc = PF_CORRUPT("index checksum");
 	if (rc == 0)
-		rc = pf_fmt_index_decode(raw, s, c->shift, c->file_len, c->cidx);
+		rc = pf_fmt_index_decode(raw, s, c->shift, c->file_len, c->cidx,
+					 c->models, &c->nmodels);
 	free(raw);
 	if (rc < 0)
 		return rc;
@@ -290,6 +273,7 @@ void pf_container_close(pf_container *c)
 	pf_extents_free(&c->quarantine);
 	free(c->cidx);
 	free(c->widx);
+	free(c->models);
 	free(c->label);
 	close(c->fd);
 	free(c);
@@ -334,6 +318,19 @@ const char *pf_container_label(const pf_container *c)
 	return c->label;
 }
 
+int pf_container_models(pf_container *c, uint8_t (*ids)[PF_MODEL_ID_SIZE], int max)
+{
+	int n;
+
+	pthread_rwlock_wrlock(&c->lock);
+	pf_learned_compact(c);
+	n = (int)c->nmodels;
+	if (n > 0)
+		memcpy(ids, c->models, (size_t)(n < max ? n : max) * PF_MODEL_ID_SIZE);
+	pthread_rwlock_unlock(&c->lock);
+	return n;
+}
+
 static pf_block_entry entry_at(const pf_container *c, uint64_t b)
 {
 	return b < c->wn ? c->widx[b] : (pf_block_entry){ 0 };
@@ -369,8 +366,14 @@ static int decode_entry(const pf_container *c, uint64_t b, const pf_block_entry 
 			const uint8_t *stored, void *plain, uint32_t plain_len,
 			bool verify)
 {
-	int rc = pf_codec_decode(e->codec, stored, e->stored_len, plain, plain_len);
+	const pf_model *model = NULL;
+	int rc = 0;
 
+	if (e->codec == PF_CODEC_LEARNED)
+		rc = pf_learned_model((pf_container *)c, e->model, &model);
+	if (rc < 0)
+		return block_fault(c, b, "its model is missing or corrupt", -EIO);
+	rc = pf_codec_decode_model(e->codec, model, stored, e->stored_len, plain, plain_len);
 	if (rc == -ENOTSUP)
 		return block_fault(c, b, "codec not available in this build", rc);
 	if (rc < 0)
@@ -508,16 +511,24 @@ static int store_block(pf_container *c, uint64_t b, const void *plain, uint32_t 
 	size_t cap = pf_codec_bound(len);
 	uint8_t *out = malloc(cap);
 	pf_block_entry e = { 0 };
+	pf_codec_params params;
 	ssize_t n;
-	int rc = 0;
+	int rc;
 
 	if (!out)
 		return -ENOMEM;
-	n = pf_codec_encode(&c->store->opts.codec, plain, len, out, cap, &e.codec);
-	if (n < 0) {
-		rc = (int)n;
+	rc = pf_learned_params(c, plain, len, &params);
+	if (rc < 0)
 		goto out_free;
+	n = pf_codec_encode(&params, plain, len, out, cap, &e.codec);
+	rc = n < 0 ? (int)n : 0;
+	if (rc == 0 && e.codec == PF_CODEC_LEARNED) {
+		rc = pf_learned_slot(c);
+		e.model = (uint8_t)(rc > 0 ? rc : 0);
+		rc = rc < 0 ? rc : 0;
 	}
+	if (rc < 0)
+		goto out_free;
 	if (e.codec != PF_CODEC_ZERO) {
 		e.stored_len = (uint32_t)n;
 		e.checksum = pf_checksum(plain, len);
@@ -630,16 +641,19 @@ int pf_container_set_size(pf_container *c, uint64_t size)
 /* Writes the working index; sets *s to the slot that will name it. */
 static int write_index(pf_container *c, pf_slot *s)
 {
-	uint64_t len = pf_fmt_index_len(c->wn);
+	uint64_t len;
 	uint8_t *raw;
 	int rc;
 
+	pf_learned_compact(c);
+	len = pf_fmt_index_len(c->wn, c->nmodels);
 	if (len > UINT32_MAX || c->wn > UINT32_MAX)
 		return -EFBIG;
 	raw = malloc(len);
 	if (!raw)
 		return -ENOMEM;
-	pf_fmt_index_encode(c->widx, c->wn, raw);
+	pf_fmt_index_encode(c->widx, c->wn, (const uint8_t(*)[PF_MODEL_ID_SIZE])c->models,
+			    c->nmodels, raw);
 	*s = (pf_slot){ .seq = c->committed.seq + 1, .size = c->wsize,
 			.index_len = (uint32_t)len, .nblocks = (uint32_t)c->wn,
 			.index_sum = pf_checksum(raw, len) };

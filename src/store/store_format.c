@@ -80,16 +80,22 @@ int pf_fmt_slot_decode(const uint8_t hdr[PF_HEADER_SIZE],
 	return 1;
 }
 
-uint64_t pf_fmt_index_len(uint64_t n)
+uint64_t pf_fmt_index_len(uint64_t n, unsigned nmodels)
 {
-	return PF_INDEX_HEAD + n * PF_ENTRY_SIZE;
+	return PF_INDEX_HEAD + (uint64_t)nmodels * PF_MODEL_ID_SIZE + n * PF_ENTRY_SIZE;
 }
 
-void pf_fmt_index_encode(const pf_block_entry *e, uint64_t n, uint8_t *out)
+void pf_fmt_index_encode(const pf_block_entry *e, uint64_t n,
+			 const uint8_t (*models)[PF_MODEL_ID_SIZE], unsigned nmodels,
+			 uint8_t *out)
 {
+	uint8_t *base = out + PF_INDEX_HEAD + (size_t)nmodels * PF_MODEL_ID_SIZE;
+
 	memset(out, 0, PF_INDEX_HEAD);
+	pf_put_le16(out, (uint16_t)nmodels);
+	memcpy(out + PF_INDEX_HEAD, models, (size_t)nmodels * PF_MODEL_ID_SIZE);
 	for (uint64_t i = 0; i < n; i++) {
-		uint8_t *p = out + PF_INDEX_HEAD + i * PF_ENTRY_SIZE;
+		uint8_t *p = base + i * PF_ENTRY_SIZE;
 
 		pf_put_le64(p, e[i].offset);
 		pf_put_le32(p + 8, e[i].stored_len);
@@ -108,8 +114,10 @@ static int entry_check(const pf_block_entry *e, uint32_t plain_len,
 		return PF_CORRUPT("unknown codec id");
 	if (e->model > models)
 		return PF_CORRUPT("model slot out of range");
+	if ((e->codec == PF_CODEC_LEARNED) != (e->model != 0))
+		return PF_CORRUPT("model slot on a block of another codec");
 	if (e->codec == PF_CODEC_ZERO)
-		return e->offset || e->stored_len || e->checksum || e->model
+		return e->offset || e->stored_len || e->checksum
 			       ? PF_CORRUPT("zero block with data")
 			       : 0;
 	if (e->codec == PF_CODEC_RAW && e->stored_len != plain_len)
@@ -123,13 +131,18 @@ static int entry_check(const pf_block_entry *e, uint32_t plain_len,
 }
 
 int pf_fmt_index_decode(const uint8_t *in, const pf_slot *s, unsigned shift,
-			uint64_t file_len, pf_block_entry *e)
+			uint64_t file_len, pf_block_entry *e,
+			uint8_t (*model_ids)[PF_MODEL_ID_SIZE], unsigned *nmodels)
 {
 	unsigned models = pf_le16(in);
 	uint64_t head = PF_INDEX_HEAD + (uint64_t)models * PF_MODEL_ID_SIZE;
 
+	if (models > PF_MODELS_MAX)
+		return PF_CORRUPT("too many models");
 	if (s->index_len != head + (uint64_t)s->nblocks * PF_ENTRY_SIZE)
 		return PF_CORRUPT("index length");
+	memcpy(model_ids, in + PF_INDEX_HEAD, (size_t)models * PF_MODEL_ID_SIZE);
+	*nmodels = models;
 	if (s->nblocks != pf_fmt_nblocks(s->size, shift))
 		return PF_CORRUPT("block count does not match size");
 	for (uint64_t i = 0; i < s->nblocks; i++) {

@@ -141,6 +141,12 @@ int pf_store_open(const char *path, const pf_store_opts *opts, pf_store **out)
 	}
 	s->root_fd = fd;
 	s->opts = *opts;
+	rc = pf_models_open(s);
+	if (rc < 0) {
+		pf_log(PF_LOG_ERR, "%s: cannot open the model store: %s", path, strerror(-rc));
+		pf_store_close(s);
+		return rc;
+	}
 	*out = s;
 	return 0;
 out_close:
@@ -152,6 +158,7 @@ void pf_store_close(pf_store *store)
 {
 	if (!store)
 		return;
+	pf_models_close(store);
 	close(store->root_fd);
 	free(store);
 }
