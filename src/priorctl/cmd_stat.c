@@ -309,25 +309,6 @@ static void map_sort(struct group_map *m,
 		qsort(m->v, m->count, sizeof(*m->v), cmp);
 }
 
-/* Like du -h: 512, 1.5K, 12K, 3.0G (powers of 1024). */
-static const char *human_size(uint64_t v, char buf[16])
-{
-	static const char units[] = "KMGTPE";
-	double d = (double)v;
-	int u = -1;
-
-	if (v < 1024) {
-		snprintf(buf, 16, "%" PRIu64, v);
-		return buf;
-	}
-	while (d >= 1024 && u < 5) {
-		d /= 1024;
-		u++;
-	}
-	snprintf(buf, 16, d < 10 ? "%.1f%c" : "%.0f%c", d, units[u]);
-	return buf;
-}
-
 static void human_row(const struct counts *n, const char *name)
 {
 	char l[16], s[16], r[16] = "-";
@@ -336,8 +317,8 @@ static void human_row(const struct counts *n, const char *name)
 		snprintf(r, sizeof(r), "%.2fx",
 			 (double)n->logical / (double)n->stored);
 	printf("%8" PRIu64 " %9s %9s %9s %9" PRIu64 " %9" PRIu64 " %9" PRIu64
-	       "  ", n->files, human_size(n->logical, l),
-	       human_size(n->stored, s), r, n->blocks[PF_CODEC_RAW],
+	       "  ", n->files, pctl_human_size(n->logical, l),
+	       pctl_human_size(n->stored, s), r, n->blocks[PF_CODEC_RAW],
 	       n->blocks[PF_CODEC_ZSTD], n->blocks[PF_CODEC_ZERO]);
 	pctl_print_name(stdout, name);
 	putchar('\n');

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * priorctl.c - the priorctl entry point: global options, subcommand dispatch,
- * and the helpers every subcommand uses (messages, opening a store and its
- * containers read-only, walking the backing tree).
+ * and the helpers every subcommand uses (messages, option parsing, opening a
+ * store and its containers, walking a tree, running worker threads).
  *
  * The walk holds one directory fd per level, so a tree nested deeper than
  * the fd limit (ulimit -n, usually 1024) reports "open: Too many open files"
@@ -15,6 +15,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,17 +34,25 @@ static const struct pctl_cmd pctl_cmds[] = {
 	{ "init", pctl_cmd_init, "make an empty directory a priorfs store" },
 	{ "stat", pctl_cmd_stat, "logical vs stored size, by directory and type" },
 	{ "fsck", pctl_cmd_fsck, "decode and checksum every block of a store" },
+	{ "train", pctl_cmd_train, "train the learned codec's models on a sample" },
+	{ "models", pctl_cmd_models, "list, show or garbage-collect models" },
+	{ "recompress", pctl_cmd_recompress,
+	  "re-encode a store's blocks with the current models" },
+	{ "import", pctl_cmd_import, "copy a tree into a store, learned codec" },
 };
 
 void pctl_err(const char *fmt, ...)
 {
 	va_list ap;
 
+	flockfile(stderr); /* one whole line, even from worker threads */
+	pctl_progress_clear_locked();
 	fputs(PCTL_PROG ": ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 int pctl_usage(const char *text, bool asked)
@@ -73,6 +83,96 @@ int pctl_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
 	else
 		pctl_err("%s: unknown option '%s'", cmd, argv[optind - 1]);
 	return '?';
+}
+
+void pctl_id_hex(const uint8_t *id, size_t digits, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < digits; i++)
+		out[i] = hex[id[i / 2] >> (i % 2 ? 0 : 4) & 15];
+	out[digits] = '\0';
+}
+
+const char *pctl_human_size(uint64_t v, char buf[16])
+{
+	static const char units[] = "KMGTPE";
+	double d = (double)v;
+	int u = -1;
+
+	if (v < 1024) {
+		snprintf(buf, 16, "%" PRIu64, v);
+		return buf;
+	}
+	while (d >= 1024 && u < 5) {
+		d /= 1024;
+		u++;
+	}
+	snprintf(buf, 16, d < 10 ? "%.1f%c" : "%.0f%c", d, units[u]);
+	return buf;
+}
+
+int pctl_parse_size_opt(const char *cmd, const char *opt, const char *arg,
+			uint64_t min, uint64_t max, uint64_t *out)
+{
+	char lo[16], hi[16];
+
+	if (pf_parse_size(arg, out) == 0 && *out >= min && *out <= max)
+		return 0;
+	pctl_err("%s: %s wants a size from %s to %s (K/M/G suffixes), not '%s'",
+		 cmd, opt, pctl_human_size(min, lo), pctl_human_size(max, hi),
+		 arg);
+	return -EINVAL;
+}
+
+int pctl_parse_level(const char *cmd, const char *arg,
+		     enum pf_model_level *level)
+{
+	if (!strcmp(arg, "fast"))
+		*level = PF_MODEL_LEVEL_FAST;
+	else if (!strcmp(arg, "default"))
+		*level = PF_MODEL_LEVEL_DEFAULT;
+	else {
+		pctl_err("%s: --level wants fast or default, not '%s'", cmd, arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A whole number in [min, max] for option opt. */
+static int parse_uint(const char *cmd, const char *opt, const char *arg,
+		      unsigned min, unsigned max, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v < min || v > max) {
+		pctl_err("%s: %s wants a whole number from %u to %u, not '%s'",
+			 cmd, opt, min, max, arg);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+int pctl_parse_jobs(const char *cmd, const char *arg, unsigned *jobs)
+{
+	return parse_uint(cmd, "--jobs", arg, 1, 1024, jobs);
+}
+
+int pctl_parse_table_bits(const char *cmd, const char *arg, unsigned *bits)
+{
+	return parse_uint(cmd, "--table-bits", arg, PCTL_TABLE_BITS_MIN,
+			  PCTL_TABLE_BITS_MAX, bits);
+}
+
+unsigned pctl_default_jobs(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 1024 ? 1024 : (unsigned)n;
 }
 
 size_t pctl_utf8_len(const unsigned char *p)
@@ -159,6 +259,36 @@ int pctl_container_open(pf_store *store, int dirfd, const char *name,
 	return pf_container_open(store, fd, path, out); /* owns fd now */
 }
 
+int pctl_store_open_writer(const char *cmd, const char *path,
+			   const pf_store_opts *opts, pf_store **out)
+{
+	pf_store_opts o = *opts;
+	int rc;
+
+	o.read_only = false;
+	rc = pf_store_open(path, &o, out);
+	if (rc == -EINVAL)
+		pctl_err("%s: %s: not a priorfs store (no %s/%s)", cmd, path,
+			 PF_META_NAME, PF_STORE_CONFIG);
+	else if (rc < 0)
+		pctl_err("%s: %s: %s", cmd, path, strerror(-rc));
+	if (rc < 0)
+		return rc;
+	rc = pf_store_lock_writer(*out);
+	if (rc == -EBUSY)
+		pctl_err("%s: %s is in use: mounted read-write, or another "
+			 "priorctl import/recompress/train/models gc runs; "
+			 "unmount it (or wait) and try again", cmd, path);
+	else if (rc < 0)
+		pctl_err("%s: %s: cannot take the writer lock: %s", cmd, path,
+			 strerror(-rc));
+	if (rc < 0) {
+		pf_store_close(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 uint64_t pctl_container_blocks(pf_container *c)
 {
 	uint64_t size = pf_container_size(c);
@@ -167,12 +297,98 @@ uint64_t pctl_container_blocks(pf_container *c)
 	return size / bs + (size % bs != 0);
 }
 
+uint64_t pctl_container_coded_bytes(pf_container *c)
+{
+	uint64_t n = pctl_container_blocks(c), sum = 0;
+	pf_block_entry e;
+
+	for (uint64_t b = 0; b < n; b++) {
+		pf_container_block(c, b, &e);
+		sum += e.stored_len;
+	}
+	return sum;
+}
+
+int pctl_container_read(pf_container *c, uint64_t off, void *buf, size_t len,
+			void *block)
+{
+	uint32_t bs = pf_container_block_size(c);
+	unsigned char *out = buf;
+
+	while (len) {
+		uint32_t in = (uint32_t)(off % bs), have;
+		size_t n = bs - in < len ? bs - in : len;
+
+		PF_FORWARD(pf_container_read_block(c, off / bs, block, bs, &have));
+		if (in >= have) {
+			memset(out, 0, n);
+		} else {
+			size_t got = have - in < n ? have - in : n;
+
+			memcpy(out, (unsigned char *)block + in, got);
+			memset(out + got, 0, n - got);
+		}
+		out += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* ---- worker threads ------------------------------------------------------ */
+
+struct jobs {
+	int (*fn)(void *arg, size_t i);
+	void *arg;
+	size_t count;
+	atomic_size_t next;
+	atomic_int err; /* first negative errno, 0 while all goes well */
+};
+
+static void *jobs_thread(void *arg)
+{
+	struct jobs *j = arg;
+	size_t i;
+
+	while (!atomic_load(&j->err) &&
+	       (i = atomic_fetch_add(&j->next, 1)) < j->count) {
+		int rc = j->fn(j->arg, i);
+		int none = 0;
+
+		if (rc < 0)
+			atomic_compare_exchange_strong(&j->err, &none, rc);
+	}
+	return NULL;
+}
+
+int pctl_run_jobs(unsigned jobs, size_t count, int (*fn)(void *arg, size_t i),
+		  void *arg)
+{
+	struct jobs j = { .fn = fn, .arg = arg, .count = count };
+	pthread_t *tids;
+	unsigned started = 0;
+
+	if (jobs > count)
+		jobs = count ? (unsigned)count : 1;
+	tids = calloc(jobs, sizeof(*tids));
+	if (!tids)
+		return -ENOMEM;
+	/* Fewer threads than asked is fine: the caller's thread works too. */
+	while (started + 1 < jobs &&
+	       pthread_create(&tids[started], NULL, jobs_thread, &j) == 0)
+		started++;
+	jobs_thread(&j);
+	for (unsigned t = 0; t < started; t++)
+		pthread_join(tids[t], NULL);
+	free(tids);
+	return atomic_load(&j.err);
+}
+
 /* ---- tree walk ----------------------------------------------------------- */
 
 struct walk {
-	pf_store *store;
-	pctl_file_fn file;
-	pctl_walk_err_fn err;
+	const struct pctl_walk_fns *fns;
+	bool skip_meta;
 	void *arg;
 	char *path; /* of the current entry, relative to the root; "" at it */
 	size_t len; /* strlen(path) */
@@ -282,18 +498,26 @@ out_nomem:
 
 static int walk_dir(struct walk *w, int dirfd, bool root);
 
-static int walk_subdir(struct walk *w, int dirfd, const char *name)
+static int walk_subdir(struct walk *w, int dirfd, const char *name,
+		       const struct stat *st)
 {
-	int fd, rc;
+	const struct pctl_walk_fns *f = w->fns;
+	int fd, rc = 0;
 
+	if (f->dir_enter)
+		rc = f->dir_enter(w->arg, dirfd, name, w->path, st);
+	if (rc)
+		return rc < 0 ? rc : 0;
 	fd = openat(dirfd, name,
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		w->err(w->arg, walk_where(w), "open", -errno);
+		f->err(w->arg, walk_where(w), "open", -errno);
 		return 0;
 	}
 	rc = walk_dir(w, fd, false);
 	close(fd);
+	if (rc == 0 && f->dir_leave)
+		rc = f->dir_leave(w->arg, dirfd, name, w->path, st);
 	return rc;
 }
 
@@ -303,15 +527,17 @@ static int walk_entry(struct walk *w, int dirfd, const char *name, bool root)
 	size_t saved;
 	int rc = 0;
 
-	if (root && pf_store_is_meta_name(name))
+	if (root && w->skip_meta && pf_store_is_meta_name(name))
 		return 0;
 	PF_FORWARD(path_push(w, name, &saved));
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		w->err(w->arg, walk_where(w), "fstatat", -errno);
+		w->fns->err(w->arg, walk_where(w), "fstatat", -errno);
 	else if (S_ISREG(st.st_mode))
-		rc = w->file(w->arg, dirfd, name, w->path, &st);
+		rc = w->fns->file(w->arg, dirfd, name, w->path, &st);
 	else if (S_ISDIR(st.st_mode))
-		rc = walk_subdir(w, dirfd, name);
+		rc = walk_subdir(w, dirfd, name, &st);
+	else if (w->fns->other)
+		rc = w->fns->other(w->arg, dirfd, name, w->path, &st);
 	path_pop(w, saved);
 	return rc;
 }
@@ -324,7 +550,7 @@ static int walk_dir(struct walk *w, int dirfd, bool root)
 
 	rc = names_read(dirfd, &names, &count);
 	if (rc < 0) {
-		w->err(w->arg, walk_where(w), "readdir", rc);
+		w->fns->err(w->arg, walk_where(w), "readdir", rc);
 		return rc == -ENOMEM ? rc : 0;
 	}
 	for (size_t i = 0; i < count && rc == 0; i++)
@@ -333,19 +559,48 @@ static int walk_dir(struct walk *w, int dirfd, bool root)
 	return rc;
 }
 
-int pctl_walk_store(pf_store *store, pctl_file_fn file, pctl_walk_err_fn err,
-		    void *arg)
+/* The root: its own dir_enter/dir_leave around its entries. */
+static int walk_root(struct walk *w, int rootfd)
 {
-	struct walk w = { .store = store, .file = file, .err = err, .arg = arg };
+	const struct pctl_walk_fns *f = w->fns;
+	struct stat st;
+	int rc = 0;
+
+	if ((f->dir_enter || f->dir_leave) && fstat(rootfd, &st) < 0) {
+		f->err(w->arg, ".", "fstat", -errno);
+		return 0;
+	}
+	if (f->dir_enter)
+		rc = f->dir_enter(w->arg, rootfd, ".", w->path, &st);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	rc = walk_dir(w, rootfd, true);
+	if (rc == 0 && f->dir_leave)
+		rc = f->dir_leave(w->arg, rootfd, ".", w->path, &st);
+	return rc;
+}
+
+int pctl_walk_tree(int rootfd, bool skip_meta, const struct pctl_walk_fns *fns,
+		   void *arg)
+{
+	struct walk w = { .fns = fns, .skip_meta = skip_meta, .arg = arg };
 	int rc;
 
 	w.path = calloc(1, 64);
 	if (!w.path)
 		return -ENOMEM;
 	w.cap = 64;
-	rc = walk_dir(&w, pf_store_root_fd(store), true);
+	rc = walk_root(&w, rootfd);
 	free(w.path);
 	return rc;
+}
+
+int pctl_walk_store(pf_store *store, pctl_file_fn file, pctl_walk_err_fn err,
+		    void *arg)
+{
+	const struct pctl_walk_fns fns = { .file = file, .err = err };
+
+	return pctl_walk_tree(pf_store_root_fd(store), true, &fns, arg);
 }
 
 /* ---- main ---------------------------------------------------------------- */
@@ -359,14 +614,15 @@ static int main_usage(bool asked)
 	      "       " PCTL_PROG " --help | --version\n\ncommands:\n",
 	      out);
 	for (size_t i = 0; i < sizeof(pctl_cmds) / sizeof(pctl_cmds[0]); i++)
-		fprintf(out, "  %-6s %s\n", pctl_cmds[i].name,
+		fprintf(out, "  %-10s %s\n", pctl_cmds[i].name,
 			pctl_cmds[i].summary);
 	fputs("\noptions:\n"
 	      "  -v, --verbose  also show the store layer's log lines\n"
 	      "  -h, --help     show this help\n"
 	      "  -V, --version  show the version\n\n"
-	      "exit status: 0 ok, 1 faults found or command failed, "
-	      "2 bad usage or not a store\nsee priorctl(1)\n",
+	      "exit status: 0 ok, 1 faults found or command failed,\n"
+	      "2 bad usage, not a store, or store in use by another writer\n"
+	      "see priorctl(1)\n",
 	      out);
 	return asked ? PCTL_EXIT_OK : PCTL_EXIT_USAGE;
 }

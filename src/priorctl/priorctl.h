@@ -90,6 +90,11 @@ int pctl_store_open_writer(const char *cmd, const char *path,
 /* Number of blocks in the container's working state. */
 uint64_t pctl_container_blocks(pf_container *c);
 
+/* Sum of the stored lengths of the blocks of the working state: the coded
+ * size, without headers, index and free gaps (which the container's length,
+ * pf_container_stored_bytes(), includes). */
+uint64_t pctl_container_coded_bytes(pf_container *c);
+
 /*
  * Reads logical bytes [off, off + len) of the container into buf (len may
  * span blocks; bytes past the end read as zeros). `block` is scratch space
@@ -99,6 +104,10 @@ uint64_t pctl_container_blocks(pf_container *c);
 int pctl_container_read(pf_container *c, uint64_t off, void *buf, size_t len,
 			void *block);
 
+/* The first `digits` (even, <= 64) hex digits of a model id, into out
+ * (digits + 1 bytes). */
+void pctl_id_hex(const uint8_t *id, size_t digits, char *out);
+
 /* Like du -h: 512, 1.5K, 12K, 3.0G (powers of 1024). */
 const char *pctl_human_size(uint64_t v, char buf[16]);
 
@@ -106,6 +115,14 @@ const char *pctl_human_size(uint64_t v, char buf[16]);
  * naming cmd and option on failure. @return 0 or -EINVAL. */
 int pctl_parse_size_opt(const char *cmd, const char *opt, const char *arg,
 			uint64_t min, uint64_t max, uint64_t *out);
+
+/* Parses --level fast|default. @return 0 or -EINVAL (message printed). */
+int pctl_parse_level(const char *cmd, const char *arg,
+		     enum pf_model_level *level);
+
+/* Parses --table-bits N (PCTL_TABLE_BITS_MIN..MAX). @return 0 or -EINVAL
+ * (message printed). */
+int pctl_parse_table_bits(const char *cmd, const char *arg, unsigned *bits);
 
 /* Parses --jobs N (1..1024). @return 0 or -EINVAL (message printed). */
 int pctl_parse_jobs(const char *cmd, const char *arg, unsigned *jobs);
@@ -217,6 +234,7 @@ struct pctl_kind_sample {
 	unsigned char *train;   /* the pieces not held out, back to back */
 	size_t train_len;
 	unsigned char *eval;    /* held-out pieces (about 10%), back to back */
+	size_t eval_len;        /* bytes at eval */
 	size_t *eval_lens;      /* length of each held-out piece */
 	size_t eval_count;
 	uint64_t files;         /* of this kind in the tree */
@@ -247,7 +265,12 @@ struct pctl_train_opts {
 	const char *from;           /* plain directory to sample, or NULL */
 	enum pf_model_level level;
 	size_t sample_cap;          /* per kind */
+	unsigned table_bits;        /* log2 slots per context table; 0: sized
+				     * to the kind's logical bytes */
 };
+
+#define PCTL_TABLE_BITS_MIN 10
+#define PCTL_TABLE_BITS_MAX 20
 
 /*
  * Samples, trains one model per kind with enough data, evaluates each

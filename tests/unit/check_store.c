@@ -39,11 +39,23 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
+/* Text made of 8-byte words picked by a hash of their position, which a
+ * context model predicts better than zstd (learned-codec tests). */
+static bool wordy;
+
 /* Compressible, position-dependent bytes; `v` makes versions differ. */
 static void fill(uint8_t *p, size_t n, uint64_t start, unsigned v)
 {
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)("lorem ipsum dolor "[(start + i) % 18] + v);
+	static const char words[] = "the     quick   brown   fox     jumps   over    "
+				    "lazy    dog     and     then    sleeps  under   "
+				    "a       warm    sunny   sky     ";
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t pos = start + i, w = (pos / 8 + v) * 0x9E3779B97F4A7C15ull;
+
+		p[i] = wordy ? (uint8_t)words[(w >> 60) * 8 + pos % 8]
+			     : (uint8_t)("lorem ipsum dolor "[pos % 18] + v);
+	}
 }
 
 static int open_file(const char *name)
@@ -324,6 +336,129 @@ START_TEST(test_truncated_and_flipped)
 }
 END_TEST
 
+
+/* ---- learned blocks and the model store ------------------------------------ */
+
+/* Trains a small model on text like fill()'s and makes it the default. */
+static void add_default_model(uint8_t id[PF_MODEL_ID_SIZE])
+{
+	pf_model_train_opts topts = { .level = PF_MODEL_LEVEL_FAST, .table_bits = 16 };
+	size_t len = 256 << 10, image_len;
+	uint8_t *sample = malloc(len);
+	void *image;
+	pf_model_info def = { 0 };
+
+	fill(sample, len, 7, 1);
+	ck_assert_int_eq(pf_codec_model_train(sample, len, &topts, &image, &image_len), 0);
+	ck_assert_int_eq(pf_store_model_add(store, image, image_len, id), 0);
+	memcpy(def.id, id, PF_MODEL_ID_SIZE);
+	strcpy(def.kind, "text");
+	ck_assert_int_eq(pf_store_set_defaults(store, &def, 1), 0);
+	free(image);
+	free(sample);
+}
+
+static void reopen_store(bool use_models)
+{
+	wordy = true;
+	pf_store_opts opts;
+
+	pf_store_close(store);
+	pf_store_opts_default(&opts);
+	opts.block_size = BS;
+	opts.use_models = use_models;
+	ck_assert_int_eq(pf_store_open(dir, &opts, &store), 0);
+}
+
+START_TEST(test_learned_roundtrip)
+{
+	uint8_t id[PF_MODEL_ID_SIZE], refs[4][PF_MODEL_ID_SIZE];
+	pf_model_info *list;
+	pf_block_entry e;
+	pf_container *c;
+	size_t n;
+
+	add_default_model(id);
+	reopen_store(true);
+	c = open_c("f");
+	write_version(c, 3 * BS + 99, 1);
+	ck_assert_int_eq(pf_container_commit(c, false), 0);
+	pf_container_block(c, 1, &e);
+	ck_assert_uint_eq(e.codec, PF_CODEC_LEARNED);
+	ck_assert_uint_eq(e.model, 1);
+	ck_assert_int_eq(pf_container_models(c, refs, 4), 1);
+	ck_assert_mem_eq(refs[0], id, PF_MODEL_ID_SIZE);
+	pf_container_close(c);
+	reopen_store(false); /* a reader needs no default, only the model */
+	c = open_c("f");
+	check_version(c, 3 * BS + 99, 1);
+	ck_assert_int_eq(pf_container_verify(c, NULL, NULL), 0);
+	pf_container_close(c);
+	ck_assert_int_eq(pf_store_models_list(store, &list, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(list[0].kind, "text");
+	free(list);
+}
+END_TEST
+
+/* A missing or altered model gives EIO on its blocks, never wrong bytes. */
+START_TEST(test_learned_model_missing_or_corrupt)
+{
+	uint8_t id[PF_MODEL_ID_SIZE], *buf = malloc(BS), b = 0;
+	char path[160], hex[65];
+	pf_block_entry e0;
+	pf_container *c;
+	uint32_t len;
+	int fd;
+
+	add_default_model(id);
+	reopen_store(true);
+	c = open_c("f");
+	write_version(c, 2 * BS, 1);
+	ck_assert_int_eq(pf_container_commit(c, false), 0);
+	pf_container_block(c, 0, &e0);
+	ck_assert_uint_eq(e0.codec, PF_CODEC_LEARNED);
+	pf_container_close(c);
+	for (int i = 0; i < 32; i++)
+		sprintf(hex + 2 * i, "%02x", id[i]);
+	snprintf(path, sizeof(path), "%s/.priorfs/models/%s", dir, hex);
+	pf_log_set_level((enum pf_log_level)(PF_LOG_ERR - 1)); /* expected faults */
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &b, 1, 100), 1);
+	b ^= 0x40; /* a flipped bit */
+	ck_assert_int_eq(pwrite(fd, &b, 1, 100), 1);
+	close(fd);
+	reopen_store(false);
+	c = open_c("f");
+	ck_assert_int_eq(pf_container_read_block(c, 0, buf, BS, &len), -EIO);
+	pf_container_close(c);
+	ck_assert_int_eq(unlink(path), 0); /* now missing */
+	reopen_store(false);
+	c = open_c("f");
+	ck_assert_int_eq(pf_container_read_block(c, 1, buf, BS, &len), -EIO);
+	ck_assert_int_eq(pf_container_verify(c, NULL, NULL), 2);
+	pf_container_close(c);
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_writer_lock)
+{
+	pf_store *other;
+	pf_store_opts opts;
+
+	pf_store_opts_default(&opts);
+	ck_assert_int_eq(pf_store_lock_writer(store), 0);
+	ck_assert_int_eq(pf_store_open(dir, &opts, &other), 0);
+	ck_assert_int_eq(pf_store_lock_writer(other), -EBUSY);
+	pf_store_close(store); /* releases the lock */
+	store = NULL;
+	ck_assert_int_eq(pf_store_lock_writer(other), 0);
+	store = other;
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -347,6 +482,13 @@ static Suite *store_suite(void)
 	tcase_add_test(tb, test_truncated_and_flipped);
 	tcase_set_timeout(tb, 60);
 	suite_add_tcase(s, tb);
+	TCase *tl = tcase_create("learned");
+	tcase_add_checked_fixture(tl, setup, teardown);
+	tcase_add_test(tl, test_learned_roundtrip);
+	tcase_add_test(tl, test_learned_model_missing_or_corrupt);
+	tcase_add_test(tl, test_writer_lock);
+	tcase_set_timeout(tl, 60);
+	suite_add_tcase(s, tl);
 	return s;
 }
 

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model_ctx.c - the context model: byte-boundary context hashing, the
+ * adaptive bit predictors, the match model, and per-bit predict/update.
+ *
+ * Contexts (DEFAULT; FAST uses the first six): orders 1, 2, 3, 4, 6; a word
+ * (alphanumeric run, case-folded, or the previous word and the last byte
+ * between words); order 0; column (position in line and the byte above it
+ * in the previous line); record (CSV/TSV field number, JSON nesting depth
+ * and current key, and the last byte); two strided contexts for binary
+ * arrays (bytes at distance s and 2s, or s and 1, with the position mod s;
+ * s is chosen at training and stored in the model).
+ *
+ * The match model looks up the last 6 bytes in a hash of this block's own
+ * history and predicts the byte that followed, with a strength learned per
+ * match length. Its hash table is cleared at every block start, so what a
+ * thread coded before never leaks into a prediction.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "model/model_int.h"
+
+#define MM_BITS_MIN 10u
+#define MM_BITS_MAX 20u
+#define MM_LEN_MAX 65535u
+#define MM_VERIFY_MAX 32u
+#define HUGE_ALIGN ((size_t)2 << 20)
+#define HUGE_MIN ((size_t)1 << 20)
+
+static inline uint32_t hash_fin(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x7feb352dU;
+	h ^= h >> 15;
+	h *= 0x846ca68bU;
+	h ^= h >> 16;
+	return h;
+}
+
+static inline uint32_t hash2(uint32_t a, uint32_t b)
+{
+	return hash_fin(a * 0x9E3779B1U + b * 0x85EBCA77U + 0x27D4EB2FU);
+}
+
+static inline uint32_t hash3(uint32_t a, uint32_t b, uint32_t c)
+{
+	return hash2(hash2(a, b), c);
+}
+
+size_t pf_cm_tab_slots(const struct pf_cm_cfg *cfg)
+{
+	return (size_t)cfg->n_ctx << cfg->table_bits;
+}
+
+size_t pf_cm_apm2_len(const struct pf_cm_cfg *cfg)
+{
+	return cfg->apm2_bits ? (size_t)PF_CM_APM_ROWS << cfg->apm2_bits : 0;
+}
+
+/* Grows *p to at least n elements of size sz; keeps it when big enough.
+ * Big tables ask for transparent huge pages: coding touches them at random,
+ * and with 4 KiB pages most table reads would also miss the TLB. */
+static int grow(void **p, size_t *cap, size_t n, size_t sz)
+{
+	size_t bytes = n * sz, align = bytes >= HUGE_MIN ? HUGE_ALIGN : 64;
+	void *q;
+
+	if (*cap >= n && *p)
+		return 0;
+	q = aligned_alloc(align, (bytes + align - 1) / align * align + (bytes ? 0 : align));
+	if (!q)
+		return -ENOMEM;
+	if (align == HUGE_ALIGN)
+		madvise(q, (bytes + align - 1) / align * align, MADV_HUGEPAGE);
+	free(*p);
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+int pf_cm_reserve(pf_cm *cm, const struct pf_cm_cfg *cfg, size_t hist_len)
+{
+	size_t w_cap = (size_t)PF_CM_SETS * PF_CM_MAX_IN;
+	unsigned bits = MM_BITS_MIN;
+
+	while (bits < MM_BITS_MAX && ((size_t)1 << bits) < hist_len / 2)
+		bits++;
+	PF_FORWARD(grow((void **)&cm->tab, &cm->tab_cap, pf_cm_tab_slots(cfg),
+			   sizeof(*cm->tab)));
+	PF_FORWARD(grow((void **)&cm->apm2, &cm->apm2_cap,
+			   pf_cm_apm2_len(cfg), sizeof(*cm->apm2)));
+	PF_FORWARD(grow((void **)&cm->mm_hash, &cm->mm_cap, (size_t)1 << bits,
+			   sizeof(*cm->mm_hash)));
+	if (!cm->w && !(cm->w = calloc(w_cap, sizeof(*cm->w))))
+		return -ENOMEM; /* weights past n_in stay 0 */
+	if (!cm->apm1 &&
+	    !(cm->apm1 = malloc(PF_CM_APM1_CTX * PF_CM_APM_ROWS * sizeof(*cm->apm1))))
+		return -ENOMEM;
+	cm->cfg = *cfg;
+	cm->mm_bits = bits;
+	return 0;
+}
+
+void pf_cm_release(pf_cm *cm)
+{
+	free(cm->tab);
+	free(cm->apm2);
+	free(cm->mm_hash);
+	free(cm->w);
+	free(cm->apm1);
+	memset(cm, 0, sizeof(*cm));
+}
+
+/* ---- byte-boundary contexts ---------------------------------------------- */
+
+static inline bool is_word_byte(uint32_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c >= 128;
+}
+
+/* Words, lines, CSV fields and JSON keys/nesting, after byte c. */
+static void text_update(pf_cm *cm, uint32_t c)
+{
+	if (is_word_byte(c)) {
+		cm->word = (cm->word ^ (c >= 'A' && c <= 'Z' ? c | 32 : c)) * 0x01000193U + 1;
+	} else if (cm->word) {
+		cm->word_prev = cm->word;
+		cm->word = 0;
+	}
+	if (c == '\n') {
+		cm->line_prev = cm->line_start;
+		cm->line_start = cm->pos;
+		cm->field = 0;
+	}
+	if (cm->in_str) {
+		if (c == '"' && !cm->esc)
+			cm->in_str = false;
+		else
+			cm->str_hash = (cm->str_hash + c + 1) * 0x2F0B3C4DU;
+		cm->esc = c == '\\' && !cm->esc;
+		return;
+	}
+	switch (c) {
+	case '"': cm->in_str = true; cm->str_hash = 0; cm->esc = false; break;
+	case ':': cm->key = cm->str_hash; break;
+	case '{': case '[': cm->depth += cm->depth < 255; cm->key = 0; break;
+	case '}': case ']': cm->depth -= cm->depth > 0; break;
+	case ',': case '\t': case ';': case '|': cm->field += cm->field < 255; break;
+	default: break;
+	}
+}
+
+/* Extends or drops the current match, then looks the last 6 bytes up. */
+static void match_update(pf_cm *cm, uint32_t c, uint32_t h6)
+{
+	uint32_t idx = h6 >> (32 - cm->mm_bits), cand;
+
+	if (cm->mm_len && cm->buf[cm->mm_ptr] == c) {
+		cm->mm_len += cm->mm_len < MM_LEN_MAX;
+		cm->mm_ptr++;
+	} else {
+		cm->mm_len = 0;
+	}
+	cand = cm->mm_hash[idx];
+	if (!cm->mm_len && cand) {
+		uint32_t len = 0;
+
+		while (len < MM_VERIFY_MAX && len < cand &&
+		       cm->buf[cand - 1 - len] == cm->buf[cm->pos - 1 - len])
+			len++;
+		if (len) {
+			cm->mm_len = len;
+			cm->mm_ptr = cand;
+		}
+	}
+	cm->mm_hash[idx] = cm->pos;
+}
+
+static inline uint32_t hist(const pf_cm *cm, uint32_t dist)
+{
+	return dist <= cm->pos ? cm->buf[cm->pos - dist] : 0;
+}
+
+static void ctx_hashes(pf_cm *cm)
+{
+	uint32_t c4 = cm->c4, c1 = c4 & 255, *h = cm->h;
+	uint32_t col = cm->pos - cm->line_start, above = 0, s = cm->cfg.stride;
+
+	h[CTX_O1] = hash2(1, c1);
+	h[CTX_O2] = hash2(2, c4 & 0xffff);
+	h[CTX_O3] = hash2(3, c4 & 0xffffff);
+	h[CTX_O4] = hash2(4, c4);
+	h[CTX_O6] = hash3(6, c4, cm->c8 & 0xffff);
+	h[CTX_WORD] = cm->word ? hash2(7, cm->word) : hash3(8, cm->word_prev, c1);
+	cm->apm2_base = hash2(9, c4 & 0xffff);
+	if (cm->cfg.n_ctx <= CTX_COLUMN)
+		return;
+	if (cm->line_prev + col < cm->line_start)
+		above = cm->buf[cm->line_prev + col];
+	h[CTX_O0] = 0; /* last: DEFAULT only */
+	h[CTX_COLUMN] = hash3(10, above, col < 1023 ? col : 1023);
+	h[CTX_RECORD] = hash3(cm->field | cm->depth << 8, cm->key, c1);
+	h[CTX_STRIDE1] = hash3(hist(cm, s) | hist(cm, 2 * s) << 8, cm->pos % s, 11);
+	h[CTX_STRIDE2] = hash3(hist(cm, s) | c1 << 8, cm->pos % s, 12);
+}
+
+/* Finds the bucket tagged `tag` among the two at base and base ^ 16, or
+ * claims the less used of them (by the hit count of its first slot) and
+ * resets it: an unknown context then predicts 1/2 instead of borrowing a
+ * colliding context's statistics. Slot 0 of a bucket holds its tag. */
+static uint32_t bucket_find(uint16_t *t, uint32_t base, uint16_t tag)
+{
+	uint32_t b1 = base ^ 16, r;
+
+	if (t[base] == tag)
+		return base;
+	if (t[b1] == tag)
+		return b1;
+	r = (t[base + 1] & 15) <= (t[b1 + 1] & 15) ? base : b1;
+	t[r] = tag;
+	for (unsigned j = 1; j < 16; j++)
+		t[r + j] = 2048 << 4;
+	return r;
+}
+
+/* Picks the 16-slot bucket of every context for the nibble starting now. */
+void pf_cm_nibble_update(pf_cm *cm)
+{
+	uint32_t salt = cm->c0 * 0x9E3779B1U, shift = 32 - cm->cfg.table_bits;
+	uint32_t hv[PF_CM_MAX_CTX];
+
+	for (unsigned i = 0; i < cm->cfg.n_ctx; i++) {
+		hv[i] = hash_fin(cm->h[i] + salt);
+		cm->bucket[i] = ((i << cm->cfg.table_bits) | (hv[i] >> shift)) & ~15U;
+		__builtin_prefetch(cm->tab + (cm->bucket[i] & ~31U));
+	}
+	for (unsigned i = 0; i < cm->cfg.n_ctx; i++)
+		cm->bucket[i] = bucket_find(cm->tab, cm->bucket[i], (uint16_t)hv[i]);
+}
+
+void pf_cm_byte_update(pf_cm *cm)
+{
+	uint32_t c = cm->c0 & 255;
+
+	cm->c0 = 1;
+	cm->bitpos = 0;
+	cm->c8 = cm->c8 << 8 | cm->c4 >> 24;
+	cm->c4 = cm->c4 << 8 | c;
+	cm->pos++;
+	text_update(cm, c);
+	ctx_hashes(cm);
+	match_update(cm, c, cm->h[CTX_O6]);
+	pf_cm_nibble_update(cm);
+}
+
+/* ---- block start ---------------------------------------------------------- */
+
+void pf_cm_start(pf_cm *cm, const struct pf_cm_primed *primed, const uint8_t *buf)
+{
+	if (primed) {
+		memcpy(cm->tab, primed->tables, pf_cm_tab_slots(&cm->cfg) * 2);
+		memcpy(cm->mm_sm, primed->mm, sizeof(cm->mm_sm));
+		for (size_t s = 0; s < PF_CM_SETS; s++)
+			memcpy(cm->w + s * PF_CM_MAX_IN, primed->weights + s * cm->cfg.n_in * 4,
+			       cm->cfg.n_in * sizeof(*cm->w));
+		memcpy(cm->apm1, primed->apm1,
+		       PF_CM_APM1_CTX * PF_CM_APM_ROWS * sizeof(*cm->apm1));
+		if (cm->cfg.apm2_bits)
+			memcpy(cm->apm2, primed->apm2, pf_cm_apm2_len(&cm->cfg) * 2);
+	}
+	memset(cm->mm_hash, 0, ((size_t)1 << cm->mm_bits) * sizeof(*cm->mm_hash));
+	memset(cm->x, 0, sizeof(cm->x)); /* inputs past n_in stay 0 */
+	cm->buf = buf;
+	cm->pos = 0;
+	cm->mm_ptr = cm->mm_len = 0;
+	cm->c0 = 1;
+	cm->c4 = cm->c8 = cm->bitpos = 0;
+	cm->word = cm->word_prev = cm->line_start = cm->line_prev = 0;
+	cm->field = cm->depth = cm->key = cm->str_hash = 0;
+	cm->in_str = cm->esc = false;
+	ctx_hashes(cm);
+	pf_cm_nibble_update(cm);
+}

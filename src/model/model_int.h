@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model_int.h - private to src/model: the model's configuration, the mutable
+ * per-thread coding state (pf_cm), the integer squash/stretch tables and the
+ * functions the model files share.
+ *
+ * Design notes (docs/model.md has the measurements):
+ * - Every context owns a table of 2^table_bits 16-bit slots: a 12-bit
+ *   probability (high bits) and a 4-bit hit count (low bits) that sets the
+ *   adaptation rate. Contexts are hashed at byte and nibble boundaries into a
+ *   16-slot bucket (slot 0 holds a tag that detects collisions); the partial
+ *   nibble (1..15) picks the slot, so one bucket serves four bits from one
+ *   cache line.
+ * - The model image holds the primed tables; a block starts by copying them
+ *   into this thread's pf_cm ("copy at start": a few MB of memcpy, about 1%
+ *   of coding a 256 KiB block) and then adapts freely.
+ * - All coding arithmetic is integer, so predictions are bit-exact on every
+ *   machine. Only model_train.c uses float (and OpenBLAS).
+ */
+#ifndef PF_MODEL_INT_H
+#define PF_MODEL_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/pf_common.h"
+#include "model/model.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "model tables are copied from the little-endian image as is"
+#endif
+
+/* ---- hyper-parameters fixed by the format version ----------------------- */
+#define PF_CM_VERSION 1u
+#define PF_CM_HEADER_LEN 64u
+#define PF_CM_TABLE_BITS_MIN 10u
+#define PF_CM_TABLE_BITS_MAX 20u /* 11 tables x 2 MiB: inside 64 MiB/thread */
+#define PF_CM_TABLE_BITS_DEFAULT 18u
+#define PF_CM_MAX_CTX 11
+#define PF_CM_MAX_IN 16   /* contexts + 2 match inputs + bias, padded */
+#define PF_CM_SETS 256    /* mixer weight sets, selected by c0 */
+#define PF_CM_MM_SLOTS 64 /* match model: 32 length buckets x expected bit */
+#define PF_CM_APM_ROWS 33
+#define PF_CM_APM1_CTX 256
+#define PF_CM_APM2_BITS 12
+#define PF_CM_WEIGHT_LIMIT (1 << 24) /* |weight| bound, 16.16 fixed point */
+#define PF_CM_STRIDE_MAX (1u << 20)
+#define PF_CM_LR_MAX 64u
+
+/* Context indices; FAST uses the first PF_CM_FAST_CTX of them. */
+enum pf_cm_ctx {
+	CTX_O1, CTX_O2, CTX_O3, CTX_O4, CTX_O6, CTX_WORD,
+	CTX_COLUMN, CTX_RECORD, CTX_STRIDE1, CTX_STRIDE2, CTX_O0
+};
+#define PF_CM_FAST_CTX 6
+#define PF_CM_DEFAULT_CTX 11
+
+/* What a loaded image says; every field has been range-checked. */
+struct pf_cm_cfg {
+	enum pf_model_level level;
+	unsigned table_bits;
+	unsigned n_ctx;
+	unsigned n_in; /* n_ctx + 3 */
+	unsigned stride;
+	unsigned lr;        /* mixer learning rate: dw = x*err*lr >> 16 */
+	unsigned apm2_bits; /* 0: no second APM (FAST) */
+};
+
+/* The primed state as it lies in an image (little-endian, unaligned ok). */
+struct pf_cm_primed {
+	const uint8_t *tables;  /* n_ctx << table_bits u16 */
+	const uint8_t *mm;      /* PF_CM_MM_SLOTS u16 */
+	const uint8_t *weights; /* PF_CM_SETS * n_in int32 */
+	const uint8_t *apm1;    /* PF_CM_APM1_CTX * 33 u16 */
+	const uint8_t *apm2;    /* (1 << apm2_bits) * 33 u16, or NULL */
+};
+
+struct pf_model {
+	struct pf_cm_cfg cfg;
+	struct pf_cm_primed primed;
+};
+
+/* Mutable coding state: one per thread (or per training run). */
+typedef struct pf_cm {
+	struct pf_cm_cfg cfg;
+	/* learned state, copied from the image at block start */
+	uint16_t *tab;
+	uint16_t mm_sm[PF_CM_MM_SLOTS];
+	int32_t *w; /* PF_CM_SETS rows of PF_CM_MAX_IN, zero past n_in */
+	uint16_t *apm1, *apm2;
+	/* match model: hash of the last 6 bytes -> position + 1 */
+	uint32_t *mm_hash;
+	unsigned mm_bits;
+	uint32_t mm_ptr, mm_len;
+	int mm_bit; /* expected bit, or -1 when no match */
+	/* history: the block being coded, bytes [0, pos) are known */
+	const uint8_t *buf;
+	uint32_t pos;
+	/* byte-level context state */
+	uint32_t c0, c4, c8, bitpos;
+	uint32_t word, word_prev, line_start, line_prev;
+	uint32_t field, depth, key, str_hash;
+	bool in_str, esc;
+	uint32_t h[PF_CM_MAX_CTX];
+	uint32_t bucket[PF_CM_MAX_CTX];
+	uint32_t apm2_base;
+	/* per-bit state between predict and update */
+	int32_t x[PF_CM_MAX_IN];
+	uint32_t slot[PF_CM_MAX_CTX];
+	unsigned set, mm_idx, apm1_idx, apm2_idx;
+	int pr_mix, pr;
+	/* allocation sizes, for reuse across blocks */
+	size_t tab_cap, apm2_cap, mm_cap;
+} pf_cm;
+
+/* Optional training hook: sees each bit's mixer inputs before update. */
+typedef void (*pf_cm_sample_fn)(void *arg, const pf_cm *cm, int bit);
+
+/* ---- model_mix.c: the per-bit path: predictors, mixer, APM ---------------- */
+/* Inverse of squash over 0..4095. */
+extern int16_t pf_cm_stretch_tab[4096];
+static inline int pf_cm_stretch(int p)
+{
+	return pf_cm_stretch_tab[p];
+}
+void pf_cm_tables_init(void); /* idempotent, thread-safe */
+void pf_cm_apm_init(uint16_t *t, size_t n_ctx);
+int pf_cm_predict(pf_cm *cm);          /* 12-bit P(bit = 1), 1..4095 */
+void pf_cm_update(pf_cm *cm, int bit); /* after buf[pos] is complete, too */
+
+/* ---- model_ctx.c: contexts, predictors, match model ---------------------- */
+size_t pf_cm_tab_slots(const struct pf_cm_cfg *cfg);
+size_t pf_cm_apm2_len(const struct pf_cm_cfg *cfg);
+/* Sizes the state for cfg and the history length (no copy). -ENOMEM. */
+int pf_cm_reserve(pf_cm *cm, const struct pf_cm_cfg *cfg, size_t hist_len);
+void pf_cm_release(pf_cm *cm);
+/* Starts a block over buf (the history, written by the caller as bits are
+ * coded) from the primed state. */
+void pf_cm_start(pf_cm *cm, const struct pf_cm_primed *primed, const uint8_t *buf);
+void pf_cm_byte_update(pf_cm *cm);   /* after the 8th bit of a byte */
+void pf_cm_nibble_update(pf_cm *cm); /* after the 4th */
+
+/* ---- model_file.c: the image --------------------------------------------- */
+size_t pf_cm_image_len(const struct pf_cm_cfg *cfg);
+/* Serialises cfg and the state of cm into image[0..pf_cm_image_len). */
+void pf_cm_image_write(const pf_cm *cm, uint8_t *image);
+int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits,
+			struct pf_cm_cfg *cfg);
+
+/* ---- model_train.c ---------------------------------------------------------- */
+unsigned pf_cm_stride_choose(const uint8_t *sample, size_t len);
+/* Largest hit count a primed slot keeps in the image. */
+#define PF_CM_PRIME_COUNT_CAP 15u
+
+/* ---- model_fit.c: batch logistic regression of the mixer weights (BLAS) ---- */
+struct pf_cm_fit_samples {
+	int16_t *x;   /* n rows of n_in mixer inputs */
+	uint8_t *set; /* weight set of each row */
+	uint8_t *bit; /* the bit that was coded */
+	size_t n, cap;
+	unsigned n_in;
+};
+int pf_cm_fit_init(struct pf_cm_fit_samples *f, unsigned n_in, size_t cap);
+void pf_cm_fit_add(struct pf_cm_fit_samples *f, const pf_cm *cm, int bit);
+/* Refits each weight set on its samples and keeps the fit where it codes
+ * held-out samples better. @return the number of sets replaced, -ENOMEM. */
+int pf_cm_fit_weights(const struct pf_cm_fit_samples *f, int32_t *w);
+void pf_cm_fit_free(struct pf_cm_fit_samples *f);
+
+#endif

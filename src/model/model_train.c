@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model_train.c - training: choose the stride, prime the model by coding the
+ * sample, fit the mixer weights in batch (model_fit.c), write the image.
+ *
+ * Priming runs the very predict/update code that coding runs, over the
+ * sample cut into blocks of PF_CM_TRAIN_BLOCK bytes, so the match model
+ * and the byte contexts restart at each cut as they do in a coded block
+ * while the tables and mixer keep learning. The state at the end is the
+ * primed state. Float math (stride scoring, the batch fit) never reaches
+ * coding: only its quantised result is stored.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_int.h"
+
+#define TRAIN_BLOCK (256u * 1024)
+#define FIT_WINDOW (4u << 20)     /* mixer samples come from the last 4 MiB */
+#define FIT_MAX_SAMPLES (1u << 20)
+#define STRIDE_SCAN (1u << 20)
+#define AUTOCORR_LAG_MIN 16u
+#define AUTOCORR_LAG_MAX 4096u
+#define AUTOCORR_POINTS 8192u
+#define INIT_WEIGHT (1 << 14) /* 0.25 */
+
+/* ---- stride choice --------------------------------------------------------- */
+
+/* Bits to code byte i knowing only byte i - s, over the first n bytes. */
+static double stride_cost(const uint8_t *s, size_t n, unsigned stride, uint32_t *cnt)
+{
+	uint32_t row[256] = { 0 };
+	double bits = 0;
+
+	memset(cnt, 0, 256 * 256 * sizeof(*cnt));
+	for (size_t i = stride; i < n; i++) {
+		cnt[s[i - stride] << 8 | s[i]]++;
+		row[s[i - stride]]++;
+	}
+	for (unsigned a = 0; a < 256; a++)
+		for (unsigned b = 0; b < 256 && row[a]; b++)
+			if (cnt[a << 8 | b])
+				bits += cnt[a << 8 | b] * log2((double)row[a] / cnt[a << 8 | b]);
+	return bits / (double)(n - stride);
+}
+
+/* The lag in [16, 4096] at which bytes most often repeat: the row length
+ * of an image or the record length of a fixed-width table. */
+static unsigned autocorr_lag(const uint8_t *s, size_t n)
+{
+	unsigned best = 0;
+	size_t best_hits = 0, span = n - AUTOCORR_LAG_MAX;
+	size_t step = span / AUTOCORR_POINTS ? span / AUTOCORR_POINTS : 1;
+
+	for (unsigned lag = AUTOCORR_LAG_MIN; lag <= AUTOCORR_LAG_MAX; lag++) {
+		size_t hits = 0;
+
+		for (size_t i = AUTOCORR_LAG_MAX; i < n; i += step)
+			hits += s[i] == s[i - lag];
+		if (hits > best_hits) {
+			best_hits = hits;
+			best = lag;
+		}
+	}
+	return best;
+}
+
+unsigned pf_cm_stride_choose(const uint8_t *sample, size_t len)
+{
+	unsigned cands[8] = { 2, 3, 4, 8, 12, 16 }, n_cands = 6, best = 2;
+	size_t n = len < STRIDE_SCAN ? len : STRIDE_SCAN;
+	double best_cost = 1e30;
+	uint32_t *cnt;
+
+	if (n < 2 * AUTOCORR_LAG_MAX)
+		return best;
+	cnt = malloc(256 * 256 * sizeof(*cnt));
+	if (!cnt)
+		return best;
+	cands[n_cands] = autocorr_lag(sample, n);
+	n_cands += cands[n_cands] > 16;
+	for (unsigned i = 0; i < n_cands; i++) {
+		double c = stride_cost(sample, n, cands[i], cnt);
+
+		if (c < best_cost - 1e-9) {
+			best_cost = c;
+			best = cands[i];
+		}
+	}
+	free(cnt);
+	return best;
+}
+
+/* ---- priming ---------------------------------------------------------------- */
+
+static void state_init_fresh(pf_cm *cm)
+{
+	size_t n_slots = pf_cm_tab_slots(&cm->cfg);
+
+	for (size_t i = 0; i < n_slots; i++)
+		cm->tab[i] = 2048 << 4;
+	for (size_t i = 0; i < PF_CM_MM_SLOTS; i++)
+		cm->mm_sm[i] = 2048 << 4;
+	for (size_t s = 0; s < PF_CM_SETS; s++)
+		for (unsigned i = 0; i < cm->cfg.n_in; i++)
+			cm->w[s * PF_CM_MAX_IN + i] = i + 1 < cm->cfg.n_in ? INIT_WEIGHT : 0;
+	pf_cm_apm_init(cm->apm1, PF_CM_APM1_CTX);
+	if (cm->cfg.apm2_bits)
+		pf_cm_apm_init(cm->apm2, (size_t)1 << cm->cfg.apm2_bits);
+}
+
+/* Codes the sample without output, block by block; samples the mixer's
+ * inputs over the last FIT_WINDOW bytes for the batch fit. */
+static void prime(pf_cm *cm, const uint8_t *s, size_t len, struct pf_cm_fit_samples *fit,
+		  const pf_model_train_opts *opts)
+{
+	size_t window = len < FIT_WINDOW ? len : FIT_WINDOW;
+	uint64_t every = (uint64_t)window * 8 / FIT_MAX_SAMPLES + 1, bitno = 0;
+
+	for (size_t off = 0; off < len; off += TRAIN_BLOCK) {
+		size_t n = len - off < TRAIN_BLOCK ? len - off : TRAIN_BLOCK;
+
+		pf_cm_start(cm, NULL, s + off);
+		for (size_t i = 0; i < n; i++) {
+			bool collect = off + i >= len - window;
+
+			for (int b = 7; b >= 0; b--) {
+				int bit = (s[off + i] >> b) & 1;
+
+				pf_cm_predict(cm);
+				if (collect && bitno++ % every == 0)
+					pf_cm_fit_add(fit, cm, bit);
+				pf_cm_update(cm, bit);
+			}
+		}
+		if (opts->progress)
+			opts->progress(opts->progress_arg, off + n, len);
+	}
+}
+
+/* Slots keep at most this count in the image, so a block can still move
+ * them at 1/(cap + 1.5) instead of 1/16.5. */
+static void counts_cap(pf_cm *cm, unsigned cap)
+{
+	size_t n_slots = pf_cm_tab_slots(&cm->cfg);
+
+	for (size_t i = 0; i < n_slots; i++)
+		if ((cm->tab[i] & 15) > cap)
+			cm->tab[i] = (uint16_t)((cm->tab[i] & ~15U) | cap);
+}
+
+static int opts_check(const void *sample, size_t len, const pf_model_train_opts *opts,
+		      struct pf_cm_cfg *cfg)
+{
+	unsigned bits = opts && opts->table_bits ? opts->table_bits : PF_CM_TABLE_BITS_DEFAULT;
+
+	if (!opts || (!sample && len) || len > UINT32_MAX)
+		return -EINVAL;
+	return pf_cm_cfg_for_level(opts->level, bits, cfg);
+}
+
+int pf_model_train(const void *sample, size_t len, const pf_model_train_opts *opts,
+		   void **image, size_t *image_len)
+{
+	struct pf_cm_fit_samples fit;
+	struct pf_cm_cfg cfg;
+	pf_cm cm = { 0 };
+	uint8_t *img;
+	int rc;
+
+	PF_FORWARD(opts_check(sample, len, opts, &cfg));
+	pf_cm_tables_init();
+	cfg.stride = pf_cm_stride_choose(sample, len);
+	if (getenv("XLR")) cfg.lr = (unsigned)atoi(getenv("XLR"));
+	rc = pf_cm_reserve(&cm, &cfg, TRAIN_BLOCK);
+	if (rc < 0)
+		goto out_cm;
+	rc = pf_cm_fit_init(&fit, cfg.n_in, FIT_MAX_SAMPLES);
+	if (rc < 0)
+		goto out_cm;
+	state_init_fresh(&cm);
+	prime(&cm, sample, len, &fit, opts);
+	rc = pf_cm_fit_weights(&fit, cm.w);
+	if (rc < 0)
+		goto out_fit;
+	pf_log(PF_LOG_DEBUG, "model train: %zu bytes, stride %u, batch fit kept for %d of %d mixer sets",
+	       len, cfg.stride, rc, PF_CM_SETS);
+	counts_cap(&cm, getenv("XCAP") ? (unsigned)atoi(getenv("XCAP")) : PF_CM_PRIME_COUNT_CAP);
+	img = malloc(pf_cm_image_len(&cfg));
+	if (!img) {
+		rc = -ENOMEM;
+		goto out_fit;
+	}
+	pf_cm_image_write(&cm, img);
+	*image = img;
+	*image_len = pf_cm_image_len(&cfg);
+	rc = 0;
+out_fit:
+	pf_cm_fit_free(&fit);
+out_cm:
+	pf_cm_release(&cm);
+	return rc;
+}

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_recompress.c - "priorctl recompress [--codec C] [--jobs N] [--force]
+ * STORE": re-encodes every block of a store with the codec asked for and
+ * the store's current default models.
+ *
+ * Data written through the mount is stored with the fast codec; this moves
+ * it to the learned codec (or back to zstd or raw). It takes the writer lock,
+ * so it refuses to run while the store is mounted read-write.
+ *
+ * Design notes:
+ * - Crash-safe per file: all of a file's blocks are re-encoded into free
+ *   space of its container and made current by one pf_container_commit(),
+ *   durable before the next step. A crash leaves each file either as it was
+ *   or fully re-encoded.
+ * - Resumable: a file already in the target state is skipped, so running
+ *   recompress again after an interruption only does what is left. Target
+ *   states: raw - every block raw or zero; zstd - no learned block; auto and
+ *   learned with default models - no zstd block, and every model the file
+ *   references is a current default (a file where auto keeps some zstd
+ *   blocks, because zstd coded them smaller, is redone on each run); auto
+ *   without default models - no learned block. --force redoes every file.
+ * - Times: the backing file's atime and mtime are put back after the commit
+ *   (the mount shows them), so only its ctime shows that it was rewritten.
+ * - Files go to --jobs worker threads, one file per job.
+ */
+#include "priorctl/priorctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/pf_common.h"
+
+#define SLOTS_MAX 255
+
+static const char recompress_usage[] =
+	"usage: priorctl recompress [--codec auto|learned|zstd|raw] [--jobs N]\n"
+	"                           [--force] STORE\n"
+	"\n"
+	"Re-encodes the blocks of every file in STORE with CODEC (default\n"
+	"auto: the store's default models, zstd or raw, whichever is smallest\n"
+	"per block). Each file is committed atomically; files already in the\n"
+	"target state are skipped, so an interrupted run can simply be\n"
+	"started again. File times are kept. Needs the writer lock: refuses\n"
+	"while STORE is mounted read-write.\n"
+	"\n"
+	"  -c, --codec CODEC  auto, learned, zstd or raw (default auto)\n"
+	"  -j, --jobs N       files re-encoded in parallel (default: CPUs)\n"
+	"  -f, --force        re-encode files already in the target state\n"
+	"  -v, --verbose      also show the store layer's log lines\n"
+	"  -h, --help         show this help\n";
+
+struct file_job {
+	char *path;
+	uint64_t size; /* logical */
+};
+
+struct recompress {
+	pf_store *store;
+	enum pf_codec_choice choice;
+	bool force;
+	pf_model_info *defaults; /* the store's models; defaults have a kind */
+	size_t n_models;
+	bool have_defaults;
+	struct file_job *v;
+	size_t count, cap;
+	struct pctl_progress bar;
+	_Atomic uint64_t done, skipped, failed, before, after;
+	uint64_t walk_errors;
+};
+
+/* ---- which files are done ------------------------------------------------------ */
+
+static bool is_default(const struct recompress *r, const uint8_t *id)
+{
+	for (size_t i = 0; i < r->n_models; i++)
+		if (r->defaults[i].kind[0] &&
+		    !memcmp(r->defaults[i].id, id, PF_MODEL_ID_SIZE))
+			return true;
+	return false;
+}
+
+static bool models_current(const struct recompress *r, pf_container *c)
+{
+	uint8_t (*ids)[PF_MODEL_ID_SIZE] = calloc(SLOTS_MAX, sizeof(*ids));
+	bool ok = ids != NULL;
+	int n = ids ? pf_container_models(c, ids, SLOTS_MAX) : 0;
+
+	for (int i = 0; ok && i < n && i < SLOTS_MAX; i++)
+		ok = is_default(r, ids[i]);
+	free(ids);
+	return ok;
+}
+
+/* True when the file is already in the target state (design notes). */
+static bool file_current(const struct recompress *r, pf_container *c)
+{
+	bool learned = r->have_defaults && (r->choice == PF_CHOICE_AUTO ||
+					    r->choice == PF_CHOICE_LEARNED);
+	uint64_t nblocks = pctl_container_blocks(c);
+	pf_block_entry e;
+
+	for (uint64_t b = 0; b < nblocks; b++) {
+		pf_container_block(c, b, &e);
+		if (r->choice == PF_CHOICE_RAW && e.codec != PF_CODEC_RAW &&
+		    e.codec != PF_CODEC_ZERO)
+			return false;
+		if (learned ? e.codec == PF_CODEC_ZSTD
+			    : e.codec == PF_CODEC_LEARNED)
+			return false;
+	}
+	return !learned || models_current(r, c);
+}
+
+/* ---- one file ------------------------------------------------------------------------ */
+
+static int reencode(pf_container *c, struct pctl_progress *bar)
+{
+	uint32_t bs = pf_container_block_size(c), len;
+	uint64_t nblocks = pctl_container_blocks(c);
+	void *buf = malloc(bs);
+	pf_block_entry e;
+	int rc = buf ? 0 : -ENOMEM;
+
+	for (uint64_t b = 0; b < nblocks && rc == 0; b++) {
+		pf_container_block(c, b, &e);
+		len = pf_container_block_len(c, b);
+		if (e.codec != PF_CODEC_ZERO) { /* holes and zeros stay ZERO */
+			rc = pf_container_read_block(c, b, buf, bs, &len);
+			if (rc == 0)
+				rc = pf_container_write_block(c, b, buf, len);
+		}
+		pctl_progress_add(bar, len);
+	}
+	free(buf);
+	return rc ? rc : pf_container_commit(c, true);
+}
+
+/* Re-encodes the container in fd (owned) unless it is current. timefd is
+ * a second fd of the same file, to put its times back after the commit. */
+static int recompress_fd(struct recompress *r, const struct file_job *f,
+			 int fd, int timefd, const struct stat *st)
+{
+	const struct timespec times[2] = { st->st_atim, st->st_mtim };
+	pf_container *c;
+	int rc;
+
+	PF_FORWARD(pf_container_open(r->store, fd, f->path, &c));
+	if (!r->force && file_current(r, c)) {
+		pctl_progress_add(&r->bar, f->size);
+		atomic_fetch_add(&r->skipped, 1);
+		pf_container_close(c);
+		return 0;
+	}
+	atomic_fetch_add(&r->before, pctl_container_coded_bytes(c));
+	rc = reencode(c, &r->bar);
+	if (rc == 0)
+		atomic_fetch_add(&r->after, pctl_container_coded_bytes(c));
+	pf_container_close(c);
+	if (rc == 0 && futimens(timefd, times) < 0)
+		rc = -errno;
+	if (rc == 0)
+		atomic_fetch_add(&r->done, 1);
+	return rc;
+}
+
+static int recompress_one(void *arg, size_t i)
+{
+	struct recompress *r = arg;
+	const struct file_job *f = &r->v[i];
+	int fd, timefd = -1, rc;
+	struct stat st;
+
+	fd = openat(pf_store_root_fd(r->store), f->path,
+		    O_RDWR | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || (timefd = dup(fd)) < 0)
+		rc = -errno;
+	else
+		rc = S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (rc == 0)
+		rc = recompress_fd(r, f, fd, timefd, &st); /* owns fd */
+	else if (fd >= 0)
+		close(fd);
+	if (timefd >= 0)
+		close(timefd);
+	if (rc == -ENOMEM || rc == -ENOSPC || rc == -EROFS) {
+		pctl_err("recompress: %s: %s; stopping", f->path, strerror(-rc));
+		return rc; /* no other file would do better */
+	}
+	if (rc < 0) {
+		atomic_fetch_add(&r->failed, 1);
+		pctl_err("recompress: %s: %s", f->path,
+			 rc == -EIO ? "corrupt container or block, left as it is"
+				    : strerror(-rc));
+	}
+	return 0;
+}
+
+/* ---- the walk ---------------------------------------------------------------------- */
+
+static void walk_error(void *arg, const char *path, const char *what, int err)
+{
+	struct recompress *r = arg;
+
+	r->walk_errors++;
+	pctl_err("recompress: %s: %s: %s", path, what, strerror(-err));
+}
+
+static int add_file(void *arg, int dirfd, const char *name, const char *path,
+		    const struct stat *st)
+{
+	struct recompress *r = arg;
+	uint64_t size = 0;
+	int fd;
+
+	(void)st;
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0) {
+		pf_container_peek_size(fd, &size); /* for the bar only */
+		close(fd);
+	}
+	if (r->count == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 256;
+		struct file_job *v = reallocarray(r->v, cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->count].size = size;
+	r->v[r->count].path = strdup(path);
+	if (!r->v[r->count].path)
+		return -ENOMEM;
+	r->count++;
+	return 0;
+}
+
+/* ---- command ------------------------------------------------------------------------ */
+
+static int load_defaults(struct recompress *r, const char *path)
+{
+	int rc = pf_store_models_list(r->store, &r->defaults, &r->n_models);
+
+	if (rc < 0) {
+		pctl_err("recompress: %s: cannot list models: %s", path,
+			 strerror(-rc));
+		return rc;
+	}
+	for (size_t i = 0; i < r->n_models; i++)
+		r->have_defaults |= r->defaults[i].kind[0] != '\0';
+	if (r->choice == PF_CHOICE_LEARNED && !r->have_defaults) {
+		pctl_err("recompress: %s has no default models; run "
+			 "'priorctl train %s' first", path, path);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int run(struct recompress *r, const char *path, unsigned jobs)
+{
+	uint64_t total = 0;
+	char a[16], b[16];
+	int rc;
+
+	PF_FORWARD(load_defaults(r, path));
+	rc = pctl_walk_store(r->store, add_file, walk_error, r);
+	if (rc < 0) {
+		pctl_err("recompress: %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	for (size_t i = 0; i < r->count; i++)
+		total += r->v[i].size;
+	pctl_progress_start(&r->bar, "recompress", total);
+	rc = pctl_run_jobs(jobs, r->count, recompress_one, r);
+	pctl_progress_end(&r->bar);
+	printf("recompress: %zu files: %" PRIu64 " re-encoded (%s -> %s coded), "
+	       "%" PRIu64 " already current, %" PRIu64 " failed\n", r->count,
+	       atomic_load(&r->done), pctl_human_size(atomic_load(&r->before), a),
+	       pctl_human_size(atomic_load(&r->after), b),
+	       atomic_load(&r->skipped), atomic_load(&r->failed));
+	return rc;
+}
+
+static int recompress_parse(int argc, char **argv, struct recompress *r,
+			    unsigned *jobs)
+{
+	static const struct option longopts[] = {
+		{ "codec", required_argument, NULL, 'c' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	while ((opt = pctl_getopt("recompress", argc, argv, ":c:j:fvh",
+				  longopts)) != -1) {
+		switch (opt) {
+		case 'c':
+			if (pf_codec_choice_parse(optarg, &r->choice) == 0)
+				break;
+			pctl_err("recompress: --codec wants auto, learned, zstd "
+				 "or raw, not '%s'", optarg);
+			return pctl_usage(recompress_usage, false);
+		case 'j':
+			if (pctl_parse_jobs("recompress", optarg, jobs) < 0)
+				return pctl_usage(recompress_usage, false);
+			break;
+		case 'f':
+			r->force = true;
+			break;
+		case 'v':
+			pctl_set_verbose();
+			break;
+		default:
+			return pctl_usage(recompress_usage, opt == 'h');
+		}
+	}
+	if (argc - optind != 1) {
+		pctl_err("recompress: expected one store, got %d arguments",
+			 argc - optind);
+		return pctl_usage(recompress_usage, false);
+	}
+	return -1;
+}
+
+int pctl_cmd_recompress(int argc, char **argv)
+{
+	struct recompress r = { .choice = PF_CHOICE_AUTO };
+	unsigned jobs = pctl_default_jobs();
+	pf_store_opts opts;
+	int rc;
+
+	rc = recompress_parse(argc, argv, &r, &jobs);
+	if (rc >= 0)
+		return rc;
+	pf_store_opts_default(&opts);
+	opts.use_models = true;
+	opts.codec.choice = r.choice;
+	if (pctl_store_open_writer("recompress", argv[optind], &opts,
+				   &r.store) < 0)
+		return PCTL_EXIT_USAGE;
+	rc = run(&r, argv[optind], jobs);
+	for (size_t i = 0; i < r.count; i++)
+		free(r.v[i].path);
+	free(r.v);
+	free(r.defaults);
+	pf_store_close(r.store);
+	if (rc < 0 || r.walk_errors || atomic_load(&r.failed))
+		return PCTL_EXIT_FAULT;
+	return PCTL_EXIT_OK;
+}

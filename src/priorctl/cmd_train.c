@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_train.c - "priorctl train [--from DIR] [--level L] [--sample SIZE]
+ * STORE": trains the learned codec's models, one per data kind, and makes
+ * those that pay for themselves the store's defaults.
+ *
+ * For each kind with at least 1 MiB of sample (ctl_sample.c), a model is
+ * trained on the sample minus its held-out pieces, then both the model and
+ * zstd -19 code each held-out piece as one block (the pieces are 256 KiB,
+ * the default block size). The estimated saving is the kind's logical bytes
+ * in the sampled tree times the bits/byte the model saves over zstd -19,
+ * minus the model's own size: zstd -19 is a stricter baseline than the
+ * store's default zstd level, so a model is only kept when it clearly pays.
+ *
+ * Model size: the context tables dominate a model file (about 2 bytes per
+ * slot and context), and the saving grows with the data the model serves,
+ * so by default a kind's tables get about logical / 1024 slots (2^10 to
+ * 2^20): roughly 2% of the kind's bytes for a dozen contexts, small enough
+ * to pay for itself on a small store, large enough not to collide much on a
+ * big one. --table-bits overrides it.
+ *
+ * New defaults: the paying models, plus the old defaults of kinds this run
+ * could not train (too little sample); a kind that was trained but did not
+ * pay loses its old default, as the measurement says it does not pay now.
+ * Old models stay in the store (blocks may reference them) until
+ * "priorctl models gc".
+ */
+#include "priorctl/priorctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/pf_common.h"
+
+#define TRAIN_MIN_SAMPLE (1u << 20) /* smaller samples give no useful model */
+#define EVAL_ZSTD_LEVEL 19
+#define BYTES_PER_SLOT 1024 /* logical bytes per table slot (see above) */
+
+static const char train_usage[] =
+	"usage: priorctl train [--from DIR] [--level fast|default] "
+	"[--sample SIZE] STORE\n"
+	"\n"
+	"Samples the files of STORE (or of the plain directory DIR), groups\n"
+	"them by data kind, trains one model per kind with at least 1M of\n"
+	"sample, measures it against zstd -19 on a held-out slice and makes\n"
+	"the models that pay for themselves the store's defaults.\n"
+	"Needs the writer lock: refuses while STORE is mounted read-write.\n"
+	"\n"
+	"  -f, --from DIR      sample DIR instead of the store\n"
+	"  -l, --level LEVEL   fast or default (default: default)\n"
+	"  -s, --sample SIZE   most bytes sampled per kind (default 16M)\n"
+	"  -t, --table-bits N  model tables of 2^N slots, 10..20 (default:\n"
+	"                      sized to the data of each kind)\n"
+	"  -v, --verbose       also show the store layer's log lines\n"
+	"  -h, --help          show this help\n";
+
+struct kind_result {
+	enum pctl_kind kind;
+	const char *skipped;  /* why no model was trained, or NULL */
+	void *image;          /* the trained model file */
+	size_t image_len;
+	uint64_t eval_bytes, learned_bytes, zstd_bytes;
+	int64_t saving;       /* estimated, model bytes counted */
+	bool used;
+	uint8_t id[PF_MODEL_ID_SIZE];
+};
+
+/* ---- training and evaluation ---------------------------------------------- */
+
+static void train_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct pctl_progress *bar = arg;
+
+	bar->total = total;
+	pctl_progress_set(bar, done);
+}
+
+/* log2 of logical / BYTES_PER_SLOT, within the model's limits. */
+static unsigned auto_table_bits(uint64_t logical)
+{
+	unsigned bits = PCTL_TABLE_BITS_MIN;
+
+	while (bits < PCTL_TABLE_BITS_MAX &&
+	       (logical / BYTES_PER_SLOT) >> (bits + 1))
+		bits++;
+	return bits;
+}
+
+static int train_kind(const struct pctl_kind_sample *ks,
+		      const struct pctl_train_opts *opts, struct kind_result *r)
+{
+	char label[48];
+	struct pctl_progress bar;
+	pf_model_train_opts o = { .level = opts->level,
+				  .table_bits = opts->table_bits,
+				  .progress = train_progress };
+	int rc;
+
+	if (!o.table_bits)
+		o.table_bits = auto_table_bits(ks->logical);
+
+	snprintf(label, sizeof(label), "training %s", pctl_kind_name(r->kind));
+	pctl_progress_start(&bar, label, ks->train_len);
+	o.progress_arg = &bar;
+	rc = pf_codec_model_train(ks->train, ks->train_len, &o, &r->image,
+				  &r->image_len);
+	pctl_progress_end(&bar);
+	if (rc < 0)
+		pctl_err("train: %s: training failed: %s",
+			 pctl_kind_name(r->kind), strerror(-rc));
+	return rc;
+}
+
+/* Stored bytes of one block coded as params asks (a ZERO block costs 0). */
+static ssize_t coded_len(const pf_codec_params *params, const void *plain,
+			 size_t len, void *out, size_t cap)
+{
+	uint8_t codec;
+
+	return pf_codec_encode(params, plain, len, out, cap, &codec);
+}
+
+static int eval_pieces(const struct pctl_kind_sample *ks, const pf_model *model,
+		       struct kind_result *r)
+{
+	const pf_codec_params learned = { .choice = PF_CHOICE_LEARNED,
+					  .zstd_level = EVAL_ZSTD_LEVEL,
+					  .model = model };
+	const pf_codec_params zstd = { .choice = PF_CHOICE_ZSTD,
+				       .zstd_level = EVAL_ZSTD_LEVEL };
+	size_t cap = pf_codec_bound(PCTL_SAMPLE_PIECE), off = 0;
+	unsigned char *out = malloc(cap);
+	struct pctl_progress bar;
+	char label[48];
+	ssize_t a = 0, b = 0;
+
+	if (!out)
+		return -ENOMEM;
+	snprintf(label, sizeof(label), "evaluating %s", pctl_kind_name(r->kind));
+	pctl_progress_start(&bar, label, ks->eval_len);
+	for (size_t i = 0; i < ks->eval_count && a >= 0 && b >= 0; i++) {
+		const unsigned char *p = ks->eval + off;
+
+		a = coded_len(&learned, p, ks->eval_lens[i], out, cap);
+		b = coded_len(&zstd, p, ks->eval_lens[i], out, cap);
+		r->learned_bytes += (uint64_t)(a > 0 ? a : 0);
+		r->zstd_bytes += (uint64_t)(b > 0 ? b : 0);
+		off += ks->eval_lens[i];
+		pctl_progress_add(&bar, ks->eval_lens[i]);
+	}
+	pctl_progress_end(&bar);
+	free(out);
+	r->eval_bytes = off;
+	return a < 0 ? (int)a : b < 0 ? (int)b : 0;
+}
+
+/* Saving on `logical` bytes at the measured rates, minus the model. */
+static int64_t estimate_saving(const struct kind_result *r, uint64_t logical)
+{
+	double gain;
+
+	if (!r->eval_bytes)
+		return -(int64_t)r->image_len;
+	gain = ((double)r->zstd_bytes - (double)r->learned_bytes) /
+	       (double)r->eval_bytes * (double)logical;
+	return (int64_t)gain - (int64_t)r->image_len;
+}
+
+static int evaluate_kind(const struct pctl_kind_sample *ks,
+			 struct kind_result *r)
+{
+	pf_model *model;
+	int rc;
+
+	rc = pf_codec_model_load(r->image, r->image_len, &model);
+	if (rc < 0) {
+		pctl_err("train: %s: the trained model does not load: %s",
+			 pctl_kind_name(r->kind), strerror(-rc));
+		return rc;
+	}
+	rc = eval_pieces(ks, model, r);
+	pf_codec_model_free(model);
+	if (rc < 0) {
+		pctl_err("train: %s: evaluation failed: %s",
+			 pctl_kind_name(r->kind), strerror(-rc));
+		return rc;
+	}
+	r->saving = estimate_saving(r, ks->logical);
+	r->used = r->saving > 0;
+	return 0;
+}
+
+/* Trains and measures one kind; a kind without enough data is skipped. */
+static int run_kind(pf_store *store, const struct pctl_kind_sample *ks,
+		    const struct pctl_train_opts *opts, struct kind_result *r)
+{
+	int rc;
+
+	if (r->kind == PCTL_KIND_COMPRESSED) {
+		r->skipped = "compressed data";
+		return 0;
+	}
+	if (ks->train_len + ks->eval_len < TRAIN_MIN_SAMPLE || !ks->eval_count) {
+		r->skipped = "sample under 1M";
+		return 0;
+	}
+	PF_FORWARD(train_kind(ks, opts, r));
+	PF_FORWARD(evaluate_kind(ks, r));
+	if (!r->used)
+		return 0;
+	rc = pf_store_model_add(store, r->image, r->image_len, r->id);
+	if (rc < 0)
+		pctl_err("train: %s: cannot add the model to the store: %s",
+			 pctl_kind_name(r->kind), strerror(-rc));
+	return rc;
+}
+
+/* ---- defaults ---------------------------------------------------------------- */
+
+/* True when the old default of `kind` stays: no model of it was trained. */
+static bool keep_old_default(const struct kind_result *res, const char *kind)
+{
+	for (int k = 0; k < PCTL_KIND_COUNT; k++)
+		if (!strcmp(pctl_kind_name(res[k].kind), kind))
+			return res[k].skipped != NULL;
+	return true; /* a kind this version does not know: leave it */
+}
+
+#define DEFAULTS_MAX (2 * PCTL_KIND_COUNT)
+
+/* Sets v[0..*count) as the defaults: first the *kept old ones, then new. */
+static int update_defaults(pf_store *store, const struct kind_result *res,
+			   pf_model_info v[DEFAULTS_MAX], size_t *count,
+			   size_t *kept)
+{
+	pf_model_info *old = NULL;
+	size_t n_old = 0, n = 0;
+	int rc;
+
+	rc = pf_store_models_list(store, &old, &n_old);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n_old && n < PCTL_KIND_COUNT; i++)
+		if (old[i].kind[0] && keep_old_default(res, old[i].kind))
+			v[n++] = old[i];
+	free(old);
+	*kept = n;
+	for (int k = 0; k < PCTL_KIND_COUNT; k++) {
+		if (!res[k].used)
+			continue;
+		memset(&v[n], 0, sizeof(v[n]));
+		memcpy(v[n].id, res[k].id, PF_MODEL_ID_SIZE);
+		v[n].bytes = res[k].image_len;
+		snprintf(v[n].kind, sizeof(v[n].kind), "%s",
+			 pctl_kind_name(res[k].kind));
+		n++;
+	}
+	*count = n;
+	return pf_store_set_defaults(store, v, n);
+}
+
+/* ---- report ------------------------------------------------------------------ */
+
+static void print_bpb(uint64_t bytes, uint64_t plain)
+{
+	if (plain)
+		printf(" %8.3f", 8.0 * (double)bytes / (double)plain);
+	else
+		printf(" %8s", "-");
+}
+
+static void print_row(const struct kind_result *r,
+		      const struct pctl_kind_sample *ks)
+{
+	char l[16], s[16], m[16], g[16], signed_saving[20];
+
+	printf("%-10s %7" PRIu64 " %8s %8s", pctl_kind_name(r->kind), ks->files,
+	       pctl_human_size(ks->logical, l),
+	       pctl_human_size(ks->train_len + ks->eval_len, s));
+	if (r->skipped) {
+		printf(" %8s %8s %8s %9s  no: %s\n", "-", "-", "-", "-",
+		       r->skipped);
+		return;
+	}
+	printf(" %8s", pctl_human_size(r->image_len, m));
+	print_bpb(r->learned_bytes, r->eval_bytes);
+	print_bpb(r->zstd_bytes, r->eval_bytes);
+	pctl_human_size((uint64_t)(r->saving < 0 ? -r->saving : r->saving), g);
+	snprintf(signed_saving, sizeof(signed_saving), "%c%s",
+		 r->saving < 0 ? '-' : '+', g);
+	printf(" %9s  %s\n", signed_saving, r->used ? "yes" : "no: does not pay");
+}
+
+static void print_report(const struct kind_result *res,
+			 const struct pctl_sample *s)
+{
+	printf("%-10s %7s %8s %8s %8s %8s %8s %9s  %s\n", "KIND", "FILES",
+	       "LOGICAL", "SAMPLE", "MODEL", "LEARNED", "ZSTD-19", "SAVING",
+	       "USED");
+	for (int k = 0; k < PCTL_KIND_COUNT; k++)
+		if (s->kind[k].files)
+			print_row(&res[k], &s->kind[k]);
+	puts("(LEARNED, ZSTD-19: bits per byte on the held-out sample, "
+	     "256K blocks;\n SAVING: estimated over the kind's logical bytes, "
+	     "model size counted)");
+}
+
+static void print_defaults(const pf_model_info *v, size_t n, size_t kept)
+{
+	char id[17];
+
+	if (!n) {
+		puts("no default models: new blocks stay zstd or raw");
+		return;
+	}
+	puts("default models:");
+	for (size_t i = 0; i < n; i++) {
+		pctl_id_hex(v[i].id, 16, id);
+		printf("  %-10s %s (%s)\n", v[i].kind, id,
+		       i < kept ? "kept" : "new");
+	}
+}
+
+/* ---- command ------------------------------------------------------------------- */
+
+static int train_all(pf_store *store, const struct pctl_sample *s,
+		     const struct pctl_train_opts *opts, struct kind_result *res)
+{
+	for (int k = 0; k < PCTL_KIND_COUNT; k++) {
+		res[k].kind = (enum pctl_kind)k;
+		if (!s->kind[k].files) {
+			res[k].skipped = "no files";
+			continue;
+		}
+		PF_FORWARD(run_kind(store, &s->kind[k], opts, &res[k]));
+	}
+	return 0;
+}
+
+int pctl_train_run(pf_store *store, const char *store_path,
+		   const struct pctl_train_opts *opts)
+{
+	struct kind_result res[PCTL_KIND_COUNT] = { 0 };
+	struct pctl_sample s;
+	pf_model_info defaults[DEFAULTS_MAX];
+	size_t n_defaults = 0, kept = 0;
+	int rc, status = PCTL_EXIT_FAULT;
+
+	rc = pctl_sample_collect(store, opts->from, opts->sample_cap, &s);
+	if (rc < 0)
+		goto out_free;
+	if (train_all(store, &s, opts, res) < 0)
+		goto out_free;
+	rc = update_defaults(store, res, defaults, &n_defaults, &kept);
+	if (rc < 0) {
+		pctl_err("train: %s: cannot set the default models: %s",
+			 store_path, strerror(-rc));
+		goto out_free;
+	}
+	print_report(res, &s);
+	print_defaults(defaults, n_defaults, kept);
+	status = s.errors ? PCTL_EXIT_FAULT : PCTL_EXIT_OK;
+out_free:
+	for (int k = 0; k < PCTL_KIND_COUNT; k++)
+		free(res[k].image);
+	pctl_sample_free(&s);
+	return status;
+}
+
+#define TRAIN_RUN (-1) /* train_parse(): options fine, go on */
+
+static int train_parse(int argc, char **argv, struct pctl_train_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "level", required_argument, NULL, 'l' },
+		{ "sample", required_argument, NULL, 's' },
+		{ "table-bits", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t cap;
+	int opt;
+
+	while ((opt = pctl_getopt("train", argc, argv, ":f:l:s:t:vh", longopts)) !=
+	       -1) {
+		switch (opt) {
+		case 'f':
+			o->from = optarg;
+			break;
+		case 'l':
+			if (pctl_parse_level("train", optarg, &o->level) < 0)
+				return pctl_usage(train_usage, false);
+			break;
+		case 's':
+			if (pctl_parse_size_opt("train", "--sample", optarg,
+						TRAIN_MIN_SAMPLE, 1ull << 30,
+						&cap) < 0)
+				return pctl_usage(train_usage, false);
+			o->sample_cap = (size_t)cap;
+			break;
+		case 't':
+			if (pctl_parse_table_bits("train", optarg,
+						  &o->table_bits) < 0)
+				return pctl_usage(train_usage, false);
+			break;
+		case 'v':
+			pctl_set_verbose();
+			break;
+		default:
+			return pctl_usage(train_usage, opt == 'h');
+		}
+	}
+	if (argc - optind != 1) {
+		pctl_err("train: expected one store, got %d arguments",
+			 argc - optind);
+		return pctl_usage(train_usage, false);
+	}
+	return TRAIN_RUN;
+}
+
+int pctl_cmd_train(int argc, char **argv)
+{
+	struct pctl_train_opts o = { .level = PF_MODEL_LEVEL_DEFAULT,
+				     .sample_cap = PCTL_SAMPLE_CAP_DEFAULT };
+	pf_store_opts sopts;
+	pf_store *store;
+	int rc;
+
+	rc = train_parse(argc, argv, &o);
+	if (rc != TRAIN_RUN)
+		return rc;
+	pf_store_opts_default(&sopts);
+	if (pctl_store_open_writer("train", argv[optind], &sopts, &store) < 0)
+		return PCTL_EXIT_USAGE;
+	rc = pctl_train_run(store, argv[optind], &o);
+	pf_store_close(store);
+	return rc;
+}

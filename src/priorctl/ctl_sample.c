@@ -1,0 +1,604 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl_sample.c - the data sample priorctl train learns from: every file's
+ * data kind sniffed from its name and first bytes, and per kind a bounded
+ * sample spread over many files, with about 10% held out for evaluation.
+ *
+ * Design notes:
+ * - Two passes. The walk records each regular file's path, size and kind
+ *   (reading only its first 4 KiB). Then, per kind, pieces of up to 256 KiB
+ *   are handed out round-robin over the kind's files, in an order fixed by a
+ *   hash of the path (so a sample is repeatable, yet not all from the first
+ *   directory), until the kind's cap is reached. Each file is then read once.
+ * - A file that gives k pieces but holds more gives them spread over its
+ *   length at a 256 KiB-aligned stride, so a big log is not judged by its
+ *   head alone; aligned pieces decode at most two blocks of a container.
+ * - Piece n of a kind (in reading order) is held out when n % 10 == 9; a
+ *   kind with 2..9 pieces holds out its last one. Held-out pieces stay
+ *   separate: they are the blocks the evaluation codes.
+ * - Compressed files are counted (their bytes matter for the store's
+ *   totals) but never sampled: no model learns anything from them.
+ */
+#include "priorctl/priorctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/pf_common.h"
+
+#define HEAD_BYTES 4096
+
+/* ---- sniffing ------------------------------------------------------------ */
+
+static const char *const kind_names[PCTL_KIND_COUNT] = {
+	"text", "code", "structured", "tabular", "array", "binary", "compressed",
+};
+
+const char *pctl_kind_name(enum pctl_kind kind)
+{
+	return (unsigned)kind < PCTL_KIND_COUNT ? kind_names[kind] : "unknown";
+}
+
+static const char *const compressed_exts[] = {
+	"gz", "tgz", "zst", "zstd", "xz", "txz", "bz2", "lz4", "lzma", "br",
+	"7z", "zip", "jar", "whl", "apk", "png", "jpg", "jpeg", "gif", "webp",
+	"avif", "heic", "mp3", "mp4", "m4a", "mkv", "webm", "mov", "ogg", "opus",
+	"flac", "woff", "woff2", "docx", "xlsx", "pptx", "odt", "epub", NULL,
+};
+static const char *const array_exts[] = {
+	"npy", "bin", "raw", "wav", "pcm", "f32", "f64", "i16", "i32", "u16",
+	"u32", "dat", "tok", NULL,
+};
+static const char *const code_exts[] = {
+	"c", "h", "cc", "cpp", "cxx", "hpp", "hh", "py", "pyi", "js", "mjs",
+	"ts", "tsx", "jsx", "go", "rs", "java", "kt", "scala", "rb", "pl", "pm",
+	"php", "cs", "swift", "m", "mm", "lua", "sh", "bash", "zsh", "r", "jl",
+	"hs", "ml", "mli", "ex", "exs", "erl", "clj", "el", "lisp", "scm", "sql",
+	"css", "scss", "less", "vue", "dart", "zig", "nim", "asm", "s", "cmake",
+	"mk", "toml", "yaml", "yml", "ini", "cfg", "diff", "patch", "am", "ac",
+	"in", NULL,
+};
+static const char *const structured_exts[] = {
+	"json", "jsonl", "ndjson", "geojson", "xml", "html", "htm", "xhtml",
+	"svg", "plist", "rss", "atom", "xsd", NULL,
+};
+static const char *const tabular_exts[] = { "csv", "tsv", "psv", "tab", NULL };
+
+static bool ext_in(const char *ext, const char *const *list)
+{
+	for (; ext && *list; list++)
+		if (!strcasecmp(ext, *list))
+			return true;
+	return false;
+}
+
+static bool has_prefix(const unsigned char *h, size_t len, const void *magic,
+		       size_t n, size_t at)
+{
+	return len >= at + n && !memcmp(h + at, magic, n);
+}
+
+static bool compressed_magic(const unsigned char *h, size_t len)
+{
+	static const struct { const char *m; size_t n, at; } magics[] = {
+		{ "\x1f\x8b", 2, 0 },             /* gzip */
+		{ "\x28\xb5\x2f\xfd", 4, 0 },     /* zstd */
+		{ "\xfd" "7zXZ\0", 6, 0 },        /* xz */
+		{ "BZh", 3, 0 },                  /* bzip2 */
+		{ "\x04\x22\x4d\x18", 4, 0 },     /* lz4 */
+		{ "7z\xbc\xaf\x27\x1c", 6, 0 },   /* 7-zip */
+		{ "PK\x03\x04", 4, 0 },           /* zip, jar, docx, npz */
+		{ "\x89PNG", 4, 0 },
+		{ "\xff\xd8\xff", 3, 0 },         /* jpeg */
+		{ "GIF8", 4, 0 },
+		{ "WEBP", 4, 8 },                 /* RIFF....WEBP */
+		{ "ftyp", 4, 4 },                 /* mp4, mov, heic */
+		{ "OggS", 4, 0 },
+		{ "fLaC", 4, 0 },
+		{ "ID3", 3, 0 },                  /* mp3 */
+		{ "\x1a\x45\xdf\xa3", 4, 0 },     /* matroska, webm */
+	};
+
+	for (size_t i = 0; i < sizeof(magics) / sizeof(magics[0]); i++)
+		if (has_prefix(h, len, magics[i].m, magics[i].n, magics[i].at))
+			return true;
+	return false;
+}
+
+static bool array_magic(const unsigned char *h, size_t len)
+{
+	return has_prefix(h, len, "\x93NUMPY", 6, 0) ||
+	       has_prefix(h, len, "WAVE", 4, 8);
+}
+
+/* Valid UTF-8 with few control bytes and no NUL. h is NUL-padded past len
+ * (so pctl_utf8_len stops there); a sequence cut by the end is fine. */
+static bool looks_text(const unsigned char *h, size_t len)
+{
+	size_t bad = 0, i = 0;
+
+	while (i < len) {
+		size_t n = pctl_utf8_len(h + i);
+
+		if (!h[i])
+			return false;
+		if (!n) {
+			if (len - i < 4)
+				break;
+			bad++;
+			n = 1;
+		} else if (h[i] < 0x20 && !strchr("\t\n\r\f\v\b\x1b", h[i])) {
+			bad++;
+		}
+		i += n;
+	}
+	return bad * 20 <= len;
+}
+
+/* At least 5 whole lines, each with the same count (>= min) of sep. */
+static bool same_count_per_line(const unsigned char *h, size_t len, char sep,
+				size_t min)
+{
+	size_t lines = 0, want = 0, count = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (h[i] == (unsigned char)sep) {
+			count++;
+		} else if (h[i] == '\n') {
+			if (count < min || (lines && count != want))
+				return false;
+			want = count;
+			count = 0;
+			lines++;
+		}
+	}
+	return lines >= 5;
+}
+
+/* Text whose name says nothing: guess from its shape. */
+static enum pctl_kind text_kind_by_content(const unsigned char *h, size_t len)
+{
+	size_t i = 0, punct = 0;
+
+	if (has_prefix(h, len, "\xef\xbb\xbf", 3, 0))
+		i = 3; /* UTF-8 byte order mark */
+	while (i < len && strchr(" \t\r\n", h[i]))
+		i++;
+	if (i < len && (h[i] == '{' || h[i] == '['))
+		return PCTL_KIND_STRUCTURED;
+	if (i < len && h[i] == '<')
+		return PCTL_KIND_STRUCTURED;
+	if (has_prefix(h, len, "#!", 2, 0))
+		return PCTL_KIND_CODE;
+	if (same_count_per_line(h, len, '\t', 1) ||
+	    same_count_per_line(h, len, ',', 2))
+		return PCTL_KIND_TABULAR;
+	for (i = 0; i < len; i++)
+		punct += strchr(";{}()=", h[i]) != NULL && h[i];
+	return punct * 25 > len ? PCTL_KIND_CODE : PCTL_KIND_TEXT;
+}
+
+static enum pctl_kind text_kind(const char *name, const char *ext,
+				const unsigned char *h, size_t len)
+{
+	if (ext_in(ext, structured_exts))
+		return PCTL_KIND_STRUCTURED;
+	if (ext_in(ext, tabular_exts))
+		return PCTL_KIND_TABULAR;
+	if (ext_in(ext, code_exts) || !strcmp(name, "Makefile") ||
+	    !strcmp(name, "Dockerfile") || !strcmp(name, "CMakeLists.txt"))
+		return PCTL_KIND_CODE;
+	return text_kind_by_content(h, len);
+}
+
+enum pctl_kind pctl_kind_sniff(const char *name, const unsigned char *head,
+			       size_t len)
+{
+	unsigned char h[HEAD_BYTES + 4] = { 0 }; /* NUL-padded for looks_text */
+	const char *ext = strrchr(name, '.');
+
+	ext = ext && ext != name ? ext + 1 : NULL;
+	if (len > HEAD_BYTES)
+		len = HEAD_BYTES;
+	memcpy(h, head, len);
+	if (compressed_magic(h, len) || (!len && ext_in(ext, compressed_exts)))
+		return PCTL_KIND_COMPRESSED;
+	if (array_magic(h, len))
+		return PCTL_KIND_ARRAY;
+	if (looks_text(h, len))
+		return text_kind(name, ext, h, len);
+	if (ext_in(ext, compressed_exts))
+		return PCTL_KIND_COMPRESSED;
+	return ext_in(ext, array_exts) ? PCTL_KIND_ARRAY : PCTL_KIND_BINARY;
+}
+
+/* ---- reading files: plain or through their containers ---------------------- */
+
+struct sample_src {
+	pf_store *store; /* NULL for a plain directory */
+	int rootfd;
+	unsigned char *block; /* container block scratch (PF_BLOCK_SIZE_MAX) */
+};
+
+struct src_file {
+	int fd;             /* plain file, or -1 */
+	pf_container *c;    /* container, or NULL */
+};
+
+static int src_open(struct sample_src *src, int dirfd, const char *name,
+		    const char *path, struct src_file *f)
+{
+	f->fd = -1;
+	f->c = NULL;
+	if (src->store)
+		return pctl_container_open(src->store, dirfd, name, path, &f->c);
+	f->fd = openat(dirfd, name,
+		       O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	return f->fd < 0 ? -errno : 0;
+}
+
+static int src_read(struct sample_src *src, struct src_file *f, uint64_t off,
+		    void *buf, size_t len)
+{
+	if (f->c)
+		return pctl_container_read(f->c, off, buf, len, src->block);
+	while (len) {
+		ssize_t n = pread(f->fd, buf, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0) { /* shrunk since the walk: zeros, as a hole */
+			memset(buf, 0, len);
+			return 0;
+		}
+		buf = (unsigned char *)buf + n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void src_close(struct src_file *f)
+{
+	pf_container_close(f->c);
+	if (f->fd >= 0)
+		close(f->fd);
+}
+
+/* ---- pass 1: the walk -------------------------------------------------------- */
+
+struct entry {
+	char *path;
+	uint64_t size;
+	uint64_t order;    /* hash of path: the round-robin order */
+	enum pctl_kind kind;
+	uint32_t pieces;   /* handed out by plan_kind() */
+	uint32_t last_len; /* of the last piece when the cap cut it, else 0 */
+};
+
+struct collect {
+	struct sample_src src;
+	struct pctl_sample *out;
+	struct entry *v;
+	size_t count, cap;
+};
+
+static uint64_t path_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then a final mix */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	h ^= h >> 33;
+	return h * 0xff51afd7ed558ccdull;
+}
+
+static void collect_error(void *arg, const char *path, const char *what,
+			  int err)
+{
+	struct collect *c = arg;
+
+	c->out->errors++;
+	pctl_err("sample: %s: %s: %s", *path ? path : ".", what, strerror(-err));
+}
+
+/* Sets the kind and, for a container, *size to its logical size. */
+static int sniff_file(struct collect *c, int dirfd, const char *name,
+		      const char *path, uint64_t *size, enum pctl_kind *kind)
+{
+	unsigned char head[HEAD_BYTES];
+	struct src_file f;
+	size_t n = 0;
+	int rc;
+
+	rc = src_open(&c->src, dirfd, name, path, &f);
+	if (rc == 0) {
+		if (f.c)
+			*size = pf_container_size(f.c);
+		n = *size < HEAD_BYTES ? (size_t)*size : HEAD_BYTES;
+		rc = src_read(&c->src, &f, 0, head, n);
+	}
+	src_close(&f);
+	if (rc == 0)
+		*kind = pctl_kind_sniff(name, head, n);
+	return rc;
+}
+
+static int collect_file(void *arg, int dirfd, const char *name,
+			const char *path, const struct stat *st)
+{
+	struct collect *c = arg;
+	enum pctl_kind kind;
+	uint64_t size = (uint64_t)st->st_size;
+	struct entry *e;
+	int rc;
+
+	rc = sniff_file(c, dirfd, name, path, &size, &kind);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
+		collect_error(c, path,
+			      rc == -EIO ? "corrupt container" : "read", rc);
+		return 0;
+	}
+	c->out->kind[kind].files++;
+	c->out->kind[kind].logical += size;
+	if (!size || kind == PCTL_KIND_COMPRESSED)
+		return 0;
+	if (c->count == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 256;
+		struct entry *v = reallocarray(c->v, cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		c->v = v;
+		c->cap = cap;
+	}
+	e = &c->v[c->count];
+	*e = (struct entry){ .path = strdup(path), .size = size,
+			     .order = path_hash(path), .kind = kind };
+	if (!e->path)
+		return -ENOMEM;
+	c->count++;
+	return 0;
+}
+
+/* ---- the plan: pieces per file ---------------------------------------------- */
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if (x->order != y->order)
+		return x->order < y->order ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+/* Round r gives each file still longer than r pieces one more piece, until
+ * the cap is reached. v[0..n) are one kind's files. @return bytes planned. */
+static uint64_t plan_kind(struct entry *v, size_t n, uint64_t cap)
+{
+	size_t *alive = malloc((n ? n : 1) * sizeof(*alive)), live = n;
+	uint64_t left = cap;
+
+	if (!alive)
+		return UINT64_MAX;
+	for (size_t i = 0; i < n; i++)
+		alive[i] = i;
+	for (uint64_t r = 0; live && left; r++) {
+		size_t keep = 0;
+
+		for (size_t k = 0; k < live && left; k++) {
+			struct entry *e = &v[alive[k]];
+			uint64_t take = e->size - r * PCTL_SAMPLE_PIECE;
+
+			take = take > PCTL_SAMPLE_PIECE ? PCTL_SAMPLE_PIECE : take;
+			if (take > left) {
+				take = left;
+				e->last_len = (uint32_t)take;
+			}
+			e->pieces++;
+			left -= take;
+			if (e->size > (r + 1) * PCTL_SAMPLE_PIECE)
+				alive[keep++] = alive[k];
+		}
+		live = keep;
+	}
+	free(alive);
+	return cap - left;
+}
+
+/* Offset and length of piece j of e (see the design notes). */
+static void piece_at(const struct entry *e, uint32_t j, uint64_t *off,
+		     size_t *len)
+{
+	uint64_t stride = PCTL_SAMPLE_PIECE, n;
+
+	if ((uint64_t)e->pieces * PCTL_SAMPLE_PIECE < e->size)
+		stride = e->size / e->pieces / PCTL_SAMPLE_PIECE * PCTL_SAMPLE_PIECE;
+	*off = j * stride;
+	n = e->size - *off < PCTL_SAMPLE_PIECE ? e->size - *off : PCTL_SAMPLE_PIECE;
+	if (j + 1 == e->pieces && e->last_len)
+		n = e->last_len;
+	*len = (size_t)n;
+}
+
+/* ---- pass 2: reading the pieces ------------------------------------------- */
+
+struct kind_fill {
+	uint64_t pieces, next; /* planned pieces of the kind; next piece no. */
+};
+
+static bool held_out(const struct kind_fill *k)
+{
+	if (k->pieces >= 10)
+		return k->next % 10 == 9;
+	return k->pieces >= 2 && k->next + 1 == k->pieces;
+}
+
+static int kind_alloc(struct pctl_kind_sample *ks, uint64_t bytes,
+		      uint64_t pieces)
+{
+	uint64_t held = pieces >= 10 ? pieces / 10 : pieces >= 2;
+
+	/* Which pieces end up held out (and how long they are) is known only
+	 * while reading: room for all bytes in train, full pieces in eval. */
+	ks->train = malloc(bytes ? bytes : 1);
+	ks->eval = malloc(held ? (held * PCTL_SAMPLE_PIECE) : 1);
+	ks->eval_lens = calloc(held ? held : 1, sizeof(*ks->eval_lens));
+	return ks->train && ks->eval && ks->eval_lens ? 0 : -ENOMEM;
+}
+
+static int read_piece(struct collect *c, struct src_file *f,
+		      const struct entry *e, uint32_t j, struct kind_fill *kf,
+		      struct pctl_progress *bar)
+{
+	struct pctl_kind_sample *ks = &c->out->kind[e->kind];
+	bool eval = held_out(kf);
+	uint64_t off;
+	size_t len;
+
+	piece_at(e, j, &off, &len);
+	PF_FORWARD(src_read(&c->src, f, off,
+			    eval ? ks->eval + ks->eval_len
+				 : ks->train + ks->train_len,
+			    len));
+	kf->next++;
+	if (eval) {
+		ks->eval_lens[ks->eval_count++] = len;
+		ks->eval_len += len;
+	} else {
+		ks->train_len += len;
+	}
+	pctl_progress_add(bar, len);
+	return 0;
+}
+
+/* Reads every planned piece of e. A file that fails is reported and its
+ * pieces are skipped (their piece numbers too, so the split stays 1:9). */
+static int read_entry(struct collect *c, const struct entry *e,
+		      struct kind_fill *kf, struct pctl_progress *bar)
+{
+	struct src_file f;
+	int rc;
+	uint32_t j = 0;
+
+	rc = src_open(&c->src, c->src.rootfd, e->path, e->path, &f);
+	for (; rc == 0 && j < e->pieces; j++)
+		rc = read_piece(c, &f, e, j, kf, bar);
+	src_close(&f);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
+		kf->next += e->pieces - j;
+		collect_error(c, e->path, rc == -EIO ? "corrupt container" : "read",
+			      rc);
+	}
+	return 0;
+}
+
+static int read_all(struct collect *c, uint64_t bytes,
+		    const struct kind_fill *fills)
+{
+	struct kind_fill kf[PCTL_KIND_COUNT];
+	struct pctl_progress bar;
+	int rc = 0;
+
+	memcpy(kf, fills, sizeof(kf));
+	pctl_progress_start(&bar, "sampling", bytes);
+	for (size_t i = 0; i < c->count && rc == 0; i++)
+		if (c->v[i].pieces)
+			rc = read_entry(c, &c->v[i], &kf[c->v[i].kind], &bar);
+	pctl_progress_end(&bar);
+	return rc;
+}
+
+/* Plans every kind (v is sorted by kind) and allocates its buffers. */
+static int plan_all(struct collect *c, size_t cap, struct kind_fill *fills,
+		    uint64_t *total)
+{
+	size_t i = 0;
+
+	*total = 0;
+	while (i < c->count) {
+		enum pctl_kind k = c->v[i].kind;
+		size_t n = 1;
+		uint64_t bytes;
+
+		while (i + n < c->count && c->v[i + n].kind == k)
+			n++;
+		bytes = plan_kind(c->v + i, n, cap);
+		if (bytes == UINT64_MAX)
+			return -ENOMEM;
+		for (size_t j = i; j < i + n; j++)
+			fills[k].pieces += c->v[j].pieces;
+		PF_FORWARD(kind_alloc(&c->out->kind[k], bytes, fills[k].pieces));
+		*total += bytes;
+		i += n;
+	}
+	return 0;
+}
+
+static int collect_run(struct collect *c, size_t cap)
+{
+	const struct pctl_walk_fns fns = { .file = collect_file,
+					   .err = collect_error };
+	struct kind_fill fills[PCTL_KIND_COUNT] = { 0 };
+	uint64_t total;
+
+	PF_FORWARD(pctl_walk_tree(c->src.rootfd, c->src.store != NULL, &fns, c));
+	if (c->count)
+		qsort(c->v, c->count, sizeof(*c->v), entry_cmp);
+	PF_FORWARD(plan_all(c, cap, fills, &total));
+	return read_all(c, total, fills);
+}
+
+int pctl_sample_collect(pf_store *store, const char *from_dir, size_t cap,
+			struct pctl_sample *out)
+{
+	struct collect c = { .src = { .store = from_dir ? NULL : store },
+			     .out = out };
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	c.src.block = malloc(PF_BLOCK_SIZE_MAX);
+	if (!c.src.block)
+		return -ENOMEM;
+	if (from_dir) {
+		c.src.rootfd = open(from_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		rc = c.src.rootfd < 0 ? -errno : 0;
+	} else {
+		c.src.rootfd = pf_store_root_fd(store);
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = collect_run(&c, cap);
+	if (rc < 0)
+		pctl_err("sample: %s: %s", from_dir ? from_dir : "store",
+			 strerror(-rc));
+	if (from_dir && c.src.rootfd >= 0)
+		close(c.src.rootfd);
+	for (size_t i = 0; i < c.count; i++)
+		free(c.v[i].path);
+	free(c.v);
+	free(c.src.block);
+	return rc;
+}
+
+void pctl_sample_free(struct pctl_sample *s)
+{
+	for (int k = 0; k < PCTL_KIND_COUNT; k++) {
+		free(s->kind[k].train);
+		free(s->kind[k].eval);
+		free(s->kind[k].eval_lens);
+	}
+	memset(s, 0, sizeof(*s));
+}

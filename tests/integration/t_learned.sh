@@ -1,0 +1,176 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# t_learned.sh - the learned codec end to end through priorctl: import (train + copy) of a generated text tree, models list/show/gc, fsck, mount and compare, stat, recompress refused while mounted then zstd and back, import resume.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$(dirname "$0")/lib.sh"
+pf_setup
+[ -x "$PRIORCTL" ] || fail "no priorctl at $PRIORCTL"
+
+SRC=$PF_WORK/src STORE=$PF_WORK/store MNT=$PF_WORK/mnt
+OUT=$PF_WORK/out ERR=$PF_WORK/err
+
+# run WANT_STATUS CMD...: priorctl CMD with stdout/stderr in $OUT/$ERR.
+run() {
+	local want=$1 rc
+	shift
+	"$PRIORCTL" "$@" >"$OUT" 2>"$ERR"
+	rc=$?
+	[ "$rc" -eq "$want" ] ||
+		fail "priorctl $* exited $rc, want $want; out: $(head -c 800 "$OUT"); err: $(head -c 500 "$ERR")"
+}
+
+has() {
+	LC_ALL=C grep -Eq -- "$2" "$1" || fail "$(basename "$1") lacks /$2/: $(head -c 800 "$1")"
+}
+
+# blocks CODEC: number of CODEC blocks in the store (stat --json).
+blocks() {
+	"$PRIORCTL" stat --json "$STORE" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["total"]["blocks"][sys.argv[1]])' "$1" ||
+		fail "stat --json $STORE"
+}
+
+# same_tree A B: diff -r without following links; fifos only get a note.
+same_tree() {
+	diff -r --no-dereference "$1" "$2" >"$PF_WORK/diff" 2>&1
+	! grep -v ' is a fifo while file ' "$PF_WORK/diff" | grep -q . ||
+		fail "$2 differs from $1: $(head -c 800 "$PF_WORK/diff")"
+}
+
+# gen_text DIR SEED: ~4.5 MB of prose-like text in nested files: words from
+# a Zipf-distributed made-up vocabulary, sentences and paragraphs.
+gen_text() {
+	python3 - "$@" <<'EOF' || fail "gen_text $*"
+import os, random, sys
+root, rng = sys.argv[1], random.Random(int(sys.argv[2]))
+syl = "ka lo mi ne ru sa te vi do pa ri en al or is un th st ch qu".split()
+vocab = ["".join(rng.choice(syl) for _ in range(rng.choice((1, 2, 2, 3, 3, 4))))
+         for _ in range(3000)]
+weights = [1.0 / (i + 1) for i in range(len(vocab))]
+def sentence():
+    w = rng.choices(vocab, weights, k=rng.randint(4, 18))
+    s = " ".join(w).capitalize()
+    if rng.random() < 0.3:
+        s = s.replace(" ", ", ", 1)
+    return s + rng.choice((".", ".", ".", "?", "!"))
+def paragraph():
+    return " ".join(sentence() for _ in range(rng.randint(2, 7))) + "\n\n"
+for i in range(18):
+    d = os.path.join(root, "part%d" % (i % 4), "sub%d" % (i % 3))
+    os.makedirs(d, exist_ok=True)
+    size = rng.randint(120, 380) * 1024
+    out = []
+    n = 0
+    while n < size:
+        p = paragraph()
+        out.append(p)
+        n += len(p)
+    with open(os.path.join(d, "doc%02d.txt" % i), "w") as f:
+        f.write("".join(out))
+EOF
+}
+
+check "usage: help, bad options and arguments (exit 2)"
+for cmd in train models recompress import; do
+	run 0 "$cmd" --help
+	has "$OUT" "^usage: priorctl $cmd"
+	run 2 "$cmd"
+	run 2 "$cmd" --no-such-option "$PF_WORK"
+done
+run 0 --help
+has "$OUT" '^  recompress '
+run 2 models frob "$PF_WORK"
+has "$ERR" "unknown action 'frob'"
+run 2 recompress --codec lzma "$PF_WORK"
+run 2 import --jobs 0 "$PF_WORK" "$PF_WORK/x"
+run 2 train --table-bits 30 "$PF_WORK"
+run 2 train "$PF_WORK" # not a store
+has "$ERR" 'not a priorfs store'
+run 0 init "$PF_WORK/bare"
+run 1 recompress --codec learned "$PF_WORK/bare"
+has "$ERR" 'no default models'
+
+check "generate a text tree with links, a fifo, xattrs and odd times"
+gen_text "$SRC" 7
+printf 'short\n' >"$SRC/small.txt"
+: >"$SRC/empty.txt"
+ln -s part0/sub0/doc00.txt "$SRC/link"
+ln "$SRC/part1/sub1/doc01.txt" "$SRC/hardlink.txt"
+mkfifo "$SRC/fifo"
+setfattr -n user.colour -v blue "$SRC/part0/sub0/doc00.txt" 2>/dev/null && XATTR=1 || XATTR=0
+chmod 0640 "$SRC/part2/sub2/doc02.txt"
+touch -d "2003-04-05 06:07:08.123456789" "$SRC/part3/sub0/doc03.txt"
+
+check "import trains a model, copies the tree; models list shows a default"
+run 0 import --jobs 2 "$SRC" "$STORE"
+has "$OUT" '^text .* yes$'
+has "$OUT" '^import: 20 files .* 20 written, .* 0 failed\), 1 hard links'
+run 0 models list "$STORE"
+has "$OUT" '^[0-9a-f]{16} +[0-9.]+[KM]? +text$'
+MODEL=$(awk '$3 == "text" { print $1 }' "$OUT")
+run 0 models show "$MODEL" "$STORE"
+has "$OUT" '^default: +text$'
+has "$OUT" '^files: +(1[89]|2[01])$'
+run 0 fsck "$STORE"
+has "$OUT" ' 0 faults$'
+LEARNED=$(blocks learned)
+[ "$LEARNED" -gt 10 ] || fail "only $LEARNED learned blocks after import"
+
+check "the mount shows the source byte for byte, with links, times, modes, xattrs"
+pf_mount "$STORE" "$MNT"
+same_tree "$SRC" "$MNT"
+[ "$(stat -c %i "$MNT/hardlink.txt")" = "$(stat -c %i "$MNT/part1/sub1/doc01.txt")" ] ||
+	fail "hard link not kept"
+[ "$(readlink "$MNT/link")" = part0/sub0/doc00.txt ] || fail "symlink target differs"
+[ -p "$MNT/fifo" ] || fail "fifo not copied"
+[ "$(stat -c %y "$MNT/part3/sub0/doc03.txt")" = "$(stat -c %y "$SRC/part3/sub0/doc03.txt")" ] ||
+	fail "mtime not kept"
+[ "$(stat -c %a "$MNT/part2/sub2/doc02.txt")" = 640 ] || fail "mode not kept"
+if [ "$XATTR" = 1 ]; then
+	[ "$(getfattr --only-values -n user.colour "$MNT/part0/sub0/doc00.txt" 2>/dev/null)" = blue ] ||
+		fail "user xattr not kept"
+fi
+
+check "writers refuse while the store is mounted read-write (exit 2)"
+run 2 recompress "$STORE"
+has "$ERR" '^priorctl: recompress: .* is in use: mounted read-write'
+run 2 models gc "$STORE"
+has "$ERR" 'in use'
+run 2 train "$STORE"
+run 0 models list "$STORE" # readers still work
+pf_umount "$MNT"
+
+check "recompress --codec zstd, then auto: times kept, data identical"
+MTIME=$(stat -c %y "$STORE/part3/sub0/doc03.txt")
+run 0 recompress --codec zstd --jobs 2 "$STORE"
+has "$OUT" '^recompress: 21 files: 1[0-9] re-encoded .* 0 failed'
+[ "$(blocks learned)" -eq 0 ] || fail "learned blocks left after recompress --codec zstd"
+run 0 recompress --codec zstd "$STORE" # nothing left to do: resumable
+has "$OUT" ' 0 re-encoded .* 21 already current'
+run 0 recompress "$STORE"
+[ "$(blocks learned)" -eq "$LEARNED" ] ||
+	fail "$(blocks learned) learned blocks after recompress, want $LEARNED"
+[ "$(stat -c %y "$STORE/part3/sub0/doc03.txt")" = "$MTIME" ] || fail "recompress changed an mtime"
+run 0 fsck "$STORE"
+pf_mount "$STORE" "$MNT" ro
+same_tree "$SRC" "$MNT"
+pf_umount "$MNT"
+
+check "import resumes: only a file left unfinished is written again"
+touch "$STORE/part0/sub0/doc00.txt" # as if the run stopped before its times were set
+run 0 import --no-train "$SRC" "$STORE"
+has "$OUT" '^import: 20 files .* 1 written, .* 19 already there, 0 failed'
+
+check "models gc removes an unreferenced model and keeps the one in use"
+JUNK=$(head -c 4096 /dev/urandom | tee "$PF_WORK/junk" | sha256sum | cut -c1-64)
+cp "$PF_WORK/junk" "$STORE/.priorfs/models/$JUNK"
+run 0 models gc --dry-run "$STORE"
+has "$OUT" "^would remove ${JUNK:0:16} "
+[ -e "$STORE/.priorfs/models/$JUNK" ] || fail "gc --dry-run removed a model"
+run 0 models gc "$STORE"
+has "$OUT" "^removed ${JUNK:0:16} "
+has "$OUT" '1 removed, 1 kept'
+[ ! -e "$STORE/.priorfs/models/$JUNK" ] || fail "unreferenced model not removed"
+run 0 models list "$STORE"
+has "$OUT" "^$MODEL "
+run 0 fsck "$STORE"
