@@ -60,7 +60,7 @@ static void check_codec_choice(enum pf_codec_choice choice, const uint8_t *src,
 static void fuzz_round_trip(enum pf_codec_choice choice, int level,
 			    const uint8_t *src, size_t len)
 {
-	pf_codec_params params = { choice, level };
+	pf_codec_params params = { .choice = choice, .zstd_level = level };
 	size_t cap = pf_codec_bound(len);
 	uint8_t *a = malloc(cap), *b = malloc(cap), *back = malloc(len ? len : 1);
 	uint8_t codec_a, codec_b;

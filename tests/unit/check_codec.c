@@ -84,7 +84,7 @@ static uint8_t *make_partly_random(size_t len, unsigned zeros)
 static uint8_t *encode(enum pf_codec_choice choice, const void *plain,
 		       size_t len, size_t *stored_len, uint8_t *codec)
 {
-	pf_codec_params params = { choice, PF_ZSTD_LEVEL_DEFAULT };
+	pf_codec_params params = { .choice = choice, .zstd_level = PF_ZSTD_LEVEL_DEFAULT };
 	size_t cap = pf_codec_bound(len);
 	uint8_t *out = malloc(cap);
 	ssize_t n;
@@ -163,7 +163,7 @@ END_TEST
 
 START_TEST(test_empty_block)
 {
-	pf_codec_params params = { PF_CHOICE_ZSTD, 3 };
+	pf_codec_params params = { .choice = PF_CHOICE_ZSTD, .zstd_level = 3 };
 	uint8_t out[64], codec = 99;
 
 	ck_assert_int_eq(pf_codec_encode(&params, "", 0, out, sizeof(out),
@@ -179,7 +179,7 @@ START_TEST(test_deterministic)
 {
 	size_t len = 256 << 10, n1, n2, n3;
 	uint8_t *plain = make_data(K_TEXT, len, 5), c1, c2, c3;
-	pf_codec_params hi = { PF_CHOICE_ZSTD, PF_ZSTD_LEVEL_MAX };
+	pf_codec_params hi = { .choice = PF_CHOICE_ZSTD, .zstd_level = PF_ZSTD_LEVEL_MAX };
 	uint8_t *a = encode(PF_CHOICE_ZSTD, plain, len, &n1, &c1);
 	uint8_t *c = malloc(pf_codec_bound(len));
 	ssize_t n;
@@ -204,7 +204,7 @@ END_TEST
 START_TEST(test_bad_params)
 {
 	uint8_t plain[100], out[200], codec;
-	pf_codec_params params = { PF_CHOICE_ZSTD, 0 };
+	pf_codec_params params = { .choice = PF_CHOICE_ZSTD, .zstd_level = 0 };
 
 	fill_text(plain, sizeof(plain), 1);
 	ck_assert_uint_le(pf_codec_bound(sizeof(plain)), sizeof(out));
@@ -474,12 +474,12 @@ START_TEST(test_names)
 	ck_assert_str_eq(pf_codec_name(PF_CODEC_LEARNED), "learned");
 	ck_assert_str_eq(pf_codec_name(4), "unknown");
 	ck_assert_str_eq(pf_codec_name(255), "unknown");
-	const char *const ok[] = { "auto", "zstd", "raw" };
-	for (int i = 0; i < 3; i++) {
+	const char *const ok[] = { "auto", "zstd", "raw", "learned" };
+	for (int i = 0; i < 4; i++) {
 		ck_assert_int_eq(pf_codec_choice_parse(ok[i], &c), 0);
 		ck_assert_str_eq(pf_codec_choice_name(c), ok[i]);
 	}
-	const char *const bad[] = { "", "Zstd", "zstd ", "learned", "rawx", NULL };
+	const char *const bad[] = { "", "Zstd", "zstd ", "learn", "rawx", NULL };
 	for (int i = 0; i < 6; i++)
 		ck_assert_int_eq(pf_codec_choice_parse(bad[i], &c), -EINVAL);
 	ck_assert_str_eq(pf_codec_choice_name((enum pf_codec_choice)9),
