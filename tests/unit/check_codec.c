@@ -590,6 +590,63 @@ START_TEST(test_api_errors)
 }
 END_TEST
 
+/* ---- learned codec choice --------------------------------------------------- */
+
+/* Word-like text a context model predicts well (8-byte words picked by a
+ * hash of their position). */
+static uint8_t *make_words(size_t len, unsigned seed)
+{
+	static const char words[] = "the     quick   brown   fox     jumps   over    "
+				    "lazy    dog     and     then    sleeps  under   "
+				    "a       warm    sunny   sky     ";
+	uint8_t *p = malloc(len);
+
+	for (size_t i = 0; i < len; i++) {
+		uint64_t w = (i / 8 + seed) * 0x9E3779B97F4A7C15ull;
+
+		p[i] = (uint8_t)words[(w >> 60) * 8 + i % 8];
+	}
+	return p;
+}
+
+START_TEST(test_learned_choice)
+{
+	pf_model_train_opts topts = { .level = PF_MODEL_LEVEL_FAST, .table_bits = 16 };
+	size_t len = 64 << 10, image_len, cap = pf_codec_bound(len);
+	uint8_t *sample = make_words(256 << 10, 1), *plain = make_words(len, 99);
+	uint8_t *out = malloc(cap), *back = malloc(len), codec;
+	uint8_t *noise = make_data(K_RANDOM, len, 5);
+	pf_model *model;
+	void *image;
+	ssize_t n;
+
+	ck_assert_int_eq(pf_codec_model_train(sample, 256 << 10, &topts, &image, &image_len), 0);
+	ck_assert_int_eq(pf_codec_model_load(image, image_len, &model), 0);
+	pf_codec_params params = { .choice = PF_CHOICE_AUTO, .zstd_level = 19, .model = model };
+	n = pf_codec_encode(&params, plain, len, out, cap, &codec);
+	ck_assert_int_gt(n, 0);
+	ck_assert_uint_eq(codec, PF_CODEC_LEARNED); /* beats zstd -19 here */
+	ck_assert_int_eq(pf_codec_decode_model(codec, model, out, (size_t)n, back, len), 0);
+	ck_assert_mem_eq(back, plain, len);
+	ck_assert_int_eq(pf_codec_decode(codec, out, (size_t)n, back, len), -ENOTSUP);
+	/* Incompressible data never reaches the model. */
+	params.choice = PF_CHOICE_LEARNED;
+	ck_assert_int_eq(pf_codec_encode(&params, noise, len, out, cap, &codec), (ssize_t)len);
+	ck_assert_uint_eq(codec, PF_CODEC_RAW);
+	/* LEARNED without a model falls back to zstd. */
+	params.model = NULL;
+	ck_assert_int_gt(pf_codec_encode(&params, plain, len, out, cap, &codec), 0);
+	ck_assert_uint_eq(codec, PF_CODEC_ZSTD);
+	pf_codec_model_free(model);
+	free(image);
+	free(sample);
+	free(plain);
+	free(noise);
+	free(out);
+	free(back);
+}
+END_TEST
+
 static Suite *codec_suite(void)
 {
 	Suite *s = suite_create("codec");
@@ -623,6 +680,7 @@ static Suite *codec_suite(void)
 	tc = tcase_create("checksum_names");
 	tcase_add_test(tc, test_checksum);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_learned_choice);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("threads");
