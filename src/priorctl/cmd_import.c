@@ -97,7 +97,7 @@ struct import {
 	_Atomic uint64_t copied, skipped, failed, stored;
 };
 
-/* ---- growing arrays --------------------------------------------------------------- */
+/* ---- growing arrays ------------------------------------------------------ */
 
 static int grow(void **v, size_t *cap, size_t count, size_t size)
 {
@@ -169,7 +169,7 @@ static int inode_first(struct import *im, const struct stat *st,
 	return 0;
 }
 
-/* ---- metadata ------------------------------------------------------------------------ */
+/* ---- metadata ------------------------------------------------------------ */
 
 static void report(struct import *im, const char *path, const char *what,
 		   int err)
@@ -248,7 +248,7 @@ static int copy_meta_at(const struct import *im, const char *path,
 	return 0;
 }
 
-/* ---- the walk: directories, symlinks, special files, the queue ---------------------- */
+/* ---- the walk: directories, symlinks, special files, the queue ----------- */
 
 static int walk_dir_enter(void *arg, int dirfd, const char *name,
 			  const char *path, const struct stat *st)
@@ -381,7 +381,7 @@ static void walk_err(void *arg, const char *path, const char *what, int err)
 	report(arg, path, what, err);
 }
 
-/* ---- regular files --------------------------------------------------------------------- */
+/* ---- regular files ------------------------------------------------------- */
 
 /* Reads up to len bytes at off; fewer only at the end of the file. */
 static ssize_t read_full(int fd, void *buf, size_t len, uint64_t off)
@@ -500,7 +500,7 @@ static int import_one(void *arg, size_t i)
 	return 0;
 }
 
-/* ---- after the files: hard links, then directory metadata ------------------------------ */
+/* ---- after the files: hard links, then directory metadata ---------------- */
 
 static void make_links(struct import *im)
 {
@@ -549,7 +549,7 @@ static void set_dir_meta(struct import *im)
 	}
 }
 
-/* ---- command ----------------------------------------------------------------------------- */
+/* ---- command ------------------------------------------------------------- */
 
 static void import_free(struct import *im)
 {

@@ -23,7 +23,6 @@
 
 #include "common/pf_common.h"
 
-#define SLOTS_MAX 255 /* model slots per container: one byte, 0 = none */
 #define ID_SHORT 16   /* hex digits shown in lists */
 
 static const char models_usage[] =
@@ -50,7 +49,7 @@ struct scan_ctx {
 	const pf_model_info *models;
 	struct model_use *use; /* one per model */
 	size_t count;
-	uint8_t (*ids)[PF_MODEL_ID_SIZE]; /* SLOTS_MAX scratch */
+	uint8_t (*ids)[PF_MODEL_ID_SIZE]; /* PCTL_MODEL_SLOTS scratch */
 	uint64_t errors;
 };
 
@@ -72,7 +71,7 @@ static int list_models(pf_store *store, pf_model_info **v, size_t *n)
 	return rc;
 }
 
-/* ---- which blocks use which model -------------------------------------------- */
+/* ---- which blocks use which model ---------------------------------------- */
 
 static void scan_error(void *arg, const char *path, const char *what, int err)
 {
@@ -94,7 +93,7 @@ static long model_index(const struct scan_ctx *s, const uint8_t *id)
  * table lists what the index references); blocks are counted per model. */
 static void count_blocks(struct scan_ctx *s, pf_container *c, int slots)
 {
-	long map[SLOTS_MAX + 1]; /* slot -> model index, -1: not asked about */
+	long map[PCTL_MODEL_SLOTS + 1]; /* slot -> model index, -1: none */
 	uint64_t nblocks = pctl_container_blocks(c);
 	pf_block_entry e;
 
@@ -128,9 +127,9 @@ static int scan_file(void *arg, int dirfd, const char *name, const char *path,
 			   rc);
 		return 0;
 	}
-	slots = pf_container_models(c, s->ids, SLOTS_MAX);
-	if (slots > SLOTS_MAX)
-		slots = SLOTS_MAX;
+	slots = pf_container_models(c, s->ids, PCTL_MODEL_SLOTS);
+	if (slots > PCTL_MODEL_SLOTS)
+		slots = PCTL_MODEL_SLOTS;
 	if (slots > 0)
 		count_blocks(s, c, slots);
 	pf_container_close(c);
@@ -144,7 +143,7 @@ static int scan_store(const char *path, const pf_model_info *models,
 	struct scan_ctx s = { .models = models, .use = use, .count = count };
 	int rc;
 
-	s.ids = calloc(SLOTS_MAX, sizeof(*s.ids));
+	s.ids = calloc(PCTL_MODEL_SLOTS, sizeof(*s.ids));
 	if (!s.ids)
 		return -ENOMEM;
 	rc = pctl_store_open("models", path, &s.store);
@@ -157,7 +156,7 @@ static int scan_store(const char *path, const pf_model_info *models,
 	return rc;
 }
 
-/* ---- list and show --------------------------------------------------------------- */
+/* ---- list and show ------------------------------------------------------- */
 
 static int models_list(pf_store *store)
 {
@@ -240,7 +239,7 @@ out_free:
 	return status;
 }
 
-/* ---- gc ------------------------------------------------------------------------ */
+/* ---- gc ------------------------------------------------------------------ */
 
 static int gc_remove(pf_store *store, const pf_model_info *m, bool dry_run)
 {
@@ -306,7 +305,7 @@ out_close:
 	return status;
 }
 
-/* ---- command ------------------------------------------------------------------- */
+/* ---- command ------------------------------------------------------------- */
 
 static int models_run(const char *action, int nargs, char **args,
 		      bool dry_run)

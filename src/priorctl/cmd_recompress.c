@@ -36,7 +36,6 @@
 
 #include "common/pf_common.h"
 
-#define SLOTS_MAX 255
 
 static const char recompress_usage[] =
 	"usage: priorctl recompress [--codec auto|learned|zstd|raw] [--jobs N]\n"
@@ -74,7 +73,7 @@ struct recompress {
 	uint64_t walk_errors;
 };
 
-/* ---- which files are done ------------------------------------------------------ */
+/* ---- which files are done ------------------------------------------------ */
 
 static bool is_default(const struct recompress *r, const uint8_t *id)
 {
@@ -87,11 +86,11 @@ static bool is_default(const struct recompress *r, const uint8_t *id)
 
 static bool models_current(const struct recompress *r, pf_container *c)
 {
-	uint8_t (*ids)[PF_MODEL_ID_SIZE] = calloc(SLOTS_MAX, sizeof(*ids));
+	uint8_t (*ids)[PF_MODEL_ID_SIZE] = calloc(PCTL_MODEL_SLOTS, sizeof(*ids));
 	bool ok = ids != NULL;
-	int n = ids ? pf_container_models(c, ids, SLOTS_MAX) : 0;
+	int n = ids ? pf_container_models(c, ids, PCTL_MODEL_SLOTS) : 0;
 
-	for (int i = 0; ok && i < n && i < SLOTS_MAX; i++)
+	for (int i = 0; ok && i < n && i < PCTL_MODEL_SLOTS; i++)
 		ok = is_default(r, ids[i]);
 	free(ids);
 	return ok;
@@ -117,7 +116,7 @@ static bool file_current(const struct recompress *r, pf_container *c)
 	return !learned || models_current(r, c);
 }
 
-/* ---- one file ------------------------------------------------------------------------ */
+/* ---- one file ------------------------------------------------------------ */
 
 static int reencode(pf_container *c, struct pctl_progress *bar)
 {
@@ -201,7 +200,7 @@ static int recompress_one(void *arg, size_t i)
 	return 0;
 }
 
-/* ---- the walk ---------------------------------------------------------------------- */
+/* ---- the walk ------------------------------------------------------------ */
 
 static void walk_error(void *arg, const char *path, const char *what, int err)
 {
@@ -241,7 +240,7 @@ static int add_file(void *arg, int dirfd, const char *name, const char *path,
 	return 0;
 }
 
-/* ---- command ------------------------------------------------------------------------ */
+/* ---- command ------------------------------------------------------------- */
 
 static int load_defaults(struct recompress *r, const char *path)
 {

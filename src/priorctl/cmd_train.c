@@ -12,18 +12,22 @@
  * minus the model's own size: zstd -19 is a stricter baseline than the
  * store's default zstd level, so a model is only kept when it clearly pays.
  *
- * Model size: the context tables dominate a model file (about 2 bytes per
- * slot and context), and the saving grows with the data the model serves,
- * so by default a kind's tables get about logical / 1024 slots (2^10 to
- * 2^20): roughly 2% of the kind's bytes for a dozen contexts, small enough
- * to pay for itself on a small store, large enough not to collide much on a
- * big one. --table-bits overrides it.
+ * Model size: the context tables dominate a model file (2 bytes per slot
+ * and context), and the saving grows with the data the model serves, so by
+ * default a kind's tables get about logical / 1024 slots (2^10 to 2^20):
+ * about 2% of the kind's bytes at the fast level, small enough to pay for
+ * itself on a small store, large enough not to collide much on a big one.
+ * Measured on 4.6 MB of generated prose (fast level): 2^10 slots 2.27
+ * bits/byte, 2^12 1.97, 2^14 1.75, 2^16 1.58, with models of 38K, 74K,
+ * 218K and 794K; only 2^12..2^14 paid. The default level adds a fixed
+ * ~0.3 MiB (its second APM stage), so it pays from about 10 MB of a kind.
+ * --table-bits overrides the choice.
  *
- * New defaults: the paying models, plus the old defaults of kinds this run
- * could not train (too little sample); a kind that was trained but did not
- * pay loses its old default, as the measurement says it does not pay now.
- * Old models stay in the store (blocks may reference them) until
- * "priorctl models gc".
+ * New defaults: per kind, the new model or the old default, whichever has
+ * the larger estimated saving on this run's held-out pieces, if positive;
+ * the old defaults of kinds this run could not train (too little sample)
+ * stay. Models that stop being defaults stay in the store (blocks may
+ * reference them) until "priorctl models gc".
  */
 #include "priorctl/priorctl.h"
 
@@ -41,7 +45,8 @@
 
 static const char train_usage[] =
 	"usage: priorctl train [--from DIR] [--level fast|default] "
-	"[--sample SIZE] STORE\n"
+	"[--sample SIZE]\n"
+	"                      [--table-bits N] STORE\n"
 	"\n"
 	"Samples the files of STORE (or of the plain directory DIR), groups\n"
 	"them by data kind, trains one model per kind with at least 1M of\n"
@@ -65,10 +70,11 @@ struct kind_result {
 	uint64_t eval_bytes, learned_bytes, zstd_bytes;
 	int64_t saving;       /* estimated, model bytes counted */
 	bool used;
+	bool old_better;      /* the kind's old default saves more: kept */
 	uint8_t id[PF_MODEL_ID_SIZE];
 };
 
-/* ---- training and evaluation ---------------------------------------------- */
+/* ---- training and evaluation --------------------------------------------- */
 
 static void train_progress(void *arg, uint64_t done, uint64_t total)
 {
@@ -101,7 +107,6 @@ static int train_kind(const struct pctl_kind_sample *ks,
 
 	if (!o.table_bits)
 		o.table_bits = auto_table_bits(ks->logical);
-
 	snprintf(label, sizeof(label), "training %s", pctl_kind_name(r->kind));
 	pctl_progress_start(&bar, label, ks->train_len);
 	o.progress_arg = &bar;
@@ -169,6 +174,21 @@ static int64_t estimate_saving(const struct kind_result *r, uint64_t logical)
 	return (int64_t)gain - (int64_t)r->image_len;
 }
 
+/* Codes the held-out pieces with model; sets r's sizes and saving. */
+static int measure(const struct pctl_kind_sample *ks, const pf_model *model,
+		   struct kind_result *r)
+{
+	int rc = eval_pieces(ks, model, r);
+
+	if (rc < 0) {
+		pctl_err("train: %s: evaluation failed: %s",
+			 pctl_kind_name(r->kind), strerror(-rc));
+		return rc;
+	}
+	r->saving = estimate_saving(r, ks->logical);
+	return 0;
+}
+
 static int evaluate_kind(const struct pctl_kind_sample *ks,
 			 struct kind_result *r)
 {
@@ -181,21 +201,35 @@ static int evaluate_kind(const struct pctl_kind_sample *ks,
 			 pctl_kind_name(r->kind), strerror(-rc));
 		return rc;
 	}
-	rc = eval_pieces(ks, model, r);
+	rc = measure(ks, model, r);
 	pf_codec_model_free(model);
-	if (rc < 0) {
-		pctl_err("train: %s: evaluation failed: %s",
-			 pctl_kind_name(r->kind), strerror(-rc));
-		return rc;
+	r->used = rc == 0 && r->saving > 0;
+	return rc;
+}
+
+/* Measures the kind's old default on the same pieces; when it saves more
+ * than the new model (and saves at all), it stays and the new one is not
+ * used. A default that does not load loses. */
+static int contest_old(pf_store *store, const struct pctl_kind_sample *ks,
+		       const pf_model_info *old, struct kind_result *r)
+{
+	struct kind_result o = { .kind = r->kind, .image_len = old->bytes };
+	const pf_model *model;
+
+	if (pf_store_model_get(store, old->id, &model) < 0)
+		return 0;
+	PF_FORWARD(measure(ks, model, &o));
+	if (o.saving > 0 && o.saving > r->saving) {
+		r->used = false;
+		r->old_better = true;
 	}
-	r->saving = estimate_saving(r, ks->logical);
-	r->used = r->saving > 0;
 	return 0;
 }
 
 /* Trains and measures one kind; a kind without enough data is skipped. */
 static int run_kind(pf_store *store, const struct pctl_kind_sample *ks,
-		    const struct pctl_train_opts *opts, struct kind_result *r)
+		    const struct pctl_train_opts *opts, const pf_model_info *old,
+		    struct kind_result *r)
 {
 	int rc;
 
@@ -209,6 +243,8 @@ static int run_kind(pf_store *store, const struct pctl_kind_sample *ks,
 	}
 	PF_FORWARD(train_kind(ks, opts, r));
 	PF_FORWARD(evaluate_kind(ks, r));
+	if (old)
+		PF_FORWARD(contest_old(store, ks, old, r));
 	if (!r->used)
 		return 0;
 	rc = pf_store_model_add(store, r->image, r->image_len, r->id);
@@ -218,14 +254,15 @@ static int run_kind(pf_store *store, const struct pctl_kind_sample *ks,
 	return rc;
 }
 
-/* ---- defaults ---------------------------------------------------------------- */
+/* ---- defaults ------------------------------------------------------------ */
 
-/* True when the old default of `kind` stays: no model of it was trained. */
+/* True when the old default of `kind` stays: no model of it was trained
+ * (too little sample), or the old one measured better. */
 static bool keep_old_default(const struct kind_result *res, const char *kind)
 {
 	for (int k = 0; k < PCTL_KIND_COUNT; k++)
 		if (!strcmp(pctl_kind_name(res[k].kind), kind))
-			return res[k].skipped != NULL;
+			return res[k].skipped != NULL || res[k].old_better;
 	return true; /* a kind this version does not know: leave it */
 }
 
@@ -262,7 +299,7 @@ static int update_defaults(pf_store *store, const struct kind_result *res,
 	return pf_store_set_defaults(store, v, n);
 }
 
-/* ---- report ------------------------------------------------------------------ */
+/* ---- report -------------------------------------------------------------- */
 
 static void print_bpb(uint64_t bytes, uint64_t plain)
 {
@@ -291,7 +328,10 @@ static void print_row(const struct kind_result *r,
 	pctl_human_size((uint64_t)(r->saving < 0 ? -r->saving : r->saving), g);
 	snprintf(signed_saving, sizeof(signed_saving), "%c%s",
 		 r->saving < 0 ? '-' : '+', g);
-	printf(" %9s  %s\n", signed_saving, r->used ? "yes" : "no: does not pay");
+	printf(" %9s  %s\n", signed_saving,
+	       r->used         ? "yes"
+	       : r->old_better ? "no: old default saves more"
+			       : "no: does not pay");
 }
 
 static void print_report(const struct kind_result *res,
@@ -320,24 +360,42 @@ static void print_defaults(const pf_model_info *v, size_t n, size_t kept)
 	for (size_t i = 0; i < n; i++) {
 		pctl_id_hex(v[i].id, 16, id);
 		printf("  %-10s %s (%s)\n", v[i].kind, id,
-		       i < kept ? "kept" : "new");
+		       i < kept ? "kept" : "trained now");
 	}
 }
 
-/* ---- command ------------------------------------------------------------------- */
+/* ---- command ------------------------------------------------------------- */
+
+/* The current default model for kind, or NULL. */
+static const pf_model_info *old_default(const pf_model_info *v, size_t n,
+					enum pctl_kind kind)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].kind, pctl_kind_name(kind)))
+			return &v[i];
+	return NULL;
+}
 
 static int train_all(pf_store *store, const struct pctl_sample *s,
 		     const struct pctl_train_opts *opts, struct kind_result *res)
 {
-	for (int k = 0; k < PCTL_KIND_COUNT; k++) {
+	pf_model_info *v = NULL;
+	size_t n = 0;
+	int rc = pf_store_models_list(store, &v, &n);
+
+	if (rc < 0)
+		pctl_err("train: cannot list the store's models: %s",
+			 strerror(-rc));
+	for (int k = 0; k < PCTL_KIND_COUNT && rc == 0; k++) {
 		res[k].kind = (enum pctl_kind)k;
-		if (!s->kind[k].files) {
+		if (!s->kind[k].files)
 			res[k].skipped = "no files";
-			continue;
-		}
-		PF_FORWARD(run_kind(store, &s->kind[k], opts, &res[k]));
+		else
+			rc = run_kind(store, &s->kind[k], opts,
+				      old_default(v, n, res[k].kind), &res[k]);
 	}
-	return 0;
+	free(v);
+	return rc;
 }
 
 int pctl_train_run(pf_store *store, const char *store_path,

@@ -18,6 +18,12 @@
  *   separate: they are the blocks the evaluation codes.
  * - Compressed files are counted (their bytes matter for the store's
  *   totals) but never sampled: no model learns anything from them.
+ * - In a store, decoding a learned block just to look at a file's first
+ *   bytes would make the walk of a large store very slow. So a container
+ *   whose first block is learned is sorted by its name when the extension
+ *   says what it is, else by the kind of the default model that coded it
+ *   (the one that coded its first block best), and decoded only when
+ *   neither tells.
  */
 #include "priorctl/priorctl.h"
 
@@ -67,12 +73,37 @@ static const char *const structured_exts[] = {
 	"svg", "plist", "rss", "atom", "xsd", NULL,
 };
 static const char *const tabular_exts[] = { "csv", "tsv", "psv", "tab", NULL };
+static const char *const text_exts[] = { "txt", "md", "rst", "tex", "log", NULL };
 
 static bool ext_in(const char *ext, const char *const *list)
 {
 	for (; ext && *list; list++)
 		if (!strcasecmp(ext, *list))
 			return true;
+	return false;
+}
+
+/* The kind an extension alone gives, for when reading is expensive. */
+static bool kind_by_name(const char *name, enum pctl_kind *kind)
+{
+	static const struct { const char *const *exts; enum pctl_kind kind; } by[] = {
+		{ compressed_exts, PCTL_KIND_COMPRESSED },
+		{ array_exts, PCTL_KIND_ARRAY },
+		{ structured_exts, PCTL_KIND_STRUCTURED },
+		{ tabular_exts, PCTL_KIND_TABULAR },
+		{ code_exts, PCTL_KIND_CODE },
+		{ text_exts, PCTL_KIND_TEXT },
+	};
+	const char *ext = strrchr(name, '.');
+
+	if (!ext || ext == name)
+		return false;
+	for (size_t i = 0; i < sizeof(by) / sizeof(by[0]); i++) {
+		if (ext_in(ext + 1, by[i].exts)) {
+			*kind = by[i].kind;
+			return true;
+		}
+	}
 	return false;
 }
 
@@ -216,7 +247,7 @@ enum pctl_kind pctl_kind_sniff(const char *name, const unsigned char *head,
 	return ext_in(ext, array_exts) ? PCTL_KIND_ARRAY : PCTL_KIND_BINARY;
 }
 
-/* ---- reading files: plain or through their containers ---------------------- */
+/* ---- reading files: plain or through their containers -------------------- */
 
 struct sample_src {
 	pf_store *store; /* NULL for a plain directory */
@@ -271,7 +302,7 @@ static void src_close(struct src_file *f)
 		close(f->fd);
 }
 
-/* ---- pass 1: the walk -------------------------------------------------------- */
+/* ---- pass 1: the walk ---------------------------------------------------- */
 
 struct entry {
 	char *path;
@@ -287,6 +318,9 @@ struct collect {
 	struct pctl_sample *out;
 	struct entry *v;
 	size_t count, cap;
+	pf_model_info *models;  /* of the store, or NULL */
+	size_t n_models;
+	uint8_t (*ids)[PF_MODEL_ID_SIZE]; /* PCTL_MODEL_SLOTS scratch */
 };
 
 static uint64_t path_hash(const char *s)
@@ -308,25 +342,66 @@ static void collect_error(void *arg, const char *path, const char *what,
 	pctl_err("sample: %s: %s: %s", *path ? path : ".", what, strerror(-err));
 }
 
+/* The kind whose name the store's model `id` is a default for. */
+static bool kind_of_model(const struct collect *c, const uint8_t *id,
+			  enum pctl_kind *kind)
+{
+	for (size_t i = 0; i < c->n_models; i++) {
+		if (memcmp(c->models[i].id, id, PF_MODEL_ID_SIZE))
+			continue;
+		for (int k = 0; k < PCTL_KIND_COUNT; k++) {
+			if (!strcmp(c->models[i].kind, kind_names[k])) {
+				*kind = (enum pctl_kind)k;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* The kind of a container whose first block is learned, without decoding
+ * it (design notes). */
+static bool kind_without_decoding(const struct collect *c, pf_container *ct,
+				  const char *name, enum pctl_kind *kind)
+{
+	pf_block_entry e;
+	int n;
+
+	if (!c->ids)
+		return false;
+	/* first: it may renumber the slots of the working index */
+	n = pf_container_models(ct, c->ids, PCTL_MODEL_SLOTS);
+	pf_container_block(ct, 0, &e);
+	if (e.codec != PF_CODEC_LEARNED)
+		return false; /* zstd and raw decode fast */
+	if (kind_by_name(name, kind))
+		return true;
+	return e.model && e.model <= n && n <= PCTL_MODEL_SLOTS &&
+	       kind_of_model(c, c->ids[e.model - 1], kind);
+}
+
 /* Sets the kind and, for a container, *size to its logical size. */
 static int sniff_file(struct collect *c, int dirfd, const char *name,
 		      const char *path, uint64_t *size, enum pctl_kind *kind)
 {
 	unsigned char head[HEAD_BYTES];
 	struct src_file f;
-	size_t n = 0;
+	size_t n;
 	int rc;
 
 	rc = src_open(&c->src, dirfd, name, path, &f);
-	if (rc == 0) {
-		if (f.c)
-			*size = pf_container_size(f.c);
-		n = *size < HEAD_BYTES ? (size_t)*size : HEAD_BYTES;
-		rc = src_read(&c->src, &f, 0, head, n);
+	if (rc == 0 && f.c) {
+		*size = pf_container_size(f.c);
+		if (kind_without_decoding(c, f.c, name, kind))
+			goto out_close;
 	}
-	src_close(&f);
+	n = *size < HEAD_BYTES ? (size_t)*size : HEAD_BYTES;
+	if (rc == 0)
+		rc = src_read(&c->src, &f, 0, head, n);
 	if (rc == 0)
 		*kind = pctl_kind_sniff(name, head, n);
+out_close:
+	src_close(&f);
 	return rc;
 }
 
@@ -369,7 +444,7 @@ static int collect_file(void *arg, int dirfd, const char *name,
 	return 0;
 }
 
-/* ---- the plan: pieces per file ---------------------------------------------- */
+/* ---- the plan: pieces per file ------------------------------------------- */
 
 static int entry_cmp(const void *a, const void *b)
 {
@@ -431,7 +506,7 @@ static void piece_at(const struct entry *e, uint32_t j, uint64_t *off,
 	*len = (size_t)n;
 }
 
-/* ---- pass 2: reading the pieces ------------------------------------------- */
+/* ---- pass 2: reading the pieces ------------------------------------------ */
 
 struct kind_fill {
 	uint64_t pieces, next; /* planned pieces of the kind; next piece no. */
@@ -577,6 +652,11 @@ int pctl_sample_collect(pf_store *store, const char *from_dir, size_t cap,
 		rc = c.src.rootfd < 0 ? -errno : 0;
 	} else {
 		c.src.rootfd = pf_store_root_fd(store);
+		/* Without them, every file is sniffed from its bytes. */
+		c.ids = calloc(PCTL_MODEL_SLOTS, sizeof(*c.ids));
+		if (c.ids && pf_store_models_list(store, &c.models,
+						  &c.n_models) < 0)
+			c.n_models = 0;
 		rc = 0;
 	}
 	if (rc == 0)
@@ -590,6 +670,8 @@ int pctl_sample_collect(pf_store *store, const char *from_dir, size_t cap,
 		free(c.v[i].path);
 	free(c.v);
 	free(c.src.block);
+	free(c.models);
+	free(c.ids);
 	return rc;
 }
 

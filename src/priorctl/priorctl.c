@@ -38,7 +38,8 @@ static const struct pctl_cmd pctl_cmds[] = {
 	{ "models", pctl_cmd_models, "list, show or garbage-collect models" },
 	{ "recompress", pctl_cmd_recompress,
 	  "re-encode a store's blocks with the current models" },
-	{ "import", pctl_cmd_import, "copy a tree into a store, learned codec" },
+	{ "import", pctl_cmd_import,
+	  "copy a tree into a store with the learned codec" },
 };
 
 void pctl_err(const char *fmt, ...)

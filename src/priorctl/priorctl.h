@@ -87,6 +87,9 @@ int pctl_container_open(pf_store *store, int dirfd, const char *name,
 int pctl_store_open_writer(const char *cmd, const char *path,
 			   const pf_store_opts *opts, pf_store **out);
 
+/* Most model slots a container's index has (a one-byte slot, 0 = none). */
+#define PCTL_MODEL_SLOTS 255
+
 /* Number of blocks in the container's working state. */
 uint64_t pctl_container_blocks(pf_container *c);
 
@@ -181,7 +184,7 @@ struct pctl_walk_fns {
 int pctl_walk_tree(int rootfd, bool skip_meta, const struct pctl_walk_fns *fns,
 		   void *arg);
 
-/* ---- progress bar (ctl_progress.c) ----------------------------------------- */
+/* ---- progress bar (ctl_progress.c) --------------------------------------- */
 
 /*
  * One line on stderr: label, bar, bytes done/total, MB/s and ETA, redrawn
@@ -207,7 +210,7 @@ void pctl_progress_end(struct pctl_progress *p);
  * be locked with flockfile() by the caller); it is redrawn later. */
 void pctl_progress_clear_locked(void);
 
-/* ---- data sample for training (ctl_sample.c) ------------------------------- */
+/* ---- data sample for training (ctl_sample.c) ----------------------------- */
 
 /* Data kinds, sniffed from a file's first bytes and its name. */
 enum pctl_kind {
@@ -259,7 +262,7 @@ int pctl_sample_collect(pf_store *store, const char *from_dir, size_t cap,
 			struct pctl_sample *out);
 void pctl_sample_free(struct pctl_sample *s);
 
-/* ---- training (cmd_train.c), shared with import --------------------------- */
+/* ---- training (cmd_train.c), shared with import -------------------------- */
 
 struct pctl_train_opts {
 	const char *from;           /* plain directory to sample, or NULL */

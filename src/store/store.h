@@ -139,7 +139,8 @@ void pf_container_close(pf_container *c);
 /* Logical size in the working state. */
 uint64_t pf_container_size(pf_container *c);
 uint32_t pf_container_block_size(const pf_container *c);
-/* Bytes the container file takes (its length), a measure of stored size. */
+/* Bytes the container takes on disk: its length, less the free gaps punched
+ * out of it. */
 uint64_t pf_container_stored_bytes(pf_container *c);
 /* True when the working state differs from the last commit. */
 bool pf_container_dirty(pf_container *c);

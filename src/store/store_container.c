@@ -299,8 +299,13 @@ uint32_t pf_container_block_size(const pf_container *c)
 uint64_t pf_container_stored_bytes(pf_container *c)
 {
 	struct stat st;
+	uint64_t used;
 
-	return fstat(c->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	if (fstat(c->fd, &st) < 0)
+		return 0;
+	/* Punched free gaps take no disk; tiny files take less than a block. */
+	used = (uint64_t)st.st_blocks * 512;
+	return used < (uint64_t)st.st_size ? used : (uint64_t)st.st_size;
 }
 
 bool pf_container_dirty(pf_container *c)
@@ -753,6 +758,10 @@ static int commit_locked(pf_container *c, bool durable)
 	c->committed = s;
 	c->slot_no = slot_no;
 	c->dirty = false;
+	/* A durable commit has its slot on disk: the old state is garbage now
+	 * (I2), so its space is freed (and punched) at once. */
+	if (durable || c->store->opts.sync)
+		pf_extents_merge(&c->free, &c->quarantine);
 	trim_space(c);
 	return 0;
 }

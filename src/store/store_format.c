@@ -93,7 +93,8 @@ void pf_fmt_index_encode(const pf_block_entry *e, uint64_t n,
 
 	memset(out, 0, PF_INDEX_HEAD);
 	pf_put_le16(out, (uint16_t)nmodels);
-	memcpy(out + PF_INDEX_HEAD, models, (size_t)nmodels * PF_MODEL_ID_SIZE);
+	if (nmodels)
+		memcpy(out + PF_INDEX_HEAD, models, (size_t)nmodels * PF_MODEL_ID_SIZE);
 	for (uint64_t i = 0; i < n; i++) {
 		uint8_t *p = base + i * PF_ENTRY_SIZE;
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# t_learned.sh - the learned codec end to end through priorctl: import (train + copy) of a generated text tree, models list/show/gc, fsck, mount and compare, stat, recompress refused while mounted then zstd and back, import resume.
+# t_learned.sh - the learned codec end to end through priorctl: usage errors, data-kind sniffing, import (train + copy) of a generated text tree, models list/show/gc, mount and compare, stat, writers refused while mounted, recompress to zstd and back, import resume.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 pf_setup
@@ -41,26 +41,24 @@ same_tree() {
 # a Zipf-distributed made-up vocabulary, sentences and paragraphs.
 gen_text() {
 	python3 - "$@" <<'EOF' || fail "gen_text $*"
-import os, random, sys
+import itertools, os, random, sys
 root, rng = sys.argv[1], random.Random(int(sys.argv[2]))
 syl = "ka lo mi ne ru sa te vi do pa ri en al or is un th st ch qu".split()
 vocab = ["".join(rng.choice(syl) for _ in range(rng.choice((1, 2, 2, 3, 3, 4))))
          for _ in range(3000)]
-weights = [1.0 / (i + 1) for i in range(len(vocab))]
-def sentence():
-    w = rng.choices(vocab, weights, k=rng.randint(4, 18))
-    s = " ".join(w).capitalize()
-    if rng.random() < 0.3:
-        s = s.replace(" ", ", ", 1)
-    return s + rng.choice((".", ".", ".", "?", "!"))
+cum = list(itertools.accumulate(1.0 / (i + 1) for i in range(len(vocab))))
+words = iter(rng.choices(vocab, cum_weights=cum, k=900000))
+ends = (".", ".", ".", "?", "!")
 def paragraph():
-    return " ".join(sentence() for _ in range(rng.randint(2, 7))) + "\n\n"
+    out = []
+    for _ in range(rng.randint(2, 7)):
+        s = " ".join(itertools.islice(words, rng.randint(4, 18))).capitalize()
+        out.append(s + rng.choice(ends))
+    return " ".join(out) + "\n\n"
 for i in range(18):
     d = os.path.join(root, "part%d" % (i % 4), "sub%d" % (i % 3))
     os.makedirs(d, exist_ok=True)
-    size = rng.randint(120, 380) * 1024
-    out = []
-    n = 0
+    size, out, n = rng.randint(120, 380) * 1024, [], 0
     while n < size:
         p = paragraph()
         out.append(p)
@@ -90,6 +88,29 @@ run 0 init "$PF_WORK/bare"
 run 1 recompress --codec learned "$PF_WORK/bare"
 has "$ERR" 'no default models'
 
+check "train sorts files into data kinds; small kinds are skipped"
+K=$PF_WORK/kinds
+mkdir -p "$K/d"
+printf 'It was a bright cold day in April, and the clocks were striking.\n' >"$K/story"
+printf '#include <stdio.h>\nint main(void) { return 0; }\n' >"$K/d/main.c"
+printf '{"a": [1, 2], "b": {"c": null}}\n' >"$K/d/noext"
+printf 'a,b,c\n1,2,3\n4,5,6\n7,8,9\n10,11,12\n' >"$K/t.csv"
+printf 'x\ty\n1\t2\n3\t4\n5\t6\n7\t8\n' >"$K/d/table"
+printf '\223NUMPY\001\000\000\000' >"$K/a.npy"
+head -c 3000 /dev/urandom >"$K/d/blob"
+head -c 3000 /dev/urandom >"$K/tokens.bin"
+gzip -c "$K/story" >"$K/story.gz"
+printf '\211PNG\r\n\032\n' >"$K/d/pic"
+run 0 train --from "$K" "$PF_WORK/bare"
+has "$OUT" '^text +1 .* no: sample under 1M$'
+has "$OUT" '^code +1 '
+has "$OUT" '^structured +1 '
+has "$OUT" '^tabular +2 '
+has "$OUT" '^array +2 '
+has "$OUT" '^binary +1 '
+has "$OUT" '^compressed +2 .* no: compressed data$'
+has "$OUT" '^no default models'
+
 check "generate a text tree with links, a fifo, xattrs and odd times"
 gen_text "$SRC" 7
 printf 'short\n' >"$SRC/small.txt"
@@ -102,7 +123,7 @@ chmod 0640 "$SRC/part2/sub2/doc02.txt"
 touch -d "2003-04-05 06:07:08.123456789" "$SRC/part3/sub0/doc03.txt"
 
 check "import trains a model, copies the tree; models list shows a default"
-run 0 import --jobs 2 "$SRC" "$STORE"
+run 0 import --jobs 2 --level fast --sample 2M "$SRC" "$STORE"
 has "$OUT" '^text .* yes$'
 has "$OUT" '^import: 20 files .* 20 written, .* 0 failed\), 1 hard links'
 run 0 models list "$STORE"
@@ -111,8 +132,6 @@ MODEL=$(awk '$3 == "text" { print $1 }' "$OUT")
 run 0 models show "$MODEL" "$STORE"
 has "$OUT" '^default: +text$'
 has "$OUT" '^files: +(1[89]|2[01])$'
-run 0 fsck "$STORE"
-has "$OUT" ' 0 faults$'
 LEARNED=$(blocks learned)
 [ "$LEARNED" -gt 10 ] || fail "only $LEARNED learned blocks after import"
 
