@@ -189,6 +189,16 @@ START_TEST(test_codec)
 	ck_assert_int_eq(o.store.codec.choice, PF_CHOICE_RAW);
 	ck_assert_int_eq(parse("codec=auto", &o), 0);
 	ck_assert_int_eq(o.store.codec.choice, PF_CHOICE_AUTO);
+	ck_assert(!o.store.use_models); /* write_codec=zstd by default */
+	ck_assert_int_eq(parse("codec=learned", &o), 0);
+	ck_assert_int_eq(o.store.codec.choice, PF_CHOICE_LEARNED);
+	ck_assert(o.store.use_models);
+	ck_assert_int_eq(parse("write_codec=learned", &o), 0);
+	ck_assert_int_eq(o.store.codec.choice, PF_CHOICE_AUTO);
+	ck_assert(o.store.use_models);
+	ck_assert_int_eq(parse("write_codec=zstd", &o), 0);
+	ck_assert(!o.store.use_models);
+	expect_bad("write_codec=auto");
 	expect_bad("codec=lz4");
 	expect_bad("codec=");
 	expect_bad("codec=ZSTD");
