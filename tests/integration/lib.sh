@@ -152,15 +152,21 @@ pf_umount() {
 		fail "sanitizer report in $PF_LOG"
 }
 
-# pf_kill_daemon MNT: kill -9 the daemon, then drop the dead mount.
+# pf_kill_daemon MNT: kill -9 the daemon. The dead mount stays in place, so
+# every access to it fails (ENOTCONN) instead of reaching the directory
+# underneath; stop whatever still uses it, then pf_drop_mount MNT.
 pf_kill_daemon() {
-	local mnt=$1 pid=${PF_PIDS[$1]:-}
-	[ -n "$pid" ] || fail "pf_kill_daemon: $mnt not mounted by this test"
+	local pid=${PF_PIDS[$1]:-}
+	[ -n "$pid" ] || fail "pf_kill_daemon: $1 not mounted by this test"
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null
-	fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null ||
-		umount -l "$mnt" || fail "cannot unmount dead $mnt"
-	unset "PF_PIDS[$mnt]"
+}
+
+# pf_drop_mount MNT: unmounts the dead mount left by pf_kill_daemon.
+pf_drop_mount() {
+	fusermount3 -u "$1" 2>/dev/null || fusermount3 -uz "$1" 2>/dev/null ||
+		umount -l "$1" || fail "cannot unmount dead $1"
+	unset "PF_PIDS[$1]"
 }
 
 # pf_remount STORE MNT [OPTS]: unmount cleanly and mount again (cold cache).

@@ -105,15 +105,18 @@ for it in $(seq 1 "$ITERS"); do
 	# Start the clock once every writer has closed a version, so that a
 	# slow python start does not leave files with nothing to check.
 	for ((i = 0; i < 400; i++)); do
-		[ "$(cat "$LOGS"/w$it.* 2>/dev/null | grep -c '^done')" -ge $WRITERS ] &&
-			[ "$(grep -l '^done' "$LOGS"/w$it.* 2>/dev/null | wc -l)" = $WRITERS ] && break
+		[ "$(grep -l '^done' "$LOGS"/w$it.* 2>/dev/null | wc -l)" = $WRITERS ] && break
 		sleep 0.05
 	done
 	[ "$i" -lt 400 ] || fail "writers did not each close a version within 20 s"
 	sleep "$delay"
 	pf_kill_daemon "$MNT"
+	# Writers go before the mount does: after unmounting, their next open
+	# would create a file in the plain directory underneath and log it.
 	kill -9 "${pids[@]}" 2>/dev/null
 	wait "${pids[@]}" 2>/dev/null
+	pf_drop_mount "$MNT"
+	[ -z "$(ls -A "$MNT")" ] || fail "writes reached the directory under the mount: $(ls -A "$MNT")"
 	grep -c '^done' "$LOGS"/w$it.* | sed 's/^/  versions closed: /'
 
 	check "iteration $it: priorctl fsck passes after the crash"
