@@ -3,7 +3,7 @@
 # fuzz.sh - builds the libFuzzer targets in tests/fuzz/ with clang and runs
 # each for a bounded time on a copy of its committed corpus.
 #
-# Usage: contrib/fuzz.sh [target...]      (targets: block container opts;
+# Usage: contrib/fuzz.sh [target...]      (targets: block container opts model;
 #                                          default all of them)
 # Environment:
 #   FUZZ_SECONDS  run time per target, default 60
@@ -22,7 +22,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
 out=${FUZZ_OUT:-/tmp/priorfs-fuzz}
 cc=${CC:-clang}
-[ $# -gt 0 ] || set -- block container opts
+[ $# -gt 0 ] || set -- block container opts model
 
 # Sources each target links, beyond the harness itself.
 sources() {
@@ -31,6 +31,7 @@ sources() {
 	block) echo "$base" ;;
 	container) echo "$base src/store/store_*.c" ;;
 	opts) echo "$base src/store/store_*.c src/cache/cache_*.c src/fs/fs_*.c" ;;
+	model) echo "$base src/model/model_*.c" ;;
 	*) return 1 ;;
 	esac
 }
@@ -40,9 +41,9 @@ build() {
 	(cd "$top" && $cc -std=gnu11 -g -O1 -fno-omit-frame-pointer \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-DFUZZ_LIBFUZZER -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -D_GNU_SOURCE -Iinclude -Isrc \
-		$(pkg-config --cflags fuse3 libzstd libxxhash) \
+		$(pkg-config --cflags fuse3 libzstd libxxhash openblas) \
 		"tests/fuzz/fuzz_$1.c" $srcs -o "$out/fuzz_$1" \
-		$(pkg-config --libs fuse3 libzstd libxxhash) -lpthread -lm)
+		$(pkg-config --libs fuse3 libzstd libxxhash openblas) -lpthread -lm)
 }
 
 run() {

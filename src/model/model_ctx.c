@@ -82,7 +82,7 @@ static int grow(void **p, size_t *cap, size_t n, size_t sz)
 
 int pf_cm_reserve(pf_cm *cm, const struct pf_cm_cfg *cfg, size_t hist_len)
 {
-	size_t w_cap = (size_t)PF_CM_SETS * PF_CM_MAX_IN;
+	size_t w_cap = (size_t)PF_CM_W_ROWS * PF_CM_MAX_IN;
 	unsigned bits = MM_BITS_MIN;
 
 	while (bits < MM_BITS_MAX && ((size_t)1 << bits) < hist_len / 2)
@@ -94,7 +94,7 @@ int pf_cm_reserve(pf_cm *cm, const struct pf_cm_cfg *cfg, size_t hist_len)
 	PF_FORWARD(grow((void **)&cm->mm_hash, &cm->mm_cap, (size_t)1 << bits,
 			   sizeof(*cm->mm_hash)));
 	if (!cm->w && !(cm->w = calloc(w_cap, sizeof(*cm->w))))
-		return -ENOMEM; /* weights past n_in stay 0 */
+		return -ENOMEM; /* weights past n_in only ever meet zero inputs */
 	if (!cm->apm1 &&
 	    !(cm->apm1 = malloc(PF_CM_APM1_CTX * PF_CM_APM_ROWS * sizeof(*cm->apm1))))
 		return -ENOMEM;
@@ -263,7 +263,7 @@ void pf_cm_start(pf_cm *cm, const struct pf_cm_primed *primed, const uint8_t *bu
 	if (primed) {
 		memcpy(cm->tab, primed->tables, pf_cm_tab_slots(&cm->cfg) * 2);
 		memcpy(cm->mm_sm, primed->mm, sizeof(cm->mm_sm));
-		for (size_t s = 0; s < PF_CM_SETS; s++)
+		for (size_t s = 0; s < PF_CM_W_ROWS; s++)
 			memcpy(cm->w + s * PF_CM_MAX_IN, primed->weights + s * cm->cfg.n_in * 4,
 			       cm->cfg.n_in * sizeof(*cm->w));
 		memcpy(cm->apm1, primed->apm1,

@@ -12,10 +12,10 @@
  *   nibble (1..15) picks the slot, so one bucket serves four bits from one
  *   cache line.
  * - The model image holds the primed tables; a block starts by copying them
- *   into this thread's pf_cm ("copy at start": a few MB of memcpy, about 1%
- *   of coding a 256 KiB block) and then adapts freely.
+ *   into this thread's pf_cm ("copy at start": a few MB of memcpy, about
+ *   0.1% of coding a 256 KiB block) and then adapts freely.
  * - All coding arithmetic is integer, so predictions are bit-exact on every
- *   machine. Only model_train.c uses float (and OpenBLAS).
+ *   machine. Only model_train.c and model_fit.c use float (and OpenBLAS).
  */
 #ifndef PF_MODEL_INT_H
 #define PF_MODEL_INT_H
@@ -39,7 +39,9 @@
 #define PF_CM_TABLE_BITS_DEFAULT 18u
 #define PF_CM_MAX_CTX 11
 #define PF_CM_MAX_IN 16   /* contexts + 2 match inputs + bias, padded */
-#define PF_CM_SETS 256    /* mixer weight sets, selected by c0 */
+#define PF_CM_SETS 256    /* mixer 1 weight sets, selected by c0 */
+#define PF_CM_SETS2 (9 * 256) /* mixer 2: match state x previous byte */
+#define PF_CM_W_ROWS (PF_CM_SETS + PF_CM_SETS2)
 #define PF_CM_MM_SLOTS 64 /* match model: 32 length buckets x expected bit */
 #define PF_CM_APM_ROWS 33
 #define PF_CM_APM1_CTX 256
@@ -67,18 +69,19 @@ struct pf_cm_cfg {
 	unsigned apm2_bits; /* 0: no second APM (FAST) */
 };
 
-/* The primed state as it lies in an image (little-endian, unaligned ok). */
+/* The primed state as laid out in a payload (little-endian). */
 struct pf_cm_primed {
 	const uint8_t *tables;  /* n_ctx << table_bits u16 */
 	const uint8_t *mm;      /* PF_CM_MM_SLOTS u16 */
-	const uint8_t *weights; /* PF_CM_SETS * n_in int32 */
+	const uint8_t *weights; /* PF_CM_W_ROWS * n_in int32 */
 	const uint8_t *apm1;    /* PF_CM_APM1_CTX * 33 u16 */
 	const uint8_t *apm2;    /* (1 << apm2_bits) * 33 u16, or NULL */
 };
 
 struct pf_model {
 	struct pf_cm_cfg cfg;
-	struct pf_cm_primed primed;
+	struct pf_cm_primed primed; /* points into payload */
+	uint8_t *payload;           /* decompressed, read-only once loaded */
 };
 
 /* Mutable coding state: one per thread (or per training run). */
@@ -87,7 +90,7 @@ typedef struct pf_cm {
 	/* learned state, copied from the image at block start */
 	uint16_t *tab;
 	uint16_t mm_sm[PF_CM_MM_SLOTS];
-	int32_t *w; /* PF_CM_SETS rows of PF_CM_MAX_IN, zero past n_in */
+	int32_t *w; /* PF_CM_W_ROWS rows of PF_CM_MAX_IN; inputs past n_in are 0 */
 	uint16_t *apm1, *apm2;
 	/* match model: hash of the last 6 bytes -> position + 1 */
 	uint32_t *mm_hash;
@@ -108,8 +111,8 @@ typedef struct pf_cm {
 	/* per-bit state between predict and update */
 	int32_t x[PF_CM_MAX_IN];
 	uint32_t slot[PF_CM_MAX_CTX];
-	unsigned set, mm_idx, apm1_idx, apm2_idx;
-	int pr_mix, pr;
+	unsigned set, set2, mm_idx, apm1_idx, apm2_idx;
+	int pr_mix1, pr_mix2, pr;
 	/* allocation sizes, for reuse across blocks */
 	size_t tab_cap, apm2_cap, mm_cap;
 } pf_cm;
@@ -126,6 +129,12 @@ static inline int pf_cm_stretch(int p)
 }
 void pf_cm_tables_init(void); /* idempotent, thread-safe */
 void pf_cm_apm_init(uint16_t *t, size_t n_ctx);
+/* Mixer kernels: the scalar reference and (x86-64) the AVX2 path, used when
+ * the CPU has it; exposed so that tests can compare them. */
+int64_t pf_cm_dot_scalar(const int32_t *x, const int32_t *w);
+void pf_cm_train_scalar(const int32_t *x, int32_t *w, int32_t err);
+int64_t pf_cm_dot_avx2(const int32_t *x, const int32_t *w);
+void pf_cm_train_avx2(const int32_t *x, int32_t *w, int32_t err);
 int pf_cm_predict(pf_cm *cm);          /* 12-bit P(bit = 1), 1..4095 */
 void pf_cm_update(pf_cm *cm, int bit); /* after buf[pos] is complete, too */
 
@@ -142,16 +151,10 @@ void pf_cm_byte_update(pf_cm *cm);   /* after the 8th bit of a byte */
 void pf_cm_nibble_update(pf_cm *cm); /* after the 4th */
 
 /* ---- model_file.c: the image --------------------------------------------- */
-size_t pf_cm_image_len(const struct pf_cm_cfg *cfg);
-/* Serialises cfg and the state of cm into image[0..pf_cm_image_len). */
-void pf_cm_image_write(const pf_cm *cm, uint8_t *image);
+/* Serialises cfg and the state of cm into a new image. @return 0, -ENOMEM. */
+int pf_cm_image_build(const pf_cm *cm, void **image, size_t *image_len);
 int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits,
 			struct pf_cm_cfg *cfg);
-
-/* ---- model_train.c ---------------------------------------------------------- */
-unsigned pf_cm_stride_choose(const uint8_t *sample, size_t len);
-/* Largest hit count a primed slot keeps in the image. */
-#define PF_CM_PRIME_COUNT_CAP 15u
 
 /* ---- model_fit.c: batch logistic regression of the mixer weights (BLAS) ---- */
 struct pf_cm_fit_samples {

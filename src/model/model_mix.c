@@ -7,7 +7,8 @@
  * Probabilities are 12-bit (0..4095); the "stretch" domain is ln(p/(1-p))
  * scaled by 256 and clamped to +-2047. Mixer weights are 16.16 fixed point
  * and the dot product is summed in int64, so the result is identical on
- * every machine. The squash table holds the logistic at 33 points (the exact
+ * every machine; the AVX2 kernels (used when the CPU has AVX2) do the same
+ * integer operations, and check_model compares them with the scalar ones. The squash table holds the logistic at 33 points (the exact
  * values rounded to integers); everything else is derived from it by integer
  * code, so coding never calls libm.
  */
@@ -42,10 +43,13 @@ static inline int squash(int d)
 
 /* stretch(p) is the smallest d with squash(d) >= p: an exact integer
  * inverse over the whole 12-bit range. */
+static void simd_detect(void);
+
 static void tables_build(void)
 {
 	int pi = 0;
 
+	simd_detect();
 	for (int d = -2047; d <= 2047; d++) {
 		int v = squash(d);
 
@@ -57,46 +61,114 @@ static void tables_build(void)
 		pf_cm_stretch_tab[p] = 2047;
 }
 
-void pf_cm_tables_init(void)
-{
-	pthread_once(&tables_once, tables_build);
-}
 
 /* ---- mixer ---------------------------------------------------------------- */
 
-static int pf_cm_mix_predict(pf_cm *cm)
+/* The reference scalar dot product and training step over PF_CM_MAX_IN
+ * inputs (zero padded); the AVX2 versions below must give the same bits. */
+int64_t pf_cm_dot_scalar(const int32_t *x, const int32_t *w)
 {
-	const int32_t *w = cm->w + (size_t)cm->set * PF_CM_MAX_IN;
 	int64_t dot = 0;
 
-	/* a fixed count of 16 (zero padded) lets the compiler vectorise */
 	for (unsigned i = 0; i < PF_CM_MAX_IN; i++)
-		dot += (int64_t)cm->x[i] * w[i];
-	dot >>= 16;
-	if (dot > 2047)
-		dot = 2047;
-	if (dot < -2047)
-		dot = -2047;
-	cm->pr_mix = squash((int)dot);
-	return cm->pr_mix;
+		dot += (int64_t)x[i] * w[i];
+	return dot;
+}
+
+/* w += round(x * err / 2^16), clamped; |x * err| < 2^31 by construction. */
+void pf_cm_train_scalar(const int32_t *x, int32_t *w, int32_t err)
+{
+	for (unsigned i = 0; i < PF_CM_MAX_IN; i++) {
+		int32_t v = w[i] + ((x[i] * err + 0x8000) >> 16);
+
+		w[i] = v > PF_CM_WEIGHT_LIMIT ? PF_CM_WEIGHT_LIMIT
+					      : (v < -PF_CM_WEIGHT_LIMIT ? -PF_CM_WEIGHT_LIMIT : v);
+	}
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+/* Integer SIMD is exact: the int64 lane sums equal the scalar sum. */
+__attribute__((target("avx2"))) int64_t pf_cm_dot_avx2(const int32_t *x, const int32_t *w)
+{
+	__m256i acc = _mm256_setzero_si256();
+
+	for (unsigned i = 0; i < PF_CM_MAX_IN; i += 8) {
+		__m256i a = _mm256_loadu_si256((const __m256i *)(x + i));
+		__m256i b = _mm256_loadu_si256((const __m256i *)(w + i));
+
+		acc = _mm256_add_epi64(acc, _mm256_mul_epi32(a, b)); /* even lanes */
+		acc = _mm256_add_epi64(acc, _mm256_mul_epi32(_mm256_srli_epi64(a, 32),
+							      _mm256_srli_epi64(b, 32)));
+	}
+	return _mm256_extract_epi64(acc, 0) + _mm256_extract_epi64(acc, 1) +
+	       _mm256_extract_epi64(acc, 2) + _mm256_extract_epi64(acc, 3);
+}
+
+__attribute__((target("avx2"))) void pf_cm_train_avx2(const int32_t *x, int32_t *w,
+						      int32_t err)
+{
+	const __m256i e = _mm256_set1_epi32(err), half = _mm256_set1_epi32(0x8000);
+	const __m256i hi = _mm256_set1_epi32(PF_CM_WEIGHT_LIMIT);
+	const __m256i lo = _mm256_set1_epi32(-PF_CM_WEIGHT_LIMIT);
+
+	for (unsigned i = 0; i < PF_CM_MAX_IN; i += 8) {
+		__m256i a = _mm256_loadu_si256((const __m256i *)(x + i));
+		__m256i v = _mm256_loadu_si256((const __m256i *)(w + i));
+		__m256i d = _mm256_srai_epi32(_mm256_add_epi32(_mm256_mullo_epi32(a, e), half), 16);
+
+		v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, d), lo), hi);
+		_mm256_storeu_si256((__m256i *)(w + i), v);
+	}
+}
+
+static bool use_avx2;
+
+static void simd_detect(void)
+{
+	use_avx2 = __builtin_cpu_supports("avx2");
+}
+#define DOT(x, w) (use_avx2 ? pf_cm_dot_avx2(x, w) : pf_cm_dot_scalar(x, w))
+#define TRAIN(x, w, e) (use_avx2 ? pf_cm_train_avx2(x, w, e) : pf_cm_train_scalar(x, w, e))
+#else
+static void simd_detect(void)
+{
+}
+#define DOT(x, w) pf_cm_dot_scalar(x, w)
+#define TRAIN(x, w, e) pf_cm_train_scalar(x, w, e)
+#endif
+
+static int mix_dot(const pf_cm *cm, unsigned row)
+{
+	int64_t dot = DOT(cm->x, cm->w + (size_t)row * PF_CM_MAX_IN) >> 16;
+
+	return dot > 2047 ? 2047 : (dot < -2047 ? -2047 : (int)dot);
+}
+
+/* Two mixers over the same inputs, their weights selected by different
+ * contexts (the partial byte; the match state and the previous byte),
+ * averaged in the stretch domain. */
+static int mix_predict(pf_cm *cm)
+{
+	int d1 = mix_dot(cm, cm->set), d2 = mix_dot(cm, PF_CM_SETS + cm->set2);
+
+	cm->pr_mix1 = squash(d1);
+	cm->pr_mix2 = squash(d2);
+	return squash((d1 + d2) >> 1);
 }
 
 /* Online gradient step on coding cost: dw = x * err * lr / 2^16, which is
  * a learning rate of lr/4096 in float terms (lpaq1 uses about 7). */
-static void pf_cm_mix_update(pf_cm *cm, int bit)
+static void mix_update(pf_cm *cm, unsigned row, int pr, int bit)
 {
-	int32_t *w = cm->w + (size_t)cm->set * PF_CM_MAX_IN;
-	int32_t err = ((bit << 12) - cm->pr_mix) * (int32_t)cm->cfg.lr;
+	TRAIN(cm->x, cm->w + (size_t)row * PF_CM_MAX_IN,
+	      ((bit << 12) - pr) * (int32_t)cm->cfg.lr);
+}
 
-	for (unsigned i = 0; i < PF_CM_MAX_IN; i++) {
-		int32_t v = w[i] + ((cm->x[i] * err + 0x8000) >> 16);
-
-		if (v > PF_CM_WEIGHT_LIMIT)
-			v = PF_CM_WEIGHT_LIMIT;
-		if (v < -PF_CM_WEIGHT_LIMIT)
-			v = -PF_CM_WEIGHT_LIMIT;
-		w[i] = v;
-	}
+void pf_cm_tables_init(void)
+{
+	pthread_once(&tables_once, tables_build);
 }
 
 /* ---- APM / SSE ------------------------------------------------------------ */
@@ -104,7 +176,7 @@ static void pf_cm_mix_update(pf_cm *cm, int bit)
 /* Maps pr through one row of 33 16-bit probabilities, interpolating
  * between the two points around stretch(pr); *idx gets the nearer point,
  * the one the update moves. Any u16 contents give a valid 12-bit result. */
-static int pf_cm_apm_predict(const uint16_t *row, int pr, unsigned *idx)
+static int apm_predict(const uint16_t *row, int pr, unsigned *idx)
 {
 	int s = pf_cm_stretch(pr) + 2048;
 	int lo = s >> 7, w = s & 127;
@@ -118,7 +190,7 @@ static int pf_cm_apm_predict(const uint16_t *row, int pr, unsigned *idx)
 	return p;
 }
 
-static void pf_cm_apm_update(uint16_t *t, unsigned idx, int bit)
+static void apm_update(uint16_t *t, unsigned idx, int bit)
 {
 	int v = t[idx];
 
@@ -138,6 +210,8 @@ void pf_cm_apm_init(uint16_t *t, size_t n_ctx)
 }
 
 #define COUNT_LIMIT 15u
+#define SURPRISE_ERR 3840
+#define SURPRISE_COUNT 3
 
 /* 65536 / (n + 1.5): the first hit moves a slot 2/3 of the way, later hits
  * average ever more slowly, down to 1/16.5 at the count limit. */
@@ -189,18 +263,20 @@ int pf_cm_predict(pf_cm *cm)
 	match_predict(cm, cm->x + n);
 	cm->x[n + 2] = 256;
 	cm->set = cm->c0;
-	p = pf_cm_mix_predict(cm);
+	cm->set2 = (cm->mm_bit < 0 ? 0 : 1 + (len_bucket(cm->mm_len) >> 3) * 2 +
+				     (unsigned)cm->mm_bit) << 8 | (cm->c4 & 255);
+	p = mix_predict(cm);
 	if (cm->cfg.apm2_bits) {
 		uint32_t a2 = (cm->apm2_base ^ cm->c0 * 0x2F0B3C4DU) >> (32 - cm->cfg.apm2_bits);
-		int p1 = pf_cm_apm_predict(cm->apm1 + cm->c0 * PF_CM_APM_ROWS, p, &cm->apm1_idx);
-		int p2 = pf_cm_apm_predict(cm->apm2 + (size_t)a2 * PF_CM_APM_ROWS, p,
+		int p1 = apm_predict(cm->apm1 + cm->c0 * PF_CM_APM_ROWS, p, &cm->apm1_idx);
+		int p2 = apm_predict(cm->apm2 + (size_t)a2 * PF_CM_APM_ROWS, p,
 					   &cm->apm2_idx);
 
 		cm->apm1_idx += cm->c0 * PF_CM_APM_ROWS;
 		cm->apm2_idx += a2 * PF_CM_APM_ROWS;
 		p = (p + p1 + 2 * p2 + 2) >> 2;
 	} else {
-		int p1 = pf_cm_apm_predict(cm->apm1 + cm->c0 * PF_CM_APM_ROWS, p, &cm->apm1_idx);
+		int p1 = apm_predict(cm->apm1 + cm->c0 * PF_CM_APM_ROWS, p, &cm->apm1_idx);
 
 		cm->apm1_idx += cm->c0 * PF_CM_APM_ROWS;
 		p = (p + 3 * p1 + 2) >> 2;
@@ -209,12 +285,16 @@ int pf_cm_predict(pf_cm *cm)
 	return cm->pr;
 }
 
+/* A slot that was at least 15/16 sure and wrong forgets most of its count,
+ * so it re-learns fast when its context changed meaning (-0.2..0.5%). */
 static inline void slot_update(uint16_t *s, int bit)
 {
-	int32_t v = *s, p = v >> 4, n = v & 15;
+	int32_t v = *s, p = v >> 4, n = v & 15, e = (bit ? 4095 : 0) - p;
 
-	p += (((bit ? 4095 : 0) - p) * slot_rate[n] + 0x8000) >> 16;
+	p += (e * slot_rate[n] + 0x8000) >> 16;
 	n += n < (int32_t)COUNT_LIMIT;
+	if ((e > SURPRISE_ERR || e < -SURPRISE_ERR) && n > SURPRISE_COUNT)
+		n = SURPRISE_COUNT;
 	*s = (uint16_t)(p << 4 | n);
 }
 
@@ -224,10 +304,11 @@ void pf_cm_update(pf_cm *cm, int bit)
 		slot_update(cm->tab + cm->slot[i], bit);
 	if (cm->mm_bit >= 0)
 		slot_update(cm->mm_sm + cm->mm_idx, bit);
-	pf_cm_mix_update(cm, bit);
-	pf_cm_apm_update(cm->apm1, cm->apm1_idx, bit);
+	mix_update(cm, cm->set, cm->pr_mix1, bit);
+	mix_update(cm, PF_CM_SETS + cm->set2, cm->pr_mix2, bit);
+	apm_update(cm->apm1, cm->apm1_idx, bit);
 	if (cm->cfg.apm2_bits)
-		pf_cm_apm_update(cm->apm2, cm->apm2_idx, bit);
+		apm_update(cm->apm2, cm->apm2_idx, bit);
 	cm->c0 = cm->c0 << 1 | (uint32_t)bit;
 	if (++cm->bitpos == 8)
 		pf_cm_byte_update(cm);

@@ -66,7 +66,9 @@ static unsigned autocorr_lag(const uint8_t *s, size_t n)
 	return best;
 }
 
-unsigned pf_cm_stride_choose(const uint8_t *sample, size_t len)
+/* The stride of the strided contexts: the candidate whose byte at distance
+ * s predicts the next one best. */
+static unsigned stride_choose(const uint8_t *sample, size_t len)
 {
 	unsigned cands[8] = { 2, 3, 4, 8, 12, 16 }, n_cands = 6, best = 2;
 	size_t n = len < STRIDE_SCAN ? len : STRIDE_SCAN;
@@ -102,7 +104,7 @@ static void state_init_fresh(pf_cm *cm)
 		cm->tab[i] = 2048 << 4;
 	for (size_t i = 0; i < PF_CM_MM_SLOTS; i++)
 		cm->mm_sm[i] = 2048 << 4;
-	for (size_t s = 0; s < PF_CM_SETS; s++)
+	for (size_t s = 0; s < PF_CM_W_ROWS; s++)
 		for (unsigned i = 0; i < cm->cfg.n_in; i++)
 			cm->w[s * PF_CM_MAX_IN + i] = i + 1 < cm->cfg.n_in ? INIT_WEIGHT : 0;
 	pf_cm_apm_init(cm->apm1, PF_CM_APM1_CTX);
@@ -139,17 +141,6 @@ static void prime(pf_cm *cm, const uint8_t *s, size_t len, struct pf_cm_fit_samp
 	}
 }
 
-/* Slots keep at most this count in the image, so a block can still move
- * them at 1/(cap + 1.5) instead of 1/16.5. */
-static void counts_cap(pf_cm *cm, unsigned cap)
-{
-	size_t n_slots = pf_cm_tab_slots(&cm->cfg);
-
-	for (size_t i = 0; i < n_slots; i++)
-		if ((cm->tab[i] & 15) > cap)
-			cm->tab[i] = (uint16_t)((cm->tab[i] & ~15U) | cap);
-}
-
 static int opts_check(const void *sample, size_t len, const pf_model_train_opts *opts,
 		      struct pf_cm_cfg *cfg)
 {
@@ -166,13 +157,11 @@ int pf_model_train(const void *sample, size_t len, const pf_model_train_opts *op
 	struct pf_cm_fit_samples fit;
 	struct pf_cm_cfg cfg;
 	pf_cm cm = { 0 };
-	uint8_t *img;
 	int rc;
 
 	PF_FORWARD(opts_check(sample, len, opts, &cfg));
 	pf_cm_tables_init();
-	cfg.stride = pf_cm_stride_choose(sample, len);
-	if (getenv("XLR")) cfg.lr = (unsigned)atoi(getenv("XLR"));
+	cfg.stride = stride_choose(sample, len);
 	rc = pf_cm_reserve(&cm, &cfg, TRAIN_BLOCK);
 	if (rc < 0)
 		goto out_cm;
@@ -186,16 +175,7 @@ int pf_model_train(const void *sample, size_t len, const pf_model_train_opts *op
 		goto out_fit;
 	pf_log(PF_LOG_DEBUG, "model train: %zu bytes, stride %u, batch fit kept for %d of %d mixer sets",
 	       len, cfg.stride, rc, PF_CM_SETS);
-	counts_cap(&cm, getenv("XCAP") ? (unsigned)atoi(getenv("XCAP")) : PF_CM_PRIME_COUNT_CAP);
-	img = malloc(pf_cm_image_len(&cfg));
-	if (!img) {
-		rc = -ENOMEM;
-		goto out_fit;
-	}
-	pf_cm_image_write(&cm, img);
-	*image = img;
-	*image_len = pf_cm_image_len(&cfg);
-	rc = 0;
+	rc = pf_cm_image_build(&cm, image, image_len);
 out_fit:
 	pf_cm_fit_free(&fit);
 out_cm:

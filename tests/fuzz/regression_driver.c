@@ -5,7 +5,7 @@
  * that once crashed) on each build.
  *
  * Usage: fuzz_regression <target> <file-or-dir>...
- * where target is block, container or opts. Directories are read one level
+ * where target is block, container, opts or model. Directories are read one level
  * deep. A harness that finds a bug aborts; a file that cannot be read fails
  * the run, and so does a run with no input at all.
  */
@@ -25,6 +25,7 @@ static const struct {
 	{ "block", fuzz_block_entry },
 	{ "container", fuzz_container_entry },
 	{ "opts", fuzz_opts_entry },
+	{ "model", fuzz_model_entry },
 };
 
 static fuzz_entry_fn target_find(const char *name)
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
 	int rc = 0;
 
 	if (!entry) {
-		fprintf(stderr, "usage: fuzz_regression block|container|opts "
+		fprintf(stderr, "usage: fuzz_regression block|container|opts|model "
 				"<file-or-dir>...\n");
 		return 2;
 	}

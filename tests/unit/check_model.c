@@ -1,0 +1,597 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check_model.c - unit tests of the model layer (model.h): round trips,
+ * cold and primed models, hostile stored bytes and model images, -ENOSPC,
+ * determinism across threads and BLAS thread counts, and golden vectors.
+ *
+ * Golden vectors: tests/data/golden/model-fast-t12.bin is a FAST model
+ * trained on gen_sample(); encoding gen_text(GOLDEN_LEN, 99) with it must
+ * hash (XXH3-64) to GOLDEN_CODED. The committed image, not a fresh training
+ * run, is the reference, because training uses float BLAS and may round
+ * differently on another CPU; coding may not. Regenerate (only after a
+ * deliberate format change, with a version bump) by running this test with
+ * PF_MODEL_GOLDEN_WRITE=1 and updating the constants it prints.
+ */
+#include <cblas.h>
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "common/pf_common.h"
+#include "model/model.h"
+#include "model/model_int.h" /* test hook: the mixer kernels */
+
+#define GOLDEN_PATH PF_SRCDIR "/tests/data/golden/model-fast-t12.bin"
+#define GOLDEN_LEN 20000
+#define GOLDEN_IMAGE 0x1f85f4b9936138b5ULL /* XXH3 of the committed image */
+#define GOLDEN_CODED 0x42eafcfb8a7ff980ULL /* XXH3 of the coded golden input */
+#define GOLDEN_COLD 0xd121c0b450387f38ULL  /* XXH3 of the cold FAST t10 image */
+
+/* ---- test data ------------------------------------------------------------ */
+
+static uint64_t rng_next(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545F4914F6CDD1DULL;
+}
+
+static void fill_random(uint8_t *p, size_t len, uint64_t seed)
+{
+	uint64_t s = seed | 1;
+
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(rng_next(&s) >> 56);
+}
+
+/* Words, numbers and a CSV-ish line structure: something every context
+ * of the model can learn. */
+static void fill_text(uint8_t *p, size_t len, uint64_t seed)
+{
+	static const char *const words[] = {
+		"the ", "model ", "block ", "of ", "mixer ", "a ", "context ",
+		"bit ", "weight, ", "and ", "stride ", "table ", "42,", "7,",
+		"\"key\": ", "{", "}", "is ", "coded.\n", "priorfs ",
+	};
+	uint64_t s = seed | 1;
+	size_t i = 0;
+
+	while (i < len) {
+		const char *w = words[rng_next(&s) % (sizeof(words) / sizeof(*words))];
+
+		for (; *w && i < len; w++)
+			p[i++] = (uint8_t)*w;
+	}
+}
+
+static uint8_t *gen_text(size_t len, uint64_t seed)
+{
+	uint8_t *p = malloc(len ? len : 1);
+
+	ck_assert_ptr_nonnull(p);
+	fill_text(p, len, seed);
+	return p;
+}
+
+/* 16-bit little-endian ramp with noise: a strided binary array. */
+static uint8_t *gen_binary(size_t len, uint64_t seed)
+{
+	uint8_t *p = malloc(len ? len : 1);
+	uint64_t s = seed | 1;
+
+	ck_assert_ptr_nonnull(p);
+	for (size_t i = 0; i + 1 < len; i += 2) {
+		uint16_t v = (uint16_t)(i * 3 + (rng_next(&s) >> 61));
+
+		p[i] = (uint8_t)v;
+		p[i + 1] = (uint8_t)(v >> 8);
+	}
+	if (len & 1)
+		p[len - 1] = 0;
+	return p;
+}
+
+/* The fixed training sample: text then binary. */
+static uint8_t *gen_sample(size_t *len)
+{
+	size_t half = 48 * 1024;
+	uint8_t *p = malloc(2 * half), *t = gen_text(half, 1), *b = gen_binary(half, 2);
+
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, t, half);
+	memcpy(p + half, b, half);
+	free(t);
+	free(b);
+	*len = 2 * half;
+	return p;
+}
+
+static void *train(enum pf_model_level level, unsigned bits, const void *sample,
+		   size_t len, size_t *img_len)
+{
+	pf_model_train_opts opts = { .level = level, .table_bits = bits };
+	void *img = NULL;
+
+	ck_assert_int_eq(pf_model_train(sample, len, &opts, &img, img_len), 0);
+	ck_assert_ptr_nonnull(img);
+	return img;
+}
+
+/* ---- fixture: one trained model per level, made before the forks ------- */
+
+static void *img_fast, *img_default;
+static size_t img_fast_len, img_default_len;
+static pf_model *m_fast, *m_default;
+
+static void models_setup(void)
+{
+	size_t len;
+	uint8_t *sample = gen_sample(&len);
+
+	img_fast = train(PF_MODEL_LEVEL_FAST, 12, sample, len, &img_fast_len);
+	img_default = train(PF_MODEL_LEVEL_DEFAULT, 14, sample, len, &img_default_len);
+	ck_assert_int_eq(pf_model_load(img_fast, img_fast_len, &m_fast), 0);
+	ck_assert_int_eq(pf_model_load(img_default, img_default_len, &m_default), 0);
+	free(sample);
+}
+
+static void models_teardown(void)
+{
+	pf_model_free(m_fast);
+	pf_model_free(m_default);
+	free(img_fast);
+	free(img_default);
+}
+
+/* Encodes and decodes src; @return the stored size. */
+static size_t round_trip(const pf_model *m, const uint8_t *src, size_t len)
+{
+	/* a probability is at least 1/4096, so a bit costs at most 12 bits even
+	 * under a corrupt model that is always wrong */
+	size_t cap = 12 * len + 64;
+	uint8_t *out = malloc(cap), *back = malloc(len ? len : 1);
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_ptr_nonnull(back);
+	n = pf_model_encode(m, src, len, out, cap);
+	ck_assert_int_ge(n, 4);
+	ck_assert_int_eq(pf_model_decode(m, out, (size_t)n, back, len), 0);
+	ck_assert_int_eq(memcmp(back, src, len), 0);
+	free(out);
+	free(back);
+	return (size_t)n;
+}
+
+/* ---- round trips ------------------------------------------------------------ */
+
+START_TEST(test_roundtrip_kinds)
+{
+	const pf_model *m = _i & 1 ? m_default : m_fast;
+	size_t len = 64 * 1024, n;
+	uint8_t *p;
+
+	switch (_i >> 1) {
+	case 0: /* text like the sample: the primed model must code it well */
+		p = gen_text(len, 5);
+		n = round_trip(m, p, len);
+		ck_assert_uint_lt(n, len / 3);
+		break;
+	case 1:
+		/* FAST has no strided contexts, DEFAULT does */
+		p = gen_binary(len, 6);
+		n = round_trip(m, p, len);
+		ck_assert_uint_lt(n, _i & 1 ? len / 2 : len - len / 8);
+		break;
+	case 2:
+		p = calloc(1, len);
+		n = round_trip(m, p, len);
+		ck_assert_uint_lt(n, 200);
+		break;
+	default: /* random: close to its size, never much more */
+		p = malloc(len);
+		fill_random(p, len, 7);
+		n = round_trip(m, p, len);
+		ck_assert_uint_lt(n, len + len / 64);
+		break;
+	}
+	free(p);
+}
+END_TEST
+
+START_TEST(test_roundtrip_tiny)
+{
+	const pf_model *m = _i ? m_default : m_fast;
+	uint8_t out[64], one = 'x', back = 0;
+	ssize_t n;
+
+	n = pf_model_encode(m, NULL, 0, out, sizeof(out));
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(pf_model_decode(m, out, 4, NULL, 0), 0);
+	n = pf_model_encode(m, &one, 1, out, sizeof(out));
+	ck_assert_int_ge(n, 4);
+	ck_assert_int_eq(pf_model_decode(m, out, (size_t)n, &back, 1), 0);
+	ck_assert_int_eq(back, one);
+}
+END_TEST
+
+START_TEST(test_roundtrip_4mib)
+{
+	size_t len = 4u << 20;
+	uint8_t *p = gen_text(len, 11);
+
+	memset(p + len / 2, 0xab, 4096); /* a run inside, for the match model */
+	ck_assert_uint_lt(round_trip(m_fast, p, len), len / 3);
+	free(p);
+}
+END_TEST
+
+/* A model trained on nothing codes anything; priming makes it better. */
+START_TEST(test_cold_model)
+{
+	size_t img_len, len = 32 * 1024, cold, primed;
+	void *img = train(_i ? PF_MODEL_LEVEL_DEFAULT : PF_MODEL_LEVEL_FAST, 12, NULL,
+			  0, &img_len);
+	uint8_t *p = gen_text(len, 21);
+	pf_model *m;
+
+	ck_assert_int_eq(pf_model_load(img, img_len, &m), 0);
+	ck_assert_int_eq(pf_model_get_level(m), _i ? PF_MODEL_LEVEL_DEFAULT
+						   : PF_MODEL_LEVEL_FAST);
+	cold = round_trip(m, p, len);
+	primed = round_trip(_i ? m_default : m_fast, p, len);
+	ck_assert_uint_lt(cold, len / 2);
+	ck_assert_uint_lt(primed, cold - cold / (_i ? 8 : 32));
+	pf_model_free(m);
+	free(img);
+	free(p);
+}
+END_TEST
+
+/* ---- errors ------------------------------------------------------------------ */
+
+START_TEST(test_enospc)
+{
+	size_t len = 8192;
+	uint8_t *p = malloc(len), *out = malloc(2 * len);
+	ssize_t n;
+
+	fill_random(p, len, 3);
+	n = pf_model_encode(m_fast, p, len, out, 2 * len);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(pf_model_encode(m_fast, p, len, out, (size_t)n), n);
+	ck_assert_int_eq(pf_model_encode(m_fast, p, len, out, (size_t)n - 1), -ENOSPC);
+	ck_assert_int_eq(pf_model_encode(m_fast, p, len, out, 100), -ENOSPC);
+	ck_assert_int_eq(pf_model_encode(m_fast, p, 0, out, 3), -ENOSPC);
+	free(p);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_train_einval)
+{
+	pf_model_train_opts opts = { .level = PF_MODEL_LEVEL_FAST, .table_bits = 5 };
+	void *img;
+	size_t len;
+
+	ck_assert_int_eq(pf_model_train("ab", 2, &opts, &img, &len), -EINVAL);
+	opts.table_bits = 30;
+	ck_assert_int_eq(pf_model_train("ab", 2, &opts, &img, &len), -EINVAL);
+	opts.table_bits = 0;
+	opts.level = (enum pf_model_level)7;
+	ck_assert_int_eq(pf_model_train("ab", 2, &opts, &img, &len), -EINVAL);
+	opts.level = PF_MODEL_LEVEL_FAST;
+	ck_assert_int_eq(pf_model_train(NULL, 2, &opts, &img, &len), -EINVAL);
+	ck_assert_int_eq(pf_model_train("ab", 2, NULL, &img, &len), -EINVAL);
+}
+END_TEST
+
+/* Truncated, extended and corrupted stored bytes: -EIO or other bytes,
+ * never a crash or an access outside the buffers (run under ASan). */
+START_TEST(test_corrupt_stored)
+{
+	const pf_model *m = _i ? m_default : m_fast;
+	size_t len = 4000, cap = 2 * len + 64;
+	uint8_t *p = gen_text(len, 31), *out = malloc(cap + 1), *back = malloc(len);
+	uint64_t s = 5;
+	ssize_t n = pf_model_encode(m, p, len, out, cap);
+
+	ck_assert_int_gt(n, 4);
+	/* a cut decodes up to where it is: every length would be quadratic */
+	for (size_t cut = 0; cut < (size_t)n; cut += cut < 64 || cut + 64 > (size_t)n ? 1 : 29)
+		ck_assert_int_eq(pf_model_decode(m, out, cut, back, len), -EIO);
+	out[n] = 0;
+	ck_assert_int_eq(pf_model_decode(m, out, (size_t)n + 1, back, len), -EIO);
+	for (int k = 0; k < 120; k++) {
+		size_t at = rng_next(&s) % (size_t)n;
+		uint8_t flip = (uint8_t)(1u << (rng_next(&s) % 8));
+		int rc;
+
+		out[at] ^= flip;
+		rc = pf_model_decode(m, out, (size_t)n, back, len);
+		ck_assert(rc == -EIO || (rc == 0 && memcmp(back, p, len) != 0));
+		out[at] ^= flip;
+	}
+	/* garbage of every small length, into outputs of several lengths */
+	for (size_t l = 0; l < 64; l++) {
+		fill_random(out, l, l + 1);
+		for (size_t want = 0; want < 40; want += 13)
+			ck_assert_int_le(pf_model_decode(m, out, l, back, want), 0);
+	}
+	free(p);
+	free(out);
+	free(back);
+}
+END_TEST
+
+/* img with its last mixer weight (before the FAST model's one APM) set
+ * out of range, recompressed; a static buffer of *len bytes. */
+static uint8_t *weight_poisoned(const uint8_t *img, size_t *len)
+{
+	static uint8_t out[1 << 16], raw[1 << 17];
+	size_t n = ZSTD_decompress(raw, sizeof(raw), img + 64, *len - 64);
+
+	ck_assert(!ZSTD_isError(n));
+	pf_put_le32(raw + n - 256 * 33 * 2 - 4, 0x7fffffff);
+	memcpy(out, img, 64);
+	n = ZSTD_compress(out + 64, sizeof(out) - 64, raw, n, 12);
+	ck_assert(!ZSTD_isError(n));
+	*len = n + 64;
+	return out;
+}
+
+/* Every truncation of a model image fails, so do bad headers; any byte
+ * flip either fails to load or loads a model that still round-trips. */
+START_TEST(test_hostile_image)
+{
+	size_t len;
+	uint8_t *img = train(PF_MODEL_LEVEL_FAST, 10, NULL, 0, &len);
+	uint8_t *copy = malloc(len + 1), *text = gen_text(3000, 8), *poisoned;
+	size_t plen;
+	uint64_t s = 9;
+	pf_model *m;
+
+	for (size_t cut = 0; cut < len; cut++) {
+		ck_assert_int_eq(pf_model_load(img, cut, &m), -EIO);
+		ck_assert_ptr_null(m);
+	}
+	memcpy(copy, img, len);
+	copy[len] = 0;
+	ck_assert_int_eq(pf_model_load(copy, len + 1, &m), -EIO);
+	copy[8] = 2; /* version */
+	ck_assert_int_eq(pf_model_load(copy, len, &m), -ENOTSUP);
+	plen = len;
+	poisoned = weight_poisoned(img, &plen);
+	ck_assert_int_eq(pf_model_load(poisoned, plen, &m), -EIO);
+	for (int k = 0; k < 400; k++) {
+		size_t at = k < 64 ? (size_t)k : rng_next(&s) % len;
+		int rc;
+
+		memcpy(copy, img, len);
+		copy[at] ^= (uint8_t)(1 + rng_next(&s) % 255);
+		rc = pf_model_load(copy, len, &m);
+		ck_assert(rc == 0 || rc == -EIO || rc == -ENOTSUP);
+		if (rc == 0) {
+			round_trip(m, text, 3000);
+			pf_model_free(m);
+		}
+	}
+	free(img);
+	free(copy);
+	free(text);
+}
+END_TEST
+
+/* ---- determinism ------------------------------------------------------------ */
+
+struct dec_job {
+	const pf_model *m;
+	const uint8_t *stored;
+	size_t stored_len, len;
+	uint8_t *out;
+	int rc;
+};
+
+static void *dec_thread(void *arg)
+{
+	struct dec_job *j = arg;
+
+	for (int k = 0; k < 3 && j->rc == 0; k++)
+		j->rc = pf_model_decode(j->m, j->stored, j->stored_len, j->out, j->len);
+	return NULL;
+}
+
+START_TEST(test_threads)
+{
+	size_t len = 96 * 1024, cap = 2 * len;
+	uint8_t *p = gen_text(len, 41), *a = malloc(cap), *b = malloc(cap);
+	struct dec_job jobs[4];
+	pthread_t t[4];
+	ssize_t na = pf_model_encode(m_default, p, len, a, cap);
+	ssize_t nb = pf_model_encode(m_default, p, len, b, cap);
+
+	ck_assert_int_gt(na, 0);
+	ck_assert_int_eq(na, nb);
+	ck_assert_int_eq(memcmp(a, b, (size_t)na), 0);
+	for (int i = 0; i < 4; i++) {
+		jobs[i] = (struct dec_job){ m_default, a, (size_t)na, len, malloc(len), 0 };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, dec_thread, &jobs[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(jobs[i].rc, 0);
+		ck_assert_int_eq(memcmp(jobs[i].out, p, len), 0);
+		free(jobs[i].out);
+	}
+	free(p);
+	free(a);
+	free(b);
+}
+END_TEST
+
+/* Training with 1 or 2 BLAS threads gives models that both round-trip;
+ * coding itself never calls BLAS, so each model codes the same everywhere. */
+START_TEST(test_blas_threads)
+{
+	size_t len, l1, l2, tlen = 20000;
+	uint8_t *sample = gen_sample(&len), *text = gen_text(tlen, 4);
+	void *i1, *i2;
+	pf_model *m1, *m2;
+
+	openblas_set_num_threads(1);
+	i1 = train(PF_MODEL_LEVEL_DEFAULT, 12, sample, len, &l1);
+	openblas_set_num_threads(2);
+	i2 = train(PF_MODEL_LEVEL_DEFAULT, 12, sample, len, &l2);
+	/* the images may differ (float sums in another order), the coding may
+	 * not: each image alone decides how its blocks decode */
+	ck_assert_int_eq(pf_model_load(i1, l1, &m1), 0);
+	ck_assert_int_eq(pf_model_load(i2, l2, &m2), 0);
+	round_trip(m1, text, tlen);
+	round_trip(m2, text, tlen);
+	pf_model_free(m1);
+	pf_model_free(m2);
+	free(i1);
+	free(i2);
+	free(sample);
+	free(text);
+}
+END_TEST
+
+/* The AVX2 mixer kernels give the scalar reference's bits, extremes too. */
+START_TEST(test_simd_matches_scalar)
+{
+	int32_t x[PF_CM_MAX_IN], w1[PF_CM_MAX_IN], w2[PF_CM_MAX_IN];
+	uint64_t s = 17;
+
+	if (!__builtin_cpu_supports("avx2"))
+		return;
+	for (int k = 0; k < 20000; k++) {
+		int32_t err = (int32_t)(rng_next(&s) % 8191) - 4095;
+
+		err *= 1 + (int32_t)(rng_next(&s) % PF_CM_LR_MAX);
+		for (int i = 0; i < PF_CM_MAX_IN; i++) {
+			x[i] = k < 4 ? (k & 1 ? 2047 : -2047)
+				     : (int32_t)(rng_next(&s) % 4095) - 2047;
+			w1[i] = w2[i] = k < 4 ? (k & 2 ? PF_CM_WEIGHT_LIMIT : -PF_CM_WEIGHT_LIMIT)
+					      : (int32_t)(rng_next(&s) % (2u * PF_CM_WEIGHT_LIMIT + 1)) -
+							PF_CM_WEIGHT_LIMIT;
+		}
+		ck_assert(pf_cm_dot_avx2(x, w1) == pf_cm_dot_scalar(x, w1));
+		pf_cm_train_avx2(x, w1, err);
+		pf_cm_train_scalar(x, w2, err);
+		ck_assert_int_eq(memcmp(w1, w2, sizeof(w1)), 0);
+	}
+}
+END_TEST
+
+/* ---- golden vectors -------------------------------------------------------- */
+
+static uint8_t *golden_read(size_t *len)
+{
+	FILE *f = fopen(GOLDEN_PATH, "rb");
+	uint8_t *buf = malloc(1 << 20);
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(buf);
+	*len = fread(buf, 1, 1 << 20, f);
+	fclose(f);
+	return buf;
+}
+
+static uint64_t golden_coded_hash(const pf_model *m)
+{
+	uint8_t *p = gen_text(GOLDEN_LEN, 99), *out = malloc(2 * GOLDEN_LEN);
+	ssize_t n = pf_model_encode(m, p, GOLDEN_LEN, out, 2 * GOLDEN_LEN);
+	uint64_t h;
+
+	ck_assert_int_gt(n, 0);
+	h = XXH3_64bits(out, (size_t)n);
+	free(p);
+	free(out);
+	return h;
+}
+
+START_TEST(test_golden)
+{
+	size_t len, cold_len;
+	uint8_t *img, *cold = train(PF_MODEL_LEVEL_FAST, 10, NULL, 0, &cold_len);
+	pf_model *m;
+
+	if (getenv("PF_MODEL_GOLDEN_WRITE")) {
+		size_t slen;
+		uint8_t *sample = gen_sample(&slen);
+		FILE *f = fopen(GOLDEN_PATH, "wb");
+
+		img = train(PF_MODEL_LEVEL_FAST, 12, sample, slen, &len);
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(fwrite(img, 1, len, f), len);
+		fclose(f);
+		free(img);
+		free(sample);
+	}
+	img = golden_read(&len);
+	ck_assert_int_eq(pf_model_load(img, len, &m), 0);
+	if (getenv("PF_MODEL_GOLDEN_WRITE"))
+		printf("GOLDEN_IMAGE 0x%016llxULL GOLDEN_CODED 0x%016llxULL GOLDEN_COLD 0x%016llxULL\n",
+		       (unsigned long long)XXH3_64bits(img, len),
+		       (unsigned long long)golden_coded_hash(m),
+		       (unsigned long long)XXH3_64bits(cold, cold_len));
+	fflush(stdout);
+	ck_assert_uint_eq(XXH3_64bits(img, len), GOLDEN_IMAGE);
+	ck_assert_uint_eq(golden_coded_hash(m), GOLDEN_CODED);
+	ck_assert_uint_eq(XXH3_64bits(cold, cold_len), GOLDEN_COLD);
+	pf_model_free(m);
+	free(img);
+	free(cold);
+}
+END_TEST
+
+static Suite *model_suite(void)
+{
+	Suite *s = suite_create("model");
+	TCase *tc;
+
+	tc = tcase_create("roundtrip");
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, models_setup, models_teardown);
+	tcase_add_loop_test(tc, test_roundtrip_kinds, 0, 8);
+	tcase_add_loop_test(tc, test_roundtrip_tiny, 0, 2);
+	tcase_add_test(tc, test_roundtrip_4mib);
+	tcase_add_loop_test(tc, test_cold_model, 0, 2);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hostile");
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, models_setup, models_teardown);
+	tcase_add_test(tc, test_enospc);
+	tcase_add_test(tc, test_train_einval);
+	tcase_add_loop_test(tc, test_corrupt_stored, 0, 2);
+	tcase_add_test(tc, test_hostile_image);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("determinism");
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, models_setup, models_teardown);
+	tcase_add_test(tc, test_threads);
+	tcase_add_test(tc, test_simd_matches_scalar);
+	tcase_add_test(tc, test_blas_threads);
+	tcase_add_test(tc, test_golden);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(model_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
