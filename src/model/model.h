@@ -39,7 +39,7 @@ void pf_model_free(pf_model *model); /* NULL is ok */
 
 /* Encodes plain with the model. @return stored length; -ENOSPC when the
  * output would exceed out_cap (callers pass the size they would accept and
- * fall back to another codec); -ENOMEM. */
+ * fall back to another codec); -ENOMEM; -EINVAL for len >= 4 GiB. */
 ssize_t pf_model_encode(const pf_model *model, const void *plain, size_t len,
 			void *out, size_t out_cap);
 
