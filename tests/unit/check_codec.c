@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit_data.h"
 #include "codec/codec.h"
 #include "codec/codec_int.h" /* test hook: the probe */
 #include "common/pf_common.h"
@@ -17,23 +18,6 @@
 /* ---- test data ------------------------------------------------------------ */
 
 enum kind { K_TEXT, K_ZEROS, K_RANDOM, K_LAST_BYTE, K_NKINDS };
-
-static uint64_t rng_next(uint64_t *s)
-{
-	/* xorshift64*: seeded, so every run sees the same bytes. */
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545F4914F6CDD1DULL;
-}
-
-static void fill_random(uint8_t *p, size_t len, uint64_t seed)
-{
-	uint64_t s = seed | 1;
-
-	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(rng_next(&s) >> 56);
-}
 
 /* English-like words: compresses well but not trivially. */
 static void fill_text(uint8_t *p, size_t len, uint64_t seed)

@@ -21,6 +21,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "unit_data.h"
 #include "common/pf_common.h"
 #include "model/model.h"
 #include "model/model_int.h" /* test hook: the mixer kernels */
@@ -32,22 +33,6 @@
 #define GOLDEN_COLD 0xd121c0b450387f38ULL  /* XXH3 of the cold FAST t10 image */
 
 /* ---- test data ------------------------------------------------------------ */
-
-static uint64_t rng_next(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545F4914F6CDD1DULL;
-}
-
-static void fill_random(uint8_t *p, size_t len, uint64_t seed)
-{
-	uint64_t s = seed | 1;
-
-	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(rng_next(&s) >> 56);
-}
 
 /* Words, numbers and a CSV-ish line structure: something every context
  * of the model can learn. */
