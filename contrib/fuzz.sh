@@ -26,12 +26,12 @@ cc=${CC:-clang}
 
 # Sources each target links, beyond the harness itself.
 sources() {
-	base="src/common/pf_log.c src/codec/codec_*.c"
+	# The codec layer links the model layer (the learned codec).
+	base="src/common/pf_log.c src/common/pf_sha256.c src/codec/codec_*.c src/model/model_*.c"
 	case $1 in
-	block) echo "$base" ;;
+	block | model) echo "$base" ;;
 	container) echo "$base src/store/store_*.c" ;;
 	opts) echo "$base src/store/store_*.c src/cache/cache_*.c src/fs/fs_*.c" ;;
-	model) echo "$base src/model/model_*.c" ;;
 	*) return 1 ;;
 	esac
 }

@@ -151,6 +151,9 @@ static int load_index(pf_container *c)
 	if (s->index_len < PF_INDEX_HEAD || s->index_off < PF_DATA_START ||
 	    s->index_off > c->file_len || s->index_len > c->file_len - s->index_off)
 		return PF_CORRUPT("index extent");
+	/* Bound the allocations below by bytes really in the file. */
+	if ((uint64_t)s->nblocks * PF_ENTRY_SIZE > s->index_len)
+		return PF_CORRUPT("block count larger than the index");
 	raw = malloc(s->index_len);
 	c->cidx = calloc(s->nblocks ? s->nblocks : 1, sizeof(*c->cidx));
 	c->widx = calloc(s->nblocks ? s->nblocks : 1, sizeof(*c->widx));

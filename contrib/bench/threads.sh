@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# threads.sh - cold sequential read of a store through the mount with
+# threads=1 and threads=2 (median of RUNS runs each): how read-ahead decode
+# workers scale when decoding, not FUSE, is the bottleneck.
+#
+# usage: contrib/bench/threads.sh BUILD_DIR STORE [RUNS]
+#   STORE: e.g. made by `priorctl import SRC STORE` (learned blocks), or any
+#   store. Files are read with cat in name order after drop_caches.
+set -euo pipefail
+build=$(cd "$1" && pwd); store=$(cd "$2" && pwd); runs=${3:-3}
+mnt=$(mktemp -d /tmp/pf-thr.XXXXXX)
+trap 'fusermount3 -u "$mnt" 2>/dev/null || true; rmdir "$mnt"' EXIT
+"$build/src/priorfs" "$store" "$mnt" -o ro
+bytes=$(find "$mnt" -type f -printf '%s\n' | awk '{s+=$1} END {print s}') # logical
+fusermount3 -u "$mnt"
+
+one_run() { # threads -> MB/s
+	sync; echo 3 > /proc/sys/vm/drop_caches
+	"$build/src/priorfs" "$store" "$mnt" -o "ro,threads=$1,readahead=8M"
+	local t0 t1; t0=$(date +%s.%N)
+	find "$mnt" -type f -print0 | sort -z | xargs -0 cat > /dev/null
+	t1=$(date +%s.%N)
+	fusermount3 -u "$mnt"
+	echo "$bytes / 1000000 / ($t1 - $t0)" | bc -l
+}
+median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+echo "| threads | cold seq read MB/s (median of $runs) |"
+echo "|---|---|"
+for t in 1 2; do
+	printf '| %s | %.2f |\n' "$t" "$(for _ in $(seq "$runs"); do one_run "$t"; done | median)"
+done
