@@ -317,17 +317,18 @@ static void human_row(const struct counts *n, const char *name)
 		snprintf(r, sizeof(r), "%.2fx",
 			 (double)n->logical / (double)n->stored);
 	printf("%8" PRIu64 " %9s %9s %9s %9" PRIu64 " %9" PRIu64 " %9" PRIu64
-	       "  ", n->files, pctl_human_size(n->logical, l),
+	       " %9" PRIu64 "  ", n->files, pctl_human_size(n->logical, l),
 	       pctl_human_size(n->stored, s), r, n->blocks[PF_CODEC_RAW],
-	       n->blocks[PF_CODEC_ZSTD], n->blocks[PF_CODEC_ZERO]);
+	       n->blocks[PF_CODEC_ZSTD], n->blocks[PF_CODEC_LEARNED],
+	       n->blocks[PF_CODEC_ZERO]);
 	pctl_print_name(stdout, name);
 	putchar('\n');
 }
 
 static void human_table(const struct group_map *m, const char *title)
 {
-	printf("%8s %9s %9s %9s %9s %9s %9s  %s\n", "FILES", "LOGICAL",
-	       "STORED", "RATIO", "RAW", "ZSTD", "ZERO", title);
+	printf("%8s %9s %9s %9s %9s %9s %9s %9s  %s\n", "FILES", "LOGICAL",
+	       "STORED", "RATIO", "RAW", "ZSTD", "LEARNED", "ZERO", title);
 	for (size_t i = 0; i < m->count; i++)
 		human_row(&m->v[i].n, m->v[i].name);
 }

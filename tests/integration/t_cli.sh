@@ -118,7 +118,7 @@ LOGICAL=$((1048576 + 102400 + 204800 + 262144 + 0 + 5000))
 
 check "stat: table with totals; JSON parses and adds up"
 run 0 stat "$STORE"
-has "$OUT" '^ +FILES +LOGICAL +STORED +RATIO +RAW +ZSTD +ZERO +DIRECTORY$'
+has "$OUT" '^ +FILES +LOGICAL +STORED +RATIO +RAW +ZSTD +LEARNED +ZERO +DIRECTORY$'
 has "$OUT" "^ +$NFILES +[0-9.]+[KM] +[0-9.]+[KM] +[0-9.]+x .*\(total\)$"
 has "$OUT" ' a$'
 has "$OUT" ' txt$'
