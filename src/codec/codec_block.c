@@ -203,6 +203,11 @@ void pf_codec_model_free(pf_model *model)
 	pf_model_free(model);
 }
 
+enum pf_model_level pf_codec_model_level(const pf_model *model)
+{
+	return pf_model_get_level(model);
+}
+
 int pf_codec_model_train(const void *sample, size_t len,
 			 const pf_model_train_opts *opts, void **image,
 			 size_t *image_len)

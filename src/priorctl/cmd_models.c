@@ -206,7 +206,7 @@ static const char *level_name(pf_store *store, const uint8_t *id)
 
 	if (pf_store_model_get(store, id, &m) < 0)
 		return NULL;
-	return pf_model_get_level(m) == PF_MODEL_LEVEL_FAST ? "fast" : "default";
+	return pf_codec_model_level(m) == PF_MODEL_LEVEL_FAST ? "fast" : "default";
 }
 
 static int models_show(pf_store *store, const char *path, const char *prefix)

@@ -31,14 +31,17 @@ static int pick_model(pf_container *c, const void *plain, uint32_t len)
 			memcpy(c->write_model_id, ids[0], PF_MODEL_ID_SIZE);
 		return 0;
 	}
-	out = malloc(len);
+	out = malloc(pf_codec_bound(len));
 	if (!out)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
-		ssize_t got = pf_model_encode(models[i], plain, len, out,
-					      best > 0 ? (size_t)best : len);
+		pf_codec_params trial = { PF_CHOICE_LEARNED, c->store->opts.codec.zstd_level,
+					  models[i] };
+		uint8_t codec;
+		ssize_t got = pf_codec_encode(&trial, plain, len, out, pf_codec_bound(len),
+					      &codec);
 
-		if (got > 0 && (best < 0 || got < best)) {
+		if (codec == PF_CODEC_LEARNED && got > 0 && (best < 0 || got < best)) {
 			best = got;
 			c->write_model = models[i];
 			memcpy(c->write_model_id, ids[i], PF_MODEL_ID_SIZE);

@@ -339,23 +339,33 @@ END_TEST
 
 /* ---- learned blocks and the model store ------------------------------------ */
 
-/* Trains a small model on text like fill()'s and makes it the default. */
-static void add_default_model(uint8_t id[PF_MODEL_ID_SIZE])
+/* Trains a small model on fill()'s text (wordy or not) and adds it. */
+static void add_model(bool wordy_sample, uint8_t id[PF_MODEL_ID_SIZE])
 {
 	pf_model_train_opts topts = { .level = PF_MODEL_LEVEL_FAST, .table_bits = 16 };
 	size_t len = 256 << 10, image_len;
 	uint8_t *sample = malloc(len);
+	bool keep = wordy;
 	void *image;
-	pf_model_info def = { 0 };
 
+	wordy = wordy_sample;
 	fill(sample, len, 7, 1);
+	wordy = keep;
 	ck_assert_int_eq(pf_codec_model_train(sample, len, &topts, &image, &image_len), 0);
 	ck_assert_int_eq(pf_store_model_add(store, image, image_len, id), 0);
+	free(image);
+	free(sample);
+}
+
+/* Makes a model trained on the plain fill() text the store's default. */
+static void add_default_model(uint8_t id[PF_MODEL_ID_SIZE])
+{
+	pf_model_info def = { 0 };
+
+	add_model(false, id);
 	memcpy(def.id, id, PF_MODEL_ID_SIZE);
 	strcpy(def.kind, "text");
 	ck_assert_int_eq(pf_store_set_defaults(store, &def, 1), 0);
-	free(image);
-	free(sample);
 }
 
 static void reopen_store(bool use_models)
@@ -443,6 +453,30 @@ START_TEST(test_learned_model_missing_or_corrupt)
 }
 END_TEST
 
+/* With several defaults, a file takes the one that codes it best. */
+START_TEST(test_learned_picks_best_model)
+{
+	uint8_t plain_id[PF_MODEL_ID_SIZE], wordy_id[PF_MODEL_ID_SIZE];
+	uint8_t refs[4][PF_MODEL_ID_SIZE];
+	pf_model_info defs[2] = { { .kind = "a" }, { .kind = "b" } };
+	pf_container *c;
+
+	add_model(false, plain_id);
+	add_model(true, wordy_id);
+	memcpy(defs[0].id, plain_id, PF_MODEL_ID_SIZE);
+	memcpy(defs[1].id, wordy_id, PF_MODEL_ID_SIZE);
+	ck_assert_int_eq(pf_store_set_defaults(store, defs, 2), 0);
+	reopen_store(true); /* files of wordy text from here on */
+	c = open_c("f");
+	write_version(c, 2 * BS, 1);
+	ck_assert_int_eq(pf_container_commit(c, false), 0);
+	ck_assert_int_eq(pf_container_models(c, refs, 4), 1);
+	ck_assert_mem_eq(refs[0], wordy_id, PF_MODEL_ID_SIZE);
+	check_version(c, 2 * BS, 1);
+	pf_container_close(c);
+}
+END_TEST
+
 START_TEST(test_writer_lock)
 {
 	pf_store *other;
@@ -486,6 +520,7 @@ static Suite *store_suite(void)
 	tcase_add_checked_fixture(tl, setup, teardown);
 	tcase_add_test(tl, test_learned_roundtrip);
 	tcase_add_test(tl, test_learned_model_missing_or_corrupt);
+	tcase_add_test(tl, test_learned_picks_best_model);
 	tcase_add_test(tl, test_writer_lock);
 	tcase_set_timeout(tl, 60);
 	suite_add_tcase(s, tl);
