@@ -277,3 +277,22 @@ EOF
 # pf_size FILE: apparent size; pf_du FILE: allocated bytes.
 pf_size() { stat -c %s "$1"; }
 pf_du() { echo $(($(stat -c %b "$1") * $(stat -c %B "$1"))); }
+
+# ---- priorctl helpers (t_cli.sh, t_learned.sh) ------------------------------
+
+# pf_ctl WANT_STATUS CMD...: runs priorctl CMD with stdout/stderr in $OUT/$ERR
+# (under $PF_WORK) and fails unless it exits WANT_STATUS.
+pf_ctl() {
+	local want=$1 rc
+	shift
+	OUT=${OUT:-$PF_WORK/out} ERR=${ERR:-$PF_WORK/err}
+	"$PRIORCTL" "$@" >"$OUT" 2>"$ERR"
+	rc=$?
+	[ "$rc" -eq "$want" ] ||
+		fail "priorctl $* exited $rc, want $want; out: $(head -c 800 "$OUT"); err: $(head -c 500 "$ERR")"
+}
+
+# has FILE REGEX: FILE has a line matching the extended regex.
+has() {
+	LC_ALL=C grep -Eq -- "$2" "$1" || fail "$(basename "$1") lacks /$2/: $(head -c 800 "$1")"
+}

@@ -8,22 +8,6 @@ pf_setup
 
 OUT=$PF_WORK/out ERR=$PF_WORK/err
 
-# run WANT_STATUS CMD...: runs priorctl CMD with stdout/stderr in $OUT/$ERR
-# and fails unless it exits WANT_STATUS.
-run() {
-	local want=$1 rc
-	shift
-	"$PRIORCTL" "$@" >"$OUT" 2>"$ERR"
-	rc=$?
-	[ "$rc" -eq "$want" ] ||
-		fail "priorctl $* exited $rc, want $want; stderr: $(head -c 500 "$ERR")"
-}
-
-# has FILE REGEX: FILE has a line matching the extended regex.
-has() {
-	LC_ALL=C grep -Eq -- "$2" "$1" || fail "$(basename "$1") lacks /$2/: $(head -c 800 "$1")"
-}
-
 # json_check PYTHON_EXPR: evaluates an assertion on the JSON in $OUT (as j).
 json_check() {
 	python3 -c 'import json, sys
@@ -36,65 +20,65 @@ if not eval(sys.argv[2]):
 }
 
 check "help, version and usage errors"
-run 0 --help
+pf_ctl 0 --help
 has "$OUT" '^usage: priorctl'
 has "$OUT" '^  fsck '
-run 0 --version
+pf_ctl 0 --version
 has "$OUT" '^priorctl [0-9]+\.[0-9]+'
-run 2 frobnicate
+pf_ctl 2 frobnicate
 has "$ERR" "^priorctl: unknown command 'frobnicate'"
 has "$ERR" '^usage: priorctl'
 [ ! -s "$OUT" ] || fail "usage error wrote to stdout"
-run 2
+pf_ctl 2
 has "$ERR" '^priorctl: no command given'
-run 2 --bogus
+pf_ctl 2 --bogus
 for cmd in init stat fsck; do
-	run 0 "$cmd" --help
+	pf_ctl 0 "$cmd" --help
 	has "$OUT" "^usage: priorctl $cmd"
-	run 0 help "$cmd"
+	pf_ctl 0 help "$cmd"
 	has "$OUT" "^usage: priorctl $cmd"
-	run 2 "$cmd"
+	pf_ctl 2 "$cmd"
 	has "$ERR" "^priorctl: $cmd: expected one"
-	run 2 "$cmd" --no-such-option "$PF_WORK"
+	pf_ctl 2 "$cmd" --no-such-option "$PF_WORK"
 	has "$ERR" "^priorctl: $cmd: unknown option '--no-such-option'"
 done
-run 2 stat --depth 0 "$PF_WORK"
+pf_ctl 2 stat --depth 0 "$PF_WORK"
 has "$ERR" '^priorctl: stat: --depth'
-run 2 stat --depth
+pf_ctl 2 stat --depth
 has "$ERR" '^priorctl: stat: missing value'
 
 check "init: missing dir, empty dir, existing store, non-empty dir, file"
-run 0 init "$PF_WORK/new"
+pf_ctl 0 init "$PF_WORK/new"
 has "$OUT" "^initialized priorfs store in $PF_WORK/new$"
 grep -qx 'format=1' "$PF_WORK/new/.priorfs/config" || fail "no format=1 in config"
-run 1 init "$PF_WORK/no/parent"
+pf_ctl 1 init "$PF_WORK/no/parent"
 has "$ERR" '^priorctl: init: .*/no/parent: No such file or directory$'
 mkdir "$PF_WORK/empty"
-run 0 init "$PF_WORK/empty"
+pf_ctl 0 init "$PF_WORK/empty"
 [ -d "$PF_WORK/empty/.priorfs" ] || fail "init of an empty dir made no .priorfs"
-run 1 init "$PF_WORK/empty"
+pf_ctl 1 init "$PF_WORK/empty"
 has "$ERR" '^priorctl: init: .*already a priorfs store'
 mkdir "$PF_WORK/full" && echo data >"$PF_WORK/full/keep.txt"
-run 1 init "$PF_WORK/full"
+pf_ctl 1 init "$PF_WORK/full"
 has "$ERR" '^priorctl: init: .*not empty'
 [ ! -e "$PF_WORK/full/.priorfs" ] || fail "refused init still made .priorfs"
 [ "$(cat "$PF_WORK/full/keep.txt")" = data ] || fail "refused init touched a file"
-run 1 init "$PF_WORK/full/keep.txt"
+pf_ctl 1 init "$PF_WORK/full/keep.txt"
 has "$ERR" '^priorctl: init: '
 
 check "stat and fsck refuse what is not a store (exit 2)"
 for cmd in stat fsck; do
-	run 2 "$cmd" "$PF_WORK/full"
+	pf_ctl 2 "$cmd" "$PF_WORK/full"
 	has "$ERR" "^priorctl: $cmd: .*not a priorfs store"
-	run 2 "$cmd" "$PF_WORK/does-not-exist"
+	pf_ctl 2 "$cmd" "$PF_WORK/does-not-exist"
 	has "$ERR" "^priorctl: $cmd: "
 done
 
 check "stat and fsck of an empty store"
-run 0 stat --json "$PF_WORK/empty"
+pf_ctl 0 stat --json "$PF_WORK/empty"
 python3 -m json.tool "$OUT" >/dev/null || fail "stat --json of an empty store is not JSON"
 json_check 'j["total"]["files"] == 0 and j["total"]["ratio"] is None and j["directories"] == []'
-run 0 fsck "$PF_WORK/empty"
+pf_ctl 0 fsck "$PF_WORK/empty"
 has "$OUT" '^priorctl: fsck: 0 files, 0 blocks checked, 0 faults$'
 
 # A store with compressible, random, zero and empty files, nested dirs and
@@ -117,14 +101,14 @@ NFILES=6
 LOGICAL=$((1048576 + 102400 + 204800 + 262144 + 0 + 5000))
 
 check "stat: table with totals; JSON parses and adds up"
-run 0 stat "$STORE"
+pf_ctl 0 stat "$STORE"
 has "$OUT" '^ +FILES +LOGICAL +STORED +RATIO +RAW +ZSTD +LEARNED +ZERO +DIRECTORY$'
 has "$OUT" "^ +$NFILES +[0-9.]+[KM] +[0-9.]+[KM] +[0-9.]+x .*\(total\)$"
 has "$OUT" ' a$'
 has "$OUT" ' txt$'
 has "$OUT" '^ +2 .* odd\\xff\\x0adir "q"$'
 [ "$(grep -c '' "$OUT")" -eq 12 ] || fail "stat table has $(grep -c '' "$OUT") lines, want 12"
-run 0 stat --json "$STORE"
+pf_ctl 0 stat --json "$STORE"
 python3 -m json.tool "$OUT" >/dev/null || fail "stat --json is not valid JSON"
 json_check "j['total']['files'] == $NFILES and j['total']['logical_bytes'] == $LOGICAL"
 json_check 'j["total"]["stored_bytes"] < j["total"]["logical_bytes"] / 2'
@@ -138,11 +122,11 @@ import json, sys
 raw = open(sys.argv[1], "rb").read()
 assert b'"odd\\udcff\\ndir \\"q\\""' in raw, raw[:600]
 EOF
-run 0 stat --json --depth 2 "$STORE"
+pf_ctl 0 stat --json --depth 2 "$STORE"
 json_check 'sorted(d) == [".", "a", "a/b", W] and d["a/b"]["files"] == 2 and d["a"]["files"] == 1'
 
 check "fsck: a clean store"
-run 0 fsck "$STORE"
+pf_ctl 0 fsck "$STORE"
 has "$OUT" "^priorctl: fsck: $NFILES files, [0-9]+ blocks checked, 0 faults$"
 BLOCKS=$(sed -n 's/.* files, \([0-9]*\) blocks.*/\1/p' "$OUT")
 # 16 + 2 + 4 (1M, 100K, 200K) + 4 zero blocks + 1 + none for the empty file
@@ -176,7 +160,7 @@ check "fsck: a flipped byte in a stored zstd block is found (exit 1)"
 cp -a "$STORE" "$PF_WORK/bad"
 codec=$(flip_block "$PF_WORK/bad/a/b/text.TXT" 3)
 [ "$codec" = 2 ] || fail "block 3 of text.TXT has codec $codec, want 2 (zstd)"
-run 1 fsck "$PF_WORK/bad"
+pf_ctl 1 fsck "$PF_WORK/bad"
 has "$OUT" '^priorctl: fsck: a/b/text\.TXT: block 3: '
 [ "$(grep -c ': block ' "$OUT")" -eq 1 ] || fail "want exactly one block fault: $(cat "$OUT")"
 has "$OUT" "^priorctl: fsck: $NFILES files, $BLOCKS blocks checked, 1 fault$"
@@ -184,24 +168,24 @@ has "$OUT" "^priorctl: fsck: $NFILES files, $BLOCKS blocks checked, 1 fault$"
 check "fsck: a flipped byte in a raw block is found too"
 codec=$(flip_block "$PF_WORK/bad/a/b/c/noise.bin" 1)
 [ "$codec" = 1 ] || fail "block 1 of noise.bin has codec $codec, want 1 (raw)"
-run 1 fsck "$PF_WORK/bad"
+pf_ctl 1 fsck "$PF_WORK/bad"
 has "$OUT" '^priorctl: fsck: a/b/c/noise\.bin: block 1: '
 has "$OUT" ', 2 faults$'
 
 check "fsck and stat: a corrupt container header and a stray plain file"
 printf 'XXXX' | dd of="$PF_WORK/bad/a/notes.txt" bs=1 conv=notrunc status=none
 echo "not a container, long enough to look like one........................................................................................" >"$PF_WORK/bad/stray"
-run 1 fsck "$PF_WORK/bad"
+pf_ctl 1 fsck "$PF_WORK/bad"
 has "$OUT" '^priorctl: fsck: a/notes\.txt: corrupt container header or index$'
 has "$OUT" '^priorctl: fsck: stray: corrupt container header or index$'
 has "$OUT" "^priorctl: fsck: $((NFILES + 1)) files, [0-9]+ blocks checked, 4 faults$"
-run 1 stat --json "$PF_WORK/bad"
+pf_ctl 1 stat --json "$PF_WORK/bad"
 has "$ERR" '^priorctl: stat: a/notes\.txt: corrupt container header or index: '
 python3 -m json.tool "$OUT" >/dev/null || fail "stat --json with errors is not valid JSON"
 json_check 'j["errors"] == 2 and j["total"]["files"] == '"$((NFILES - 1))"
 
 check "the original store is still clean and mounts"
-run 0 fsck "$STORE"
+pf_ctl 0 fsck "$STORE"
 pf_mount "$STORE" "$MNT"
 cmp "$MNT/a/b/text.TXT" <(pf_gen text 1M 1 /dev/stdout) || fail "text.TXT changed"
 pf_umount "$MNT"

@@ -9,19 +9,6 @@ pf_setup
 SRC=$PF_WORK/src STORE=$PF_WORK/store MNT=$PF_WORK/mnt
 OUT=$PF_WORK/out ERR=$PF_WORK/err
 
-# run WANT_STATUS CMD...: priorctl CMD with stdout/stderr in $OUT/$ERR.
-run() {
-	local want=$1 rc
-	shift
-	"$PRIORCTL" "$@" >"$OUT" 2>"$ERR"
-	rc=$?
-	[ "$rc" -eq "$want" ] ||
-		fail "priorctl $* exited $rc, want $want; out: $(head -c 800 "$OUT"); err: $(head -c 500 "$ERR")"
-}
-
-has() {
-	LC_ALL=C grep -Eq -- "$2" "$1" || fail "$(basename "$1") lacks /$2/: $(head -c 800 "$1")"
-}
 
 # blocks CODEC: number of CODEC blocks in the store (stat --json).
 blocks() {
@@ -70,22 +57,22 @@ EOF
 
 check "usage: help, bad options and arguments (exit 2)"
 for cmd in train models recompress import; do
-	run 0 "$cmd" --help
+	pf_ctl 0 "$cmd" --help
 	has "$OUT" "^usage: priorctl $cmd"
-	run 2 "$cmd"
-	run 2 "$cmd" --no-such-option "$PF_WORK"
+	pf_ctl 2 "$cmd"
+	pf_ctl 2 "$cmd" --no-such-option "$PF_WORK"
 done
-run 0 --help
+pf_ctl 0 --help
 has "$OUT" '^  recompress '
-run 2 models frob "$PF_WORK"
+pf_ctl 2 models frob "$PF_WORK"
 has "$ERR" "unknown action 'frob'"
-run 2 recompress --codec lzma "$PF_WORK"
-run 2 import --jobs 0 "$PF_WORK" "$PF_WORK/x"
-run 2 train --table-bits 30 "$PF_WORK"
-run 2 train "$PF_WORK" # not a store
+pf_ctl 2 recompress --codec lzma "$PF_WORK"
+pf_ctl 2 import --jobs 0 "$PF_WORK" "$PF_WORK/x"
+pf_ctl 2 train --table-bits 30 "$PF_WORK"
+pf_ctl 2 train "$PF_WORK" # not a store
 has "$ERR" 'not a priorfs store'
-run 0 init "$PF_WORK/bare"
-run 1 recompress --codec learned "$PF_WORK/bare"
+pf_ctl 0 init "$PF_WORK/bare"
+pf_ctl 1 recompress --codec learned "$PF_WORK/bare"
 has "$ERR" 'no default models'
 
 check "train sorts files into data kinds; small kinds are skipped"
@@ -101,7 +88,7 @@ head -c 3000 /dev/urandom >"$K/d/blob"
 head -c 3000 /dev/urandom >"$K/tokens.bin"
 gzip -c "$K/story" >"$K/story.gz"
 printf '\211PNG\r\n\032\n' >"$K/d/pic"
-run 0 train --from "$K" "$PF_WORK/bare"
+pf_ctl 0 train --from "$K" "$PF_WORK/bare"
 has "$OUT" '^text +1 .* no: sample under 1M$'
 has "$OUT" '^code +1 '
 has "$OUT" '^structured +1 '
@@ -123,13 +110,13 @@ chmod 0640 "$SRC/part2/sub2/doc02.txt"
 touch -d "2003-04-05 06:07:08.123456789" "$SRC/part3/sub0/doc03.txt"
 
 check "import trains a model, copies the tree; models list shows a default"
-run 0 import --jobs 2 --level fast --sample 2M "$SRC" "$STORE"
+pf_ctl 0 import --jobs 2 --level fast --sample 2M "$SRC" "$STORE"
 has "$OUT" '^text .* yes$'
 has "$OUT" '^import: 20 files .* 20 written, .* 0 failed\), 1 hard links'
-run 0 models list "$STORE"
+pf_ctl 0 models list "$STORE"
 has "$OUT" '^[0-9a-f]{16} +[0-9.]+[KM]? +text$'
 MODEL=$(awk '$3 == "text" { print $1 }' "$OUT")
-run 0 models show "$MODEL" "$STORE"
+pf_ctl 0 models show "$MODEL" "$STORE"
 has "$OUT" '^default: +text$'
 has "$OUT" '^files: +(1[89]|2[01])$'
 LEARNED=$(blocks learned)
@@ -151,45 +138,45 @@ if [ "$XATTR" = 1 ]; then
 fi
 
 check "writers refuse while the store is mounted read-write (exit 2)"
-run 2 recompress "$STORE"
+pf_ctl 2 recompress "$STORE"
 has "$ERR" '^priorctl: recompress: .* is in use: mounted read-write'
-run 2 models gc "$STORE"
+pf_ctl 2 models gc "$STORE"
 has "$ERR" 'in use'
-run 2 train "$STORE"
-run 0 models list "$STORE" # readers still work
+pf_ctl 2 train "$STORE"
+pf_ctl 0 models list "$STORE" # readers still work
 pf_umount "$MNT"
 
 check "recompress --codec zstd, then auto: times kept, data identical"
 MTIME=$(stat -c %y "$STORE/part3/sub0/doc03.txt")
-run 0 recompress --codec zstd --jobs 2 "$STORE"
+pf_ctl 0 recompress --codec zstd --jobs 2 "$STORE"
 has "$OUT" '^recompress: 21 files: 1[0-9] re-encoded .* 0 failed'
 [ "$(blocks learned)" -eq 0 ] || fail "learned blocks left after recompress --codec zstd"
-run 0 recompress --codec zstd "$STORE" # nothing left to do: resumable
+pf_ctl 0 recompress --codec zstd "$STORE" # nothing left to do: resumable
 has "$OUT" ' 0 re-encoded .* 21 already current'
-run 0 recompress "$STORE"
+pf_ctl 0 recompress "$STORE"
 [ "$(blocks learned)" -eq "$LEARNED" ] ||
 	fail "$(blocks learned) learned blocks after recompress, want $LEARNED"
 [ "$(stat -c %y "$STORE/part3/sub0/doc03.txt")" = "$MTIME" ] || fail "recompress changed an mtime"
-run 0 fsck "$STORE"
+pf_ctl 0 fsck "$STORE"
 pf_mount "$STORE" "$MNT" ro
 same_tree "$SRC" "$MNT"
 pf_umount "$MNT"
 
 check "import resumes: only a file left unfinished is written again"
 touch "$STORE/part0/sub0/doc00.txt" # as if the run stopped before its times were set
-run 0 import --no-train "$SRC" "$STORE"
+pf_ctl 0 import --no-train "$SRC" "$STORE"
 has "$OUT" '^import: 20 files .* 1 written, .* 19 already there, 0 failed'
 
 check "models gc removes an unreferenced model and keeps the one in use"
 JUNK=$(head -c 4096 /dev/urandom | tee "$PF_WORK/junk" | sha256sum | cut -c1-64)
 cp "$PF_WORK/junk" "$STORE/.priorfs/models/$JUNK"
-run 0 models gc --dry-run "$STORE"
+pf_ctl 0 models gc --dry-run "$STORE"
 has "$OUT" "^would remove ${JUNK:0:16} "
 [ -e "$STORE/.priorfs/models/$JUNK" ] || fail "gc --dry-run removed a model"
-run 0 models gc "$STORE"
+pf_ctl 0 models gc "$STORE"
 has "$OUT" "^removed ${JUNK:0:16} "
 has "$OUT" '1 removed, 1 kept'
 [ ! -e "$STORE/.priorfs/models/$JUNK" ] || fail "unreferenced model not removed"
-run 0 models list "$STORE"
+pf_ctl 0 models list "$STORE"
 has "$OUT" "^$MODEL "
-run 0 fsck "$STORE"
+pf_ctl 0 fsck "$STORE"
