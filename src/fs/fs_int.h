@@ -44,6 +44,10 @@
 
 #include "fs/fs.h"
 
+/* Bytes per WRITE request; max_pages follows it, so READ requests are
+ * bounded by the same 1 MiB (fs_io.c sizes its span arrays by it). */
+#define PF_FS_MAX_WRITE (1u << 20)
+
 typedef struct pf_inode {
 	/* Immutable after create. */
 	int fd;      /* O_PATH|O_NOFOLLOW; borrowed from the cache for the root */

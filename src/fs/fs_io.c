@@ -297,41 +297,36 @@ void pf_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 /* ---- data --------------------------------------------------------------- */
 
-/* A read reply: spans pinned in the cache and the iovec pointing at them. */
+/* One span per block touched by the largest READ the kernel sends. */
+#define READ_SPANS_MAX (PF_FS_MAX_WRITE / PF_BLOCK_SIZE_MIN + 2)
+
+/* A read reply: spans pinned in the cache and the iovec pointing at them.
+ * Fixed arrays (under 1 KiB of stack) keep the read path free of malloc. */
 typedef struct read_reply {
-	pf_span *spans;
-	struct iovec *iov;
+	pf_span spans[READ_SPANS_MAX];
+	struct iovec iov[READ_SPANS_MAX];
 	size_t n;
 } read_reply;
 
 static void read_reply_free(read_reply *r)
 {
 	pf_spans_release(r->spans, r->n);
-	free(r->spans);
-	free(r->iov);
 }
 
 static ssize_t do_read(pf_handle *h, size_t size, off_t off, read_reply *r)
 {
-	/* One span per block touched: at most size/min_block + 2. */
-	size_t max = size / PF_BLOCK_SIZE_MIN + 2;
 	ssize_t got;
 
-	if (off < 0)
-		return -EINVAL;
 	r->n = 0;
-	r->spans = calloc(max, sizeof(*r->spans));
-	r->iov = calloc(max, sizeof(*r->iov));
-	if (!r->spans || !r->iov) {
-		read_reply_free(r);
-		return -ENOMEM;
-	}
+	/* max_pages bounds READ to PF_FS_MAX_WRITE; anything else is a bug. */
+	if (off < 0 || size > PF_FS_MAX_WRITE)
+		return -EINVAL;
 	/* Queue the blocks after this read first, so workers decode them
 	 * while this thread decodes its own. OPTIMIZATION */
 	pthread_mutex_lock(&h->ra_lock);
 	pf_file_readahead(h->file, &h->ra, (uint64_t)off, size);
 	pthread_mutex_unlock(&h->ra_lock);
-	got = pf_file_read(h->file, (uint64_t)off, size, r->spans, max, &r->n);
+	got = pf_file_read(h->file, (uint64_t)off, size, r->spans, READ_SPANS_MAX, &r->n);
 	if (got < 0) {
 		read_reply_free(r);
 		return got;

@@ -19,7 +19,6 @@
 #include "common/pf_common.h"
 #include "fs/fs_int.h"
 
-#define PF_FS_MAX_WRITE (1u << 20) /* bytes per WRITE (and READ) request */
 #define PF_FS_MAX_GROUPS 64        /* supplementary groups access() checks */
 
 static void pf_op_init(void *userdata, struct fuse_conn_info *conn)
