@@ -290,9 +290,10 @@ START_TEST(test_flipped_block_byte)
 }
 END_TEST
 
-/* Every truncation and every single-byte flip of a small container either
- * fails cleanly or opens; no crash, and a read never returns wrong bytes. */
-START_TEST(test_truncated_and_flipped)
+/* Every truncation and every single-byte flip of a small committed container
+ * either fails cleanly or opens; no crash, and a read never returns wrong
+ * bytes. */
+static void check_every_damage(void)
 {
 	pf_container *c = open_c("f");
 	uint8_t *img, *buf = malloc(BS);
@@ -333,6 +334,11 @@ START_TEST(test_truncated_and_flipped)
 	unlink("/tmp/check_store_img");
 	free(img);
 	free(buf);
+}
+
+START_TEST(test_truncated_and_flipped)
+{
+	check_every_damage();
 }
 END_TEST
 
@@ -477,6 +483,24 @@ START_TEST(test_learned_picks_best_model)
 }
 END_TEST
 
+/* The same damage to a container with a model table and learned blocks. */
+START_TEST(test_learned_truncated_and_flipped)
+{
+	uint8_t id[PF_MODEL_ID_SIZE];
+	pf_block_entry e;
+	pf_container *c;
+
+	add_default_model(id);
+	reopen_store(true);
+	c = open_c("probe");
+	write_version(c, BS, 1);
+	pf_container_block(c, 0, &e);
+	ck_assert_uint_eq(e.codec, PF_CODEC_LEARNED);
+	pf_container_close(c);
+	check_every_damage();
+}
+END_TEST
+
 START_TEST(test_writer_lock)
 {
 	pf_store *other;
@@ -521,6 +545,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tl, test_learned_roundtrip);
 	tcase_add_test(tl, test_learned_model_missing_or_corrupt);
 	tcase_add_test(tl, test_learned_picks_best_model);
+	tcase_add_test(tl, test_learned_truncated_and_flipped);
 	tcase_add_test(tl, test_writer_lock);
 	tcase_set_timeout(tl, 60);
 	suite_add_tcase(s, tl);
