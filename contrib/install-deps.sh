@@ -9,7 +9,8 @@ set -euo pipefail
 PKGS=(build-essential autoconf automake libtool pkg-config
 	libfuse3-dev fuse3 libzstd-dev libxxhash-dev libopenblas-dev check python3)
 if [ "${1:-}" = --ci ]; then
-	PKGS+=(zstd fio attr xz-utils clang git)
+	# libFuzzer and the sanitizer runtimes are only "recommended" by clang.
+	PKGS+=(zstd fio attr xz-utils clang libclang-rt-14-dev git)
 fi
 
 missing=()
