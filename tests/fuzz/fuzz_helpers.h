@@ -5,7 +5,7 @@
  *
  * A harness defines FUZZ_ENTRY (e.g. fuzz_block_entry) before including this
  * header and implements `int FUZZ_ENTRY(const uint8_t *, size_t)`. Built for
- * libFuzzer (-DFUZZ_LIBFUZZER, contrib/fuzz.sh) the entry becomes
+ * libFuzzer (-DFUZZ_LIBFUZZER, configure --enable-fuzzing) the entry becomes
  * LLVMFuzzerTestOneInput; built plain, the harnesses keep distinct names and
  * link together into tests/fuzz/fuzz_regression (regression_driver.c), which
  * replays the committed corpora under `make check`.
