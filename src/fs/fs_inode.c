@@ -242,8 +242,15 @@ static int logical_attrs(pf_inode *inode, struct stat *st)
 		return 0;
 	pthread_mutex_lock(&inode->lock);
 	rc = logical_size_locked(inode, &size);
-	if (inode->mtime_pending)
+	if (inode->mtime_pending) {
 		st->st_mtim = inode->mtime;
+		/* A write not yet committed changed ctime as well (POSIX);
+		 * a later chmod or utimens moved the backing ctime past it. */
+		if (inode->wtime.tv_sec > st->st_ctim.tv_sec ||
+		    (inode->wtime.tv_sec == st->st_ctim.tv_sec &&
+		     inode->wtime.tv_nsec > st->st_ctim.tv_nsec))
+			st->st_ctim = inode->wtime;
+	}
 	pthread_mutex_unlock(&inode->lock);
 	PF_FORWARD(rc);
 	if (size > INT64_MAX)

@@ -72,6 +72,9 @@ typedef struct pf_inode {
 	uint64_t size;        /* bytes; valid when size_known and file NULL */
 	bool mtime_pending;   /* (I3) */
 	struct timespec mtime; /* logical mtime while mtime_pending */
+	/* Time of the last write while mtime_pending: until the commit the
+	 * backing ctime has not moved, but a write changes ctime too. */
+	struct timespec wtime;
 } pf_inode;
 
 struct pf_fs {

@@ -128,6 +128,7 @@ static void touch_mtime(pf_inode *inode)
 {
 	pthread_mutex_lock(&inode->lock);
 	clock_gettime(CLOCK_REALTIME, &inode->mtime);
+	inode->wtime = inode->mtime;
 	inode->mtime_pending = true;
 	pthread_mutex_unlock(&inode->lock);
 }
@@ -203,8 +204,11 @@ static int do_open(pf_fs *fs, pf_inode *inode, int flags, pf_handle **out)
 	h->inode = inode;
 	h->writable = writable;
 	pthread_mutex_init(&h->ra_lock, NULL);
-	/* FUSE_CAP_ATOMIC_O_TRUNC hands O_TRUNC to open instead of setattr. */
-	if (writable && (flags & O_TRUNC)) {
+	/* FUSE_CAP_ATOMIC_O_TRUNC hands O_TRUNC to open instead of setattr.
+	 * Linux truncates on O_RDONLY|O_TRUNC as well (with default_permissions
+	 * the kernel has checked write access), so a read-only handle must not
+	 * skip it. */
+	if (flags & O_TRUNC) {
 		rc = pf_inode_truncate(fs, inode, h, 0);
 		if (rc < 0) {
 			handle_close(fs, h);
