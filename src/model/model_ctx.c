@@ -222,7 +222,7 @@ static uint32_t bucket_find(uint16_t *t, uint32_t base, uint16_t tag)
 	r = (t[base + 1] & 15) <= (t[b1 + 1] & 15) ? base : b1;
 	t[r] = tag;
 	for (unsigned j = 1; j < 16; j++)
-		t[r + j] = 2048 << 4;
+		t[r + j] = PF_CM_SLOT_FRESH;
 	return r;
 }
 
@@ -250,6 +250,7 @@ void pf_cm_byte_update(pf_cm *cm)
 	cm->c8 = cm->c8 << 8 | cm->c4 >> 24;
 	cm->c4 = cm->c4 << 8 | c;
 	cm->pos++;
+	cm->phase = cm->cfg.stride <= 4 ? cm->pos % cm->cfg.stride : 0;
 	text_update(cm, c);
 	ctx_hashes(cm);
 	match_update(cm, c, cm->h[CTX_O6]);
@@ -277,7 +278,7 @@ void pf_cm_start(pf_cm *cm, const struct pf_cm_primed *primed, const uint8_t *bu
 	cm->pos = 0;
 	cm->mm_ptr = cm->mm_len = 0;
 	cm->c0 = 1;
-	cm->c4 = cm->c8 = cm->bitpos = 0;
+	cm->c4 = cm->c8 = cm->bitpos = cm->phase = 0;
 	cm->word = cm->word_prev = cm->line_start = cm->line_prev = 0;
 	cm->field = cm->depth = cm->key = cm->str_hash = 0;
 	cm->in_str = cm->esc = false;

@@ -4,21 +4,23 @@
  * loading (validating) untrusted images.
  *
  * Layout, all little-endian (docs/model.md):
- *   0  "PFCMODEL"   8  u32 version (1)   12 u32 level    16 u32 table_bits
+ *   0  "PFCMODEL"   8  u32 version (2)   12 u32 level    16 u32 table_bits
  *   20 u32 n_ctx    24 u32 n_in          28 u32 stride   32 u32 lr
- *   36 u32 apm2_bits 40 u32 weight rows (2560) 44 u32 payload bytes  48..63 0
+ *   36 u32 apm2_bits 40 u32 weight rows (2624) 44 u32 payload bytes  48..63 0
  *   then the payload as zstd frames, which must decompress to exactly:
- *         context tables  u16[n_ctx << table_bits]  (12-bit p << 4 | count)
+ *         bucket tags     u16[(n_ctx << table_bits) / 16]
+ *         slot codes      u8[(n_ctx << table_bits) / 16][15]
  *         match strengths u16[64]
- *         mixer weights   i32[2560][n_in]           (16.16, |w| <= 2^24)
- *                         (256 rows of mixer 1, then 2304 of mixer 2)
- *         APM 1           u16[256][33]
- *         APM 2           u16[(1 << apm2_bits)][33] (DEFAULT only)
+ *         mixer weights   i32[2624][n_in]           (16.16, |w| <= 2^24)
+ *                         (mixers 1, 2, 3: 256, 2304, 56 rows; final: 8)
+ *         APM 1           u8[256][33]               (top 8 bits of each point)
+ *         APM 2           u8[(1 << apm2_bits)][33]  (DEFAULT only)
  * The payload is compressed because the image's bytes count against what
  * the model saves: trained tables shrink 3-4x, untouched ones to nothing.
- * Every u16 value is a valid slot or APM point, so only the header and the
- * weights need range checks; the payload length must match the header.
- * A loaded model owns the decompressed payload, shared read-only.
+ * Every tag, slot code and APM point is valid by construction, so only the
+ * header and the weights need range checks; the payload length must match
+ * the header. A loaded model owns the decompressed payload and the expanded
+ * tables, shared read-only. Version 1 (pre-release) images are refused.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,48 +50,151 @@ int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits,
 	return 0;
 }
 
+/* ---- context tables: tags + one byte per slot ------------------------------
+ * A slot's 12-bit probability is kept as one of 63 levels of its stretch
+ * (steps of 1/4 in logit units) and its count as one of four classes: the
+ * image's tables shrink 2x against 16-bit slots and the blocks coded from
+ * them do not get larger (the coarser counts let the primed slots re-learn
+ * a little faster). Buckets whose slots were all seen fewer than
+ * PRUNE_COUNT times are written as fresh ones: they cost bytes and save
+ * none (measured: -20% image, +0.1% coded size). */
+#define PRUNE_COUNT 4
+#define BUCKET 16
+static const uint8_t count_of_class[4] = { 0, 2, 5, 12 };
+
+static uint8_t slot_quantise(uint16_t v)
+{
+	unsigned n = v & 15, level = (unsigned)(pf_cm_stretch(v >> 4) + 2048) >> 6;
+
+	if (v == PF_CM_SLOT_FRESH)
+		return 0;
+	if (level > 62)
+		level = 62;
+	return (uint8_t)(1 + level * 4 + (n == 0 ? 0 : n <= 3 ? 1 : n <= 7 ? 2 : 3));
+}
+
+/* Any byte is a valid code. */
+static uint16_t slot_dequantise(uint8_t code)
+{
+	int level = (code - 1) >> 2;
+
+	if (code == 0)
+		return PF_CM_SLOT_FRESH;
+	return (uint16_t)(pf_cm_squash(level * 64 + 32 - 2048) << 4 |
+			  count_of_class[(code - 1) & 3]);
+}
+
+static bool bucket_worth_keeping(const uint16_t *b)
+{
+	for (unsigned j = 1; j < BUCKET; j++)
+		if ((b[j] & 15) >= PRUNE_COUNT)
+			return true;
+	return false;
+}
+
+static size_t tables_len(const struct pf_cm_cfg *cfg)
+{
+	return pf_cm_tab_slots(cfg) / BUCKET * (2 + BUCKET - 1);
+}
+
+/* Writes n slots as u16 tags[n / 16], then u8 codes[n / 16][15]. */
+static void tables_write(const uint16_t *tab, size_t n, uint8_t *at)
+{
+	uint8_t *codes = at + n / BUCKET * 2;
+
+	for (size_t b = 0; b < n; b += BUCKET, codes += BUCKET - 1) {
+		bool keep = bucket_worth_keeping(tab + b);
+
+		pf_put_le16(at + b / BUCKET * 2, keep ? tab[b] : PF_CM_SLOT_FRESH);
+		for (unsigned j = 1; j < BUCKET; j++)
+			codes[j - 1] = keep ? slot_quantise(tab[b + j]) : 0;
+	}
+}
+
+static void tables_read(const uint8_t *at, size_t n, uint16_t *tab)
+{
+	const uint8_t *codes = at + n / BUCKET * 2;
+
+	for (size_t b = 0; b < n; b += BUCKET, codes += BUCKET - 1) {
+		tab[b] = pf_le16(at + b / BUCKET * 2);
+		for (unsigned j = 1; j < BUCKET; j++)
+			tab[b + j] = slot_dequantise(codes[j - 1]);
+	}
+}
+
+/* APM points keep their top 8 bits: half the image's APM bytes, no
+ * measurable cost (the APMs adapt inside every block). */
+static void apm_write(const uint16_t *t, size_t n, uint8_t *at)
+{
+	for (size_t i = 0; i < n; i++)
+		at[i] = (uint8_t)(t[i] >> 8);
+}
+
+static void apm_read(const uint8_t *at, size_t n, uint16_t *t)
+{
+	for (size_t i = 0; i < n; i++)
+		t[i] = (uint16_t)(at[i] << 8 | 128);
+}
+
+#define APM1_LEN ((size_t)PF_CM_APM1_CTX * PF_CM_APM_ROWS)
+
 static size_t weights_len(const struct pf_cm_cfg *cfg)
 {
 	return (size_t)PF_CM_W_ROWS * cfg->n_in * 4;
 }
 
-static size_t payload_len(const struct pf_cm_cfg *cfg)
+/* Where each part lies in a payload laid out for cfg. */
+struct payload_view {
+	uint8_t *tables, *mm, *weights, *apm1, *apm2;
+};
+
+static void payload_locate(const struct pf_cm_cfg *cfg, uint8_t *at, struct payload_view *v)
 {
-	return pf_cm_tab_slots(cfg) * 2 + PF_CM_MM_SLOTS * 2 + weights_len(cfg) +
-	       PF_CM_APM1_CTX * PF_CM_APM_ROWS * 2 + pf_cm_apm2_len(cfg) * 2;
+	v->tables = at;
+	v->mm = v->tables + tables_len(cfg);
+	v->weights = v->mm + PF_CM_MM_SLOTS * 2;
+	v->apm1 = v->weights + weights_len(cfg);
+	v->apm2 = v->apm1 + APM1_LEN;
 }
 
-/* Where each table lies in a payload laid out for cfg. */
-static void primed_locate(const struct pf_cm_cfg *cfg, const uint8_t *at,
-			  struct pf_cm_primed *p)
+static size_t payload_len(const struct pf_cm_cfg *cfg)
 {
-	p->tables = at;
-	at += pf_cm_tab_slots(cfg) * 2;
-	p->mm = at;
-	at += PF_CM_MM_SLOTS * 2;
-	p->weights = at;
-	at += weights_len(cfg);
-	p->apm1 = at;
-	at += PF_CM_APM1_CTX * PF_CM_APM_ROWS * 2;
-	p->apm2 = cfg->apm2_bits ? at : NULL;
+	return tables_len(cfg) + PF_CM_MM_SLOTS * 2 + weights_len(cfg) + APM1_LEN +
+	       pf_cm_apm2_len(cfg);
 }
 
 /* The state of cm, laid out as the payload. The host is little-endian
- * (model_int.h), so arrays copy as is. */
+ * (model_int.h), so the match strengths and weights copy as is. */
 static void payload_write(const pf_cm *cm, uint8_t *at)
 {
 	const struct pf_cm_cfg *cfg = &cm->cfg;
-	struct pf_cm_primed p;
+	struct payload_view v;
 
-	primed_locate(cfg, at, &p);
-	memcpy((void *)p.tables, cm->tab, pf_cm_tab_slots(cfg) * 2);
-	memcpy((void *)p.mm, cm->mm_sm, sizeof(cm->mm_sm));
+	payload_locate(cfg, at, &v);
+	tables_write(cm->tab, pf_cm_tab_slots(cfg), v.tables);
+	memcpy(v.mm, cm->mm_sm, sizeof(cm->mm_sm));
 	for (size_t s = 0; s < PF_CM_W_ROWS; s++)
-		memcpy((void *)(p.weights + s * cfg->n_in * 4), cm->w + s * PF_CM_MAX_IN,
-		       cfg->n_in * 4);
-	memcpy((void *)p.apm1, cm->apm1, PF_CM_APM1_CTX * PF_CM_APM_ROWS * 2);
-	if (p.apm2)
-		memcpy((void *)p.apm2, cm->apm2, pf_cm_apm2_len(cfg) * 2);
+		memcpy(v.weights + s * cfg->n_in * 4, cm->w + s * PF_CM_MAX_IN, cfg->n_in * 4);
+	apm_write(cm->apm1, APM1_LEN, v.apm1);
+	apm_write(cm->apm2, pf_cm_apm2_len(cfg), v.apm2);
+}
+
+/* Expands a checked payload into the primed state: tables and APMs into
+ * m->expanded, the rest pointed to where it lies. */
+static void payload_expand(pf_model *m)
+{
+	const struct pf_cm_cfg *cfg = &m->cfg;
+	size_t n_slots = pf_cm_tab_slots(cfg);
+	uint16_t *apm1 = m->expanded + n_slots, *apm2 = apm1 + APM1_LEN;
+	struct payload_view v;
+
+	payload_locate(cfg, m->payload, &v);
+	tables_read(v.tables, n_slots, m->expanded);
+	apm_read(v.apm1, APM1_LEN, apm1);
+	apm_read(v.apm2, pf_cm_apm2_len(cfg), apm2);
+	m->primed = (struct pf_cm_primed){ .tables = m->expanded, .mm = v.mm,
+					   .weights = v.weights, .apm1 = apm1,
+					   .apm2 = cfg->apm2_bits ? apm2 : NULL };
 }
 
 static void header_write(const struct pf_cm_cfg *cfg, size_t raw, uint8_t *h)
@@ -187,25 +292,29 @@ int pf_model_load(const void *data, size_t len, pf_model **out)
 	int rc;
 
 	*out = NULL;
+	pf_cm_tables_init(); /* slot codes expand through squash */
 	PF_FORWARD(header_parse(data, len, &cfg));
 	m = calloc(1, sizeof(*m));
-	if (m)
+	if (m) {
 		m->payload = malloc(payload_len(&cfg));
-	if (!m || !m->payload) {
+		m->expanded = malloc((pf_cm_tab_slots(&cfg) + APM1_LEN + pf_cm_apm2_len(&cfg)) *
+				     sizeof(*m->expanded));
+	}
+	if (!m || !m->payload || !m->expanded) {
 		pf_model_free(m);
 		return -ENOMEM;
 	}
 	m->cfg = cfg;
 	rc = payload_read((const uint8_t *)data + PF_CM_HEADER_LEN, len - PF_CM_HEADER_LEN,
 			  m->payload, payload_len(&cfg));
-	primed_locate(&cfg, m->payload, &m->primed);
-	if (rc == 0)
+	if (rc == 0) {
+		payload_expand(m);
 		rc = weights_check(m->primed.weights, weights_len(&cfg) / 4);
+	}
 	if (rc < 0) {
 		pf_model_free(m);
 		return rc;
 	}
-	pf_cm_tables_init();
 	*out = m;
 	return 0;
 }
@@ -215,6 +324,7 @@ void pf_model_free(pf_model *model)
 	if (!model)
 		return;
 	free(model->payload);
+	free(model->expanded);
 	free(model);
 }
 

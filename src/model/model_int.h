@@ -32,7 +32,7 @@
 #endif
 
 /* ---- hyper-parameters fixed by the format version ----------------------- */
-#define PF_CM_VERSION 1u
+#define PF_CM_VERSION 2u /* 1: pre-release, 16-bit slots, two mixers */
 #define PF_CM_HEADER_LEN 64u
 #define PF_CM_TABLE_BITS_MIN 10u
 #define PF_CM_TABLE_BITS_MAX 20u /* 11 tables x 2 MiB: inside 64 MiB/thread */
@@ -41,12 +41,18 @@
 #define PF_CM_MAX_IN 16   /* contexts + 2 match inputs + bias, padded */
 #define PF_CM_SETS 256    /* mixer 1 weight sets, selected by c0 */
 #define PF_CM_SETS2 (9 * 256) /* mixer 2: match state x previous byte */
-#define PF_CM_W_ROWS (PF_CM_SETS + PF_CM_SETS2)
+#define PF_CM_SETS3 (7 * 8 * 4) /* mixer 3: contexts seen before x bit position */
+#define PF_CM_FINAL_ROWS 8 /* final mixer, by bit position */
+#define PF_CM_ROW2 PF_CM_SETS
+#define PF_CM_ROW3 (PF_CM_ROW2 + PF_CM_SETS2)
+#define PF_CM_ROWF (PF_CM_ROW3 + PF_CM_SETS3)
+#define PF_CM_W_ROWS (PF_CM_ROWF + PF_CM_FINAL_ROWS)
 #define PF_CM_MM_SLOTS 64 /* match model: 32 length buckets x expected bit */
 #define PF_CM_APM_ROWS 33
 #define PF_CM_APM1_CTX 256
 #define PF_CM_APM2_BITS 12
 #define PF_CM_WEIGHT_LIMIT (1 << 24) /* |weight| bound, 16.16 fixed point */
+#define PF_CM_SLOT_FRESH (2048u << 4) /* p = 1/2, never seen */
 #define PF_CM_STRIDE_MAX (1u << 20)
 #define PF_CM_LR_MAX 64u
 
@@ -69,18 +75,20 @@ struct pf_cm_cfg {
 	unsigned apm2_bits; /* 0: no second APM (FAST) */
 };
 
-/* The primed state as laid out in a payload (little-endian). */
+/* The primed state: the tables and APMs expanded at load, the match
+ * strengths and weights as they lie in the payload (little-endian). */
 struct pf_cm_primed {
-	const uint8_t *tables;  /* n_ctx << table_bits u16 */
+	const uint16_t *tables; /* n_ctx << table_bits slots */
 	const uint8_t *mm;      /* PF_CM_MM_SLOTS u16 */
 	const uint8_t *weights; /* PF_CM_W_ROWS * n_in int32 */
-	const uint8_t *apm1;    /* PF_CM_APM1_CTX * 33 u16 */
-	const uint8_t *apm2;    /* (1 << apm2_bits) * 33 u16, or NULL */
+	const uint16_t *apm1;   /* PF_CM_APM1_CTX * 33 */
+	const uint16_t *apm2;   /* (1 << apm2_bits) * 33, or NULL */
 };
 
 struct pf_model {
 	struct pf_cm_cfg cfg;
-	struct pf_cm_primed primed; /* points into payload */
+	struct pf_cm_primed primed; /* points into expanded and payload */
+	uint16_t *expanded;         /* tables, APM 1, APM 2 */
 	uint8_t *payload;           /* decompressed, read-only once loaded */
 };
 
@@ -102,6 +110,7 @@ typedef struct pf_cm {
 	uint32_t pos;
 	/* byte-level context state */
 	uint32_t c0, c4, c8, bitpos;
+	uint32_t phase; /* pos % stride for strides up to 4, else 0 */
 	uint32_t word, word_prev, line_start, line_prev;
 	uint32_t field, depth, key, str_hash;
 	bool in_str, esc;
@@ -111,8 +120,9 @@ typedef struct pf_cm {
 	/* per-bit state between predict and update */
 	int32_t x[PF_CM_MAX_IN];
 	uint32_t slot[PF_CM_MAX_CTX];
-	unsigned set, set2, mm_idx, apm1_idx, apm2_idx;
-	int pr_mix1, pr_mix2, pr;
+	unsigned set, set2, set3, mm_idx, apm1_idx, apm2_idx;
+	int32_t xf[PF_CM_MAX_IN]; /* final mixer inputs: the three mixers' outputs */
+	int pr_mix1, pr_mix2, pr_mix3, pr_final, pr;
 	/* allocation sizes, for reuse across blocks */
 	size_t tab_cap, apm2_cap, mm_cap;
 } pf_cm;
@@ -128,6 +138,7 @@ static inline int pf_cm_stretch(int p)
 	return pf_cm_stretch_tab[p];
 }
 void pf_cm_tables_init(void); /* idempotent, thread-safe */
+int pf_cm_squash(int d);       /* 12-bit logistic of d/256 */
 void pf_cm_apm_init(uint16_t *t, size_t n_ctx);
 /* Mixer kernels: the scalar reference and (x86-64) the AVX2 path, used when
  * the CPU has it; exposed so that tests can compare them. */

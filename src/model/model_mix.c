@@ -41,6 +41,11 @@ static inline int squash(int d)
 	return (squash_points[d] * (128 - w) + squash_points[d + 1] * w + 64) >> 7;
 }
 
+int pf_cm_squash(int d)
+{
+	return squash(d);
+}
+
 /* stretch(p) is the smallest d with squash(d) >= p: an exact integer
  * inverse over the whole 12-bit range. */
 static void simd_detect(void);
@@ -139,31 +144,51 @@ static void simd_detect(void)
 #define TRAIN(x, w, e) pf_cm_train_scalar(x, w, e)
 #endif
 
-static int mix_dot(const pf_cm *cm, unsigned row)
+/* The final mixer learns more slowly than the first layer (lpaq-style
+ * 2-layer mixing; its rate within 2..6 measured the same). */
+#define FINAL_LR 6
+
+/* One weight row's dot product with x, in the stretch domain. */
+static int mix_dot(const int32_t *x, const int32_t *w)
 {
-	int64_t dot = DOT(cm->x, cm->w + (size_t)row * PF_CM_MAX_IN) >> 16;
+	int64_t dot = DOT(x, w) >> 16;
 
 	return dot > 2047 ? 2047 : (dot < -2047 ? -2047 : (int)dot);
 }
 
-/* Two mixers over the same inputs, their weights selected by different
- * contexts (the partial byte; the match state and the previous byte),
- * averaged in the stretch domain. */
+static const int32_t *row(const pf_cm *cm, unsigned r)
+{
+	return cm->w + (size_t)r * PF_CM_MAX_IN;
+}
+
+/* Three mixers over the same inputs, their weights selected by different
+ * contexts (the partial byte; the match state and the previous byte; how
+ * many low-order contexts were seen before, the bit position and the phase
+ * in a short stride), then a final mixer by bit position over their three
+ * outputs (-1..3% size against averaging two mixers). */
 static int mix_predict(pf_cm *cm)
 {
-	int d1 = mix_dot(cm, cm->set), d2 = mix_dot(cm, PF_CM_SETS + cm->set2);
+	int d1 = mix_dot(cm->x, row(cm, cm->set));
+	int d2 = mix_dot(cm->x, row(cm, PF_CM_ROW2 + cm->set2));
+	int d3 = mix_dot(cm->x, row(cm, PF_CM_ROW3 + cm->set3));
 
 	cm->pr_mix1 = squash(d1);
 	cm->pr_mix2 = squash(d2);
-	return squash((d1 + d2) >> 1);
+	cm->pr_mix3 = squash(d3);
+	cm->xf[0] = d1;
+	cm->xf[1] = d2;
+	cm->xf[2] = d3;
+	cm->xf[3] = 256;
+	cm->pr_final = squash(mix_dot(cm->xf, row(cm, PF_CM_ROWF + cm->bitpos)));
+	return cm->pr_final;
 }
 
 /* Online gradient step on coding cost: dw = x * err * lr / 2^16, which is
  * a learning rate of lr/4096 in float terms (lpaq1 uses about 7). */
-static void mix_update(pf_cm *cm, unsigned row, int pr, int bit)
+static void mix_update(pf_cm *cm, const int32_t *x, unsigned r, int pr, int lr,
+		       int bit)
 {
-	TRAIN(cm->x, cm->w + (size_t)row * PF_CM_MAX_IN,
-	      ((bit << 12) - pr) * (int32_t)cm->cfg.lr);
+	TRAIN(x, cm->w + (size_t)r * PF_CM_MAX_IN, ((bit << 12) - pr) * lr);
 }
 
 void pf_cm_tables_init(void)
@@ -254,12 +279,15 @@ int pf_cm_predict(pf_cm *cm)
 {
 	unsigned n = cm->cfg.n_ctx, bp = cm->bitpos;
 	uint32_t nib = bp < 4 ? cm->c0 : (cm->c0 & ((1U << (bp - 4)) - 1)) | 1U << (bp - 4);
+	unsigned seen = 0;
 	int p;
 
 	for (unsigned i = 0; i < n; i++) {
 		cm->slot[i] = cm->bucket[i] + nib;
 		cm->x[i] = pf_cm_stretch(cm->tab[cm->slot[i]] >> 4);
+		seen += i < PF_CM_FAST_CTX && (cm->tab[cm->slot[i]] & 15) != 0;
 	}
+	cm->set3 = (seen * 8 + bp) * 4 + cm->phase;
 	match_predict(cm, cm->x + n);
 	cm->x[n + 2] = 256;
 	cm->set = cm->c0;
@@ -300,12 +328,16 @@ static inline void slot_update(uint16_t *s, int bit)
 
 void pf_cm_update(pf_cm *cm, int bit)
 {
+	int lr = (int)cm->cfg.lr;
+
 	for (unsigned i = 0; i < cm->cfg.n_ctx; i++)
 		slot_update(cm->tab + cm->slot[i], bit);
 	if (cm->mm_bit >= 0)
 		slot_update(cm->mm_sm + cm->mm_idx, bit);
-	mix_update(cm, cm->set, cm->pr_mix1, bit);
-	mix_update(cm, PF_CM_SETS + cm->set2, cm->pr_mix2, bit);
+	mix_update(cm, cm->x, cm->set, cm->pr_mix1, lr, bit);
+	mix_update(cm, cm->x, PF_CM_ROW2 + cm->set2, cm->pr_mix2, lr, bit);
+	mix_update(cm, cm->x, PF_CM_ROW3 + cm->set3, cm->pr_mix3, lr, bit);
+	mix_update(cm, cm->xf, PF_CM_ROWF + cm->bitpos, cm->pr_final, FINAL_LR, bit);
 	apm_update(cm->apm1, cm->apm1_idx, bit);
 	if (cm->cfg.apm2_bits)
 		apm_update(cm->apm2, cm->apm2_idx, bit);

@@ -101,12 +101,15 @@ static void state_init_fresh(pf_cm *cm)
 	size_t n_slots = pf_cm_tab_slots(&cm->cfg);
 
 	for (size_t i = 0; i < n_slots; i++)
-		cm->tab[i] = 2048 << 4;
+		cm->tab[i] = PF_CM_SLOT_FRESH;
 	for (size_t i = 0; i < PF_CM_MM_SLOTS; i++)
-		cm->mm_sm[i] = 2048 << 4;
+		cm->mm_sm[i] = PF_CM_SLOT_FRESH;
 	for (size_t s = 0; s < PF_CM_W_ROWS; s++)
 		for (unsigned i = 0; i < cm->cfg.n_in; i++)
 			cm->w[s * PF_CM_MAX_IN + i] = i + 1 < cm->cfg.n_in ? INIT_WEIGHT : 0;
+	for (size_t s = PF_CM_ROWF; s < PF_CM_W_ROWS; s++)
+		for (unsigned i = 0; i < cm->cfg.n_in; i++)
+			cm->w[s * PF_CM_MAX_IN + i] = i < 3 ? 65536 / 3 : 0;
 	pf_cm_apm_init(cm->apm1, PF_CM_APM1_CTX);
 	if (cm->cfg.apm2_bits)
 		pf_cm_apm_init(cm->apm2, (size_t)1 << cm->cfg.apm2_bits);
