@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# install-deps.sh - installs what priorfs needs to build (and, with --ci, to run every test) on Debian 12.
+# install-deps.sh - installs what priorfs needs to build (and, with --ci, to
+# run every test; with --bench, to run contrib/bench/) on Debian 12.
 #
 # Installs only when something is missing, so it is quick on a prepared
 # machine. Uses sudo unless run as root; never reads stdin.
@@ -8,10 +9,12 @@ set -euo pipefail
 
 PKGS=(build-essential autoconf automake libtool pkg-config
 	libfuse3-dev fuse3 libzstd-dev libxxhash-dev libopenblas-dev check python3)
-if [ "${1:-}" = --ci ]; then
-	# libFuzzer and the sanitizer runtimes are only "recommended" by clang.
-	PKGS+=(zstd fio attr xz-utils clang libclang-rt-14-dev git)
-fi
+case "${1:-}" in
+--ci) # libFuzzer and the sanitizer runtimes are only "recommended" by clang.
+	PKGS+=(zstd fio attr xz-utils clang libclang-rt-14-dev git) ;;
+--bench) # the compressors contrib/bench/codec.sh compares against
+	PKGS+=(zstd xz-utils zpaq bzip3 bc fio) ;;
+esac
 
 missing=()
 for p in "${PKGS[@]}"; do
