@@ -12,15 +12,12 @@
  * minus the model's own size: zstd -19 is a stricter baseline than the
  * store's default zstd level, so a model is only kept when it clearly pays.
  *
- * Model size: the context tables dominate a model file (2 bytes per slot
- * and context), and the saving grows with the data the model serves, so by
- * default a kind's tables get about logical / 1024 slots (2^10 to 2^20):
- * about 2% of the kind's bytes at the fast level, small enough to pay for
- * itself on a small store, large enough not to collide much on a big one.
- * Measured on 4.6 MB of generated prose (fast level): 2^10 slots 2.27
- * bits/byte, 2^12 1.97, 2^14 1.75, 2^16 1.58, with models of 38K, 74K,
- * 218K and 794K; only 2^12..2^14 paid. The default level adds a fixed
- * ~0.3 MiB (its second APM stage), so it pays from about 10 MB of a kind.
+ * Model size: the context tables dominate a model file (about one byte per
+ * used slot and context after pruning and zstd), and the saving grows with
+ * the data the model serves, so by default a kind's tables get about
+ * logical / 256 slots (2^10 to 2^20). Measured on the corpus's prose, 44 MB
+ * with a 4.4 MB sample (data + model bytes): 2^15 slots 11.24 MB, 2^16
+ * 10.92, 2^17 10.73 (the rule's choice), 2^18 10.77, 2^19 11.12.
  * --table-bits overrides the choice.
  *
  * New defaults: per kind, the new model or the old default, whichever has
@@ -41,7 +38,7 @@
 
 #define TRAIN_MIN_SAMPLE (1u << 20) /* smaller samples give no useful model */
 #define EVAL_ZSTD_LEVEL 19
-#define BYTES_PER_SLOT 1024 /* logical bytes per table slot (see above) */
+#define BYTES_PER_SLOT 256 /* logical bytes per table slot (see above) */
 
 static const char train_usage[] =
 	"usage: priorctl train [--from DIR] [--level fast|default] "
