@@ -3,7 +3,7 @@
  * priorfs.c - the daemon: parses options, opens the store, mounts it and
  * serves FUSE requests until unmounted.
  *
- * Usage: priorfs [options] BACKING MOUNTPOINT
+ * Usage: priorfs [options] STORE MOUNTPOINT
  *
  * The daemon forks into the background itself instead of calling
  * fuse_daemonize() after the mount: the cache's worker threads would not
@@ -25,9 +25,33 @@
 #include "fs/fs.h"
 #include "store/store.h"
 
-static void usage(FILE *out, const char *prog)
+static void usage(FILE *out)
 {
-	fprintf(out, "usage: %s [options] BACKING MOUNTPOINT\n", prog);
+	fputs("usage: priorfs [options] STORE MOUNTPOINT\n"
+	      "       mount -t priorfs STORE MOUNTPOINT [-o options]\n", out);
+}
+
+/* The name is fixed: argv[0] is libtool's .libs path in a build tree, and
+ * mount.fuse3 runs us by the type name anyway. */
+static void help(void)
+{
+	usage(stdout);
+	fputs("\nMounts the priorfs store STORE (made with priorctl init) at\n"
+	      "MOUNTPOINT. See priorfs(8).\n\n", stdout);
+	fflush(stdout);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+	printf("\n");
+	pf_mount_opts_help(stdout);
+}
+
+/* Ours, then libfuse's: fuse_lowlevel_version() also runs fusermount3
+ * --version, which writes straight to fd 1, so flush first. */
+static void version(void)
+{
+	printf("priorfs %s\nlibfuse %s\n", PACKAGE_VERSION, fuse_pkgversion());
+	fflush(stdout);
+	fuse_lowlevel_version();
 }
 
 /* fuse_opt callback: takes the first non-option argument as BACKING and
@@ -227,19 +251,14 @@ int main(int argc, char *argv[])
 	    fuse_parse_cmdline(&args, &cl) != 0)
 		goto out;
 	if (cl.show_help) {
-		usage(stdout, argv[0]);
-		printf("\n");
-		fuse_cmdline_help();
-		fuse_lowlevel_help();
-		pf_mount_opts_help(stdout);
+		help();
 		status = 0;
 	} else if (cl.show_version) {
-		printf("priorfs %s\n", PACKAGE_VERSION);
-		fuse_lowlevel_version();
+		version();
 		status = 0;
 	} else if (!backing || !cl.mountpoint) {
-		usage(stderr, argv[0]);
-		fprintf(stderr, "       %s --help\n", argv[0]);
+		usage(stderr);
+		fputs("       priorfs --help\n", stderr);
 	} else if (pf_mount_opts_parse(&args, &mo, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 	} else {

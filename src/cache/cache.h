@@ -73,6 +73,17 @@ void pf_file_close(pf_file *f);
 
 uint64_t pf_file_size(pf_file *f);
 uint64_t pf_file_stored_bytes(pf_file *f);
+/* What the file's container holds now (its working index: committed blocks
+ * and those already encoded, not dirty data still in memory), for reports
+ * such as the mount's user.priorfs.* xattrs. */
+typedef struct pf_file_info {
+	uint64_t stored_bytes;                /* as pf_file_stored_bytes() */
+	uint64_t blocks[PF_CODEC_MAX_ID + 1]; /* blocks per codec; holes count as ZERO */
+} pf_file_info;
+/* Fills info and copies the ids of the models the file's blocks use (at
+ * most max) to ids. @return the number of models used (may exceed max). */
+int pf_file_get_info(pf_file *f, pf_file_info *info,
+		     uint8_t (*ids)[PF_MODEL_ID_SIZE], int max);
 /* Checks whether there are writes not yet committed. */
 bool pf_file_dirty(pf_file *f);
 

@@ -15,6 +15,7 @@
 #include "cache/cache_int.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/pf_common.h"
@@ -264,6 +265,25 @@ uint64_t pf_file_size(pf_file *f)
 uint64_t pf_file_stored_bytes(pf_file *f)
 {
 	return pf_container_stored_bytes(f->c);
+}
+
+int pf_file_get_info(pf_file *f, pf_file_info *info,
+		     uint8_t (*ids)[PF_MODEL_ID_SIZE], int max)
+{
+	uint64_t size = pf_container_size(f->c);
+	uint64_t n = size / f->bs + (size % f->bs != 0);
+	pf_block_entry e;
+
+	memset(info, 0, sizeof(*info));
+	info->stored_bytes = pf_container_stored_bytes(f->c);
+	for (uint64_t b = 0; b < n; b++) {
+		pf_container_block(f->c, b, &e);
+		/* The index was validated at open; the bound keeps a bad id
+		 * from indexing past the array all the same. */
+		if (e.codec <= PF_CODEC_MAX_ID)
+			info->blocks[e.codec]++;
+	}
+	return pf_container_models(f->c, ids, max);
 }
 
 bool pf_file_dirty(pf_file *f)

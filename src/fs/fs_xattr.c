@@ -1,22 +1,43 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fs_xattr.c - extended attributes, kept on the backing entries.
+ * fs_xattr.c - extended attributes, kept on the backing entries, plus the
+ * read-only user.priorfs.* attributes that describe a file's container.
  *
  * Calls go through /proc/self/fd/N of the inode's O_PATH fd, as in
  * passthrough_ll: the xattr syscalls take no O_PATH fd, and the /proc link
  * names the entry itself, so no path inside the store is resolved.
+ *
+ * The user.priorfs.* namespace belongs to the daemon: getxattr of a known
+ * name computes the value from the container (never stored), setxattr and
+ * removexattr fail with EPERM, and listxattr shows none of it. Listing them
+ * would make cp -a, rsync -X and tar --xattrs copy a description of this
+ * mount's containers to other file systems as if it were data; names a
+ * backing entry carries in that namespace (copied in from elsewhere) are
+ * hidden for the same reason.
  */
+#include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/xattr.h>
 
 #include "common/pf_common.h"
 #include "fs/fs_int.h"
+
+#define OWN_PREFIX "user.priorfs."
+#define OWN_PREFIX_LEN (sizeof(OWN_PREFIX) - 1)
+/* A block names its model by a one-byte slot, so no container uses more. */
+#define OWN_MODELS_MAX 255
 
 /* A get/list reply: with size 0 only the length is asked for. */
 typedef struct xattr_reply {
 	char *buf; /* NULL when size was 0 */
 	ssize_t len;
 } xattr_reply;
+
+static bool is_own(const char *name)
+{
+	return strncmp(name, OWN_PREFIX, OWN_PREFIX_LEN) == 0;
+}
 
 static void reply_xattr(fuse_req_t req, size_t size, const xattr_reply *r)
 {
@@ -26,9 +47,135 @@ static void reply_xattr(fuse_req_t req, size_t size, const xattr_reply *r)
 		fuse_reply_buf(req, r->buf, (size_t)r->len);
 }
 
-/* Runs getxattr (name set) or listxattr on the inode into r. */
-static int do_getlist(pf_inode *inode, const char *name, size_t size,
+/* ---- user.priorfs.*: computed from the container ------------------------- */
+
+static void format_codecs(FILE *out, const pf_file_info *info)
+{
+	fprintf(out, "zero:%" PRIu64 " raw:%" PRIu64 " zstd:%" PRIu64
+		" learned:%" PRIu64, info->blocks[PF_CODEC_ZERO],
+		info->blocks[PF_CODEC_RAW], info->blocks[PF_CODEC_ZSTD],
+		info->blocks[PF_CODEC_LEARNED]);
+}
+
+static void format_models(FILE *out, uint8_t (*ids)[PF_MODEL_ID_SIZE], int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (i)
+			fputc(' ', out);
+		for (int j = 0; j < PF_MODEL_ID_SIZE; j++)
+			fprintf(out, "%02x", ids[i][j]);
+	}
+}
+
+/* Writes the value of attribute `what` (the part after the prefix) of an
+ * open file to out. @return 0 or -ENODATA for a name we do not have. */
+static int format_own(pf_file *f, const char *what, FILE *out)
+{
+	uint8_t ids[OWN_MODELS_MAX][PF_MODEL_ID_SIZE];
+	pf_file_info info;
+	int n;
+
+	if (strcmp(what, "stored") != 0 && strcmp(what, "codec") != 0 &&
+	    strcmp(what, "model") != 0)
+		return -ENODATA;
+	n = pf_file_get_info(f, &info, ids, OWN_MODELS_MAX);
+	if (strcmp(what, "stored") == 0)
+		fprintf(out, "%" PRIu64, info.stored_bytes);
+	else if (strcmp(what, "codec") == 0)
+		format_codecs(out, &info);
+	else
+		format_models(out, ids, n < OWN_MODELS_MAX ? n : OWN_MODELS_MAX);
+	return 0;
+}
+
+/* The value of user.priorfs.<what> of a regular file, into r (buf set, len
+ * its length) whatever size is; the caller checks it fits. */
+static int do_get_own(pf_fs *fs, pf_inode *inode, const char *what,
 		      xattr_reply *r)
+{
+	size_t len = 0;
+	pf_file *f;
+	FILE *out;
+	int rc;
+
+	r->buf = NULL;
+	if (inode->type != S_IFREG)
+		return -ENODATA;
+	PF_FORWARD(pf_inode_file_get(fs, inode, &f));
+	out = open_memstream(&r->buf, &len);
+	if (!out) {
+		rc = -ENOMEM;
+		goto out_file;
+	}
+	rc = format_own(f, what, out);
+	if (fclose(out) != 0 && rc == 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		free(r->buf);
+		r->buf = NULL;
+	}
+	r->len = (ssize_t)len;
+out_file:
+	pf_inode_file_put(fs, inode);
+	return rc;
+}
+
+/* ---- attributes of the backing entry ------------------------------------- */
+
+/* Drops the names in our namespace from a listxattr result (NUL-separated
+ * names, len bytes); @return the new length. */
+static size_t drop_own_names(char *list, size_t len)
+{
+	size_t in = 0, out = 0;
+
+	while (in < len) {
+		size_t n = strnlen(list + in, len - in) + 1;
+
+		if (!is_own(list + in)) {
+			memmove(list + out, list + in, n > len - in ? len - in : n);
+			out += n;
+		}
+		in += n;
+	}
+	return out < len ? out : len;
+}
+
+/* listxattr on the inode into r, without our names. Always reads the whole
+ * list (the length asked for with size 0 must be that of the filtered one). */
+static int do_list(pf_inode *inode, size_t size, xattr_reply *r)
+{
+	char path[32];
+	ssize_t need;
+
+	pf_inode_proc_path(inode, path);
+	r->buf = NULL;
+	need = listxattr(path, NULL, 0);
+	if (need == -1)
+		return -errno;
+	r->buf = malloc(need ? (size_t)need : 1);
+	if (!r->buf)
+		return -ENOMEM;
+	r->len = listxattr(path, r->buf, (size_t)need);
+	if (r->len == -1) {
+		/* ERANGE: the list grew meanwhile; the caller retries. */
+		int rc = -errno;
+
+		free(r->buf);
+		r->buf = NULL;
+		return rc;
+	}
+	r->len = (ssize_t)drop_own_names(r->buf, (size_t)r->len);
+	if (size && (size_t)r->len > size) {
+		free(r->buf);
+		r->buf = NULL;
+		return -ERANGE;
+	}
+	return 0;
+}
+
+/* getxattr of the backing entry into r. */
+static int do_get(pf_inode *inode, const char *name, size_t size,
+		  xattr_reply *r)
 {
 	char path[32];
 
@@ -39,8 +186,7 @@ static int do_getlist(pf_inode *inode, const char *name, size_t size,
 		if (!r->buf)
 			return -ENOMEM;
 	}
-	r->len = name ? getxattr(path, name, r->buf, size)
-		      : listxattr(path, r->buf, size);
+	r->len = getxattr(path, name, r->buf, size);
 	if (r->len == -1) {
 		int rc = -errno;
 
@@ -51,12 +197,21 @@ static int do_getlist(pf_inode *inode, const char *name, size_t size,
 	return 0;
 }
 
-static void reply_getlist(fuse_req_t req, fuse_ino_t ino, const char *name,
-			  size_t size)
+void pf_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    size_t size)
 {
+	pf_fs *fs = pf_fs_of(req);
+	pf_inode *inode = pf_inode_get(fs, ino);
 	xattr_reply r;
-	int rc = do_getlist(pf_inode_get(pf_fs_of(req), ino), name, size, &r);
+	int rc;
 
+	if (is_own(name)) {
+		rc = do_get_own(fs, inode, name + OWN_PREFIX_LEN, &r);
+		if (rc == 0 && size && (size_t)r.len > size)
+			rc = -ERANGE;
+	} else {
+		rc = do_get(inode, name, size, &r);
+	}
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -64,15 +219,16 @@ static void reply_getlist(fuse_req_t req, fuse_ino_t ino, const char *name,
 	free(r.buf);
 }
 
-void pf_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-		    size_t size)
-{
-	reply_getlist(req, ino, name, size);
-}
-
 void pf_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	reply_getlist(req, ino, NULL, size);
+	xattr_reply r;
+	int rc = do_list(pf_inode_get(pf_fs_of(req), ino), size, &r);
+
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		reply_xattr(req, size, &r);
+	free(r.buf);
 }
 
 /* setxattr (value set) or removexattr on the inode. */
@@ -82,6 +238,8 @@ static int do_setremove(pf_fs *fs, pf_inode *inode, const char *name,
 	char path[32];
 	int rc;
 
+	if (is_own(name))
+		return -EPERM;
 	if (fs->read_only)
 		return -EROFS;
 	pf_inode_proc_path(inode, path);
