@@ -219,10 +219,16 @@ static uint32_t bucket_find(uint16_t *t, uint32_t base, uint16_t tag)
 		return base;
 	if (t[b1] == tag)
 		return b1;
+	static const uint16_t fresh[15] = {
+		PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH,
+		PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH,
+		PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH,
+		PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH,
+	};
+
 	r = (t[base + 1] & 15) <= (t[b1 + 1] & 15) ? base : b1;
 	t[r] = tag;
-	for (unsigned j = 1; j < 16; j++)
-		t[r + j] = PF_CM_SLOT_FRESH;
+	memcpy(t + r + 1, fresh, sizeof(fresh));
 	return r;
 }
 

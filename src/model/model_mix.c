@@ -283,9 +283,11 @@ int pf_cm_predict(pf_cm *cm)
 	int p;
 
 	for (unsigned i = 0; i < n; i++) {
-		cm->slot[i] = cm->bucket[i] + nib;
-		cm->x[i] = pf_cm_stretch(cm->tab[cm->slot[i]] >> 4);
-		seen += i < PF_CM_FAST_CTX && (cm->tab[cm->slot[i]] & 15) != 0;
+		uint16_t v = cm->tab[cm->slot[i] = cm->bucket[i] + nib];
+
+		cm->x[i] = pf_cm_stretch(v >> 4);
+		if (i < PF_CM_FAST_CTX)
+			seen += (v & 15) != 0;
 	}
 	cm->set3 = (seen * 8 + bp) * 4 + cm->phase;
 	match_predict(cm, cm->x + n);
