@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 enum pf_log_level { PF_LOG_ERR = 3, PF_LOG_WARNING = 4, PF_LOG_INFO = 6, PF_LOG_DEBUG = 7 };
 
@@ -72,5 +73,10 @@ static inline void pf_put_le64(uint8_t *p, uint64_t v)
 /* Parses a size with an optional K/M/G/T suffix (powers of 1024) into *out.
  * Returns 0, or -EINVAL on syntax error or overflow. */
 int pf_parse_size(const char *s, uint64_t *out);
+
+/* pread until len bytes or the end of the file: @return bytes read, -errno. */
+ssize_t pf_pread_full(int fd, void *buf, size_t len, uint64_t off);
+/* pwrite all len bytes: @return 0, -errno. */
+int pf_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
 #endif

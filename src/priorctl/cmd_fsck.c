@@ -149,24 +149,6 @@ static int salvage_parent(int rootfd, const char *path, const char **leaf)
 	return dfd;
 }
 
-static int write_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -198,7 +180,7 @@ static int salvage_copy(struct fsck_ctx *f, pf_container *c, int fd)
 		if (pf_container_read_block(c, b, buf, bs, &len) < 0)
 			fsck_block_fault(f, b, -EIO);
 		else
-			rc = write_full(fd, buf, len, b * (uint64_t)bs);
+			rc = pf_pwrite_full(fd, buf, len, b * (uint64_t)bs);
 	}
 	free(buf);
 	if (f->nbad != nbad)

@@ -40,6 +40,8 @@ static const struct pctl_cmd pctl_cmds[] = {
 	  "re-encode a store's blocks with the current models" },
 	{ "import", pctl_cmd_import,
 	  "copy a tree into a store with the learned codec" },
+	{ "export", pctl_cmd_export,
+	  "copy a store's files out as a plain tree" },
 };
 
 void pctl_err(const char *fmt, ...)

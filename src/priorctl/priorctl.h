@@ -5,9 +5,9 @@
  * the data sample the learned codec trains on.
  *
  * priorctl works on the backing directory through the store and codec layers
- * only; it never mounts anything. The reading commands (stat, fsck, models
- * list/show) open containers read-only, each in its last committed state, so
- * they may run on a mounted store. The writing ones (train, models gc,
+ * only; it never mounts anything. The reading commands (stat, fsck, export,
+ * models list/show) open containers read-only, each in its last committed
+ * state, so they may run on a mounted store. The writing ones (train, models gc,
  * recompress, import) take the store's writer lock first, so they refuse to
  * run while the store is mounted read-write or another writer runs.
  */
@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/pf_common.h"
 #include "store/store.h"
 
 #define PCTL_PROG "priorctl"
@@ -184,6 +185,67 @@ struct pctl_walk_fns {
 int pctl_walk_tree(int rootfd, bool skip_meta, const struct pctl_walk_fns *fns,
 		   void *arg);
 
+/* ---- tree copy, shared by import and export (ctl_tree.c) ----------------- */
+
+struct pctl_tree_file {
+	char *path;    /* relative to both roots */
+	uint64_t size; /* logical bytes at the scan, for the bar */
+};
+
+struct pctl_tree_link;
+struct pctl_tree_inode;
+
+/*
+ * A copy of the tree below srcfd to dstfd, all but the regular files' data,
+ * which the command writes itself from the files queue. Set the fields
+ * above the line; zero the rest.
+ */
+struct pctl_tree {
+	const char *cmd; /* names the command in messages */
+	int srcfd, dstfd; /* the roots */
+	bool skip_meta;   /* srcfd is a store: leave out its metadata dir */
+	bool owner;       /* copy owners (running as root) */
+	/* logical size of a regular file for the queue; NULL: st_size */
+	uint64_t (*file_size)(int dirfd, const char *name,
+			      const struct stat *st);
+	/* ---- */
+	struct stat skip; /* the destination root, never walked into */
+	struct pctl_tree_file *files; /* one per inode, walk order */
+	size_t n_files, cap_files;
+	struct pctl_tree_link *links; /* later names of linked files */
+	size_t n_links, cap_links;
+	char **dirs; /* post-order; "" is the root */
+	size_t n_dirs, cap_dirs;
+	struct pctl_tree_inode *inodes;
+	size_t n_inodes, cap_inodes; /* cap: a power of two */
+	uint64_t n_symlinks, n_special;
+	uint64_t errors; /* reported with pctl_tree_report() */
+};
+
+/*
+ * Walks the source (one thread): makes its directories (mode 0700 until
+ * pctl_tree_finish()), symlinks and special files in the destination with
+ * their owners, modes and times, and queues regular files and hard links.
+ * Entries left by an earlier run are kept when they match. Problems with
+ * one entry are reported and counted in errors.
+ * @return 0, or a negative errno that stopped the scan (-ENOMEM).
+ */
+int pctl_tree_scan(struct pctl_tree *t);
+/* Sum of the queued files' sizes. */
+uint64_t pctl_tree_bytes(const struct pctl_tree *t);
+/* Owner (when t->owner), mode, user.* xattrs, then atime and mtime, from
+ * st and the fd src to the fd dst. @return 0 or a negative errno. */
+int pctl_tree_copy_meta(const struct pctl_tree *t, int src, int dst,
+			const struct stat *st);
+/* After the files: makes the hard links, then sets the directories'
+ * owners, modes, xattrs and times, children first. */
+void pctl_tree_finish(struct pctl_tree *t);
+/* "priorctl: CMD: PATH: WHAT: strerror(-err)", and counts an error. Not
+ * thread-safe: for the scan and finish phases. */
+void pctl_tree_report(struct pctl_tree *t, const char *path, const char *what,
+		      int err);
+void pctl_tree_free(struct pctl_tree *t);
+
 /* ---- progress bar (ctl_progress.c) --------------------------------------- */
 
 /*
@@ -291,5 +353,6 @@ int pctl_cmd_train(int argc, char **argv);
 int pctl_cmd_models(int argc, char **argv);
 int pctl_cmd_recompress(int argc, char **argv);
 int pctl_cmd_import(int argc, char **argv);
+int pctl_cmd_export(int argc, char **argv);
 
 #endif

@@ -35,42 +35,14 @@
 
 /* ---- small I/O helpers ---------------------------------------------------- */
 
+/* A short read means the container ends before its index says it does. */
 static int pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
-	uint8_t *p = buf;
+	ssize_t n = pf_pread_full(fd, buf, len, off);
 
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO; /* short file: the container is truncated */
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	if (n < 0)
+		return (int)n;
+	return (size_t)n == len ? 0 : -EIO;
 }
 
 static int sync_data(pf_container *c)
@@ -542,7 +514,7 @@ static int store_block(pf_container *c, uint64_t b, const void *plain, uint32_t 
 		e.checksum = pf_checksum(plain, len);
 		rc = alloc_extent(c, e.stored_len, &e.offset);
 		if (rc == 0)
-			rc = pwrite_full(c->fd, out, e.stored_len, e.offset);
+			rc = pf_pwrite_full(c->fd, out, e.stored_len, e.offset);
 		if (rc < 0) {
 			pf_extents_add(&c->free, e.offset, e.stored_len);
 			goto out_free;
@@ -667,7 +639,7 @@ static int write_index(pf_container *c, pf_slot *s)
 			.index_sum = pf_checksum(raw, len) };
 	rc = alloc_extent(c, len, &s->index_off);
 	if (rc == 0)
-		rc = pwrite_full(c->fd, raw, len, s->index_off);
+		rc = pf_pwrite_full(c->fd, raw, len, s->index_off);
 	if (rc < 0)
 		pf_extents_add(&c->free, s->index_off, len);
 	free(raw);
@@ -736,7 +708,7 @@ static int commit_locked(pf_container *c, bool durable)
 	if (!c->dirty)
 		return durable ? sync_data(c) : 0;
 	if (!c->has_header) {
-		PF_FORWARD(pwrite_full(c->fd, c->hdr, PF_HEADER_SIZE, 0));
+		PF_FORWARD(pf_pwrite_full(c->fd, c->hdr, PF_HEADER_SIZE, 0));
 		c->has_header = true;
 	}
 	PF_FORWARD(write_index(c, &s));
@@ -747,7 +719,7 @@ static int commit_locked(pf_container *c, bool durable)
 	}
 	PF_FORWARD(pf_extents_merge(&c->free, &c->quarantine));
 	pf_fmt_slot_encode(c->hdr, &s, raw);
-	rc = pwrite_full(c->fd, raw, PF_SLOT_SIZE, PF_HEADER_SIZE + slot_no * PF_SLOT_SIZE);
+	rc = pf_pwrite_full(c->fd, raw, PF_SLOT_SIZE, PF_HEADER_SIZE + slot_no * PF_SLOT_SIZE);
 	if (rc == 0 && (durable || c->store->opts.sync))
 		rc = sync_data(c);
 	if (rc == 0)
