@@ -182,6 +182,20 @@ pf_umount "$W/mnt2"
 
 # ---- 2. names with any bytes -------------------------------------------------
 
+# expect_err(label, errno, fn): fn must fail with exactly that errno.
+cat >"$W/expect.py" <<'EOF'
+import errno, sys
+def expect_err(label, err, fn):
+    try:
+        r = fn()
+    except OSError as e:
+        if e.errno != err:
+            sys.exit("%s: %s, want %s" % (label, errno.errorcode[e.errno], errno.errorcode[err]))
+        return
+    sys.exit("%s succeeded (%r), want %s" % (label, r, errno.errorcode[err]))
+EOF
+export PYTHONPATH=$W
+
 cat >"$W/names.py" <<'EOF'
 import errno, os, sys
 what, top = sys.argv[1], sys.argv[2].encode()
@@ -197,14 +211,7 @@ LONG = b"x" * 256
 def die(msg):
     sys.exit("names: " + msg)
 
-def expect_err(label, err, fn):
-    try:
-        fn()
-    except OSError as e:
-        if e.errno != err:
-            die("%s: %s, want %s" % (label, errno.errorcode[e.errno], errno.errorcode[err]))
-        return
-    die("%s succeeded, want %s" % (label, errno.errorcode[err]))
+from expect import expect_err
 
 def listing(d):
     got = set(os.listdir(d))
@@ -337,14 +344,7 @@ mnt, out = sys.argv[1], sys.argv[2]
 planted = {"rel_file": "../outside/secret", "rel_dir": "../outside/dir",
            "abs_file": out + "/secret", "abs_dir": out + "/dir",
            "sub/up": "../../outside/secret", "meta": ".priorfs"}
-def expect_err(label, err, fn):
-    try:
-        r = fn()
-    except OSError as e:
-        if e.errno != err:
-            sys.exit("%s: %s, want %s" % (label, errno.errorcode[e.errno], errno.errorcode[err]))
-        return
-    sys.exit("%s succeeded (%r), want %s" % (label, r, errno.errorcode[err]))
+from expect import expect_err
 for name, target in planted.items():
     p = os.path.join(mnt, name)
     if not stat.S_ISLNK(os.lstat(p).st_mode) or os.readlink(p) != target:
@@ -425,14 +425,7 @@ python3 - "$MNT" <<'EOF' || fail "metadata directory reachable"
 import errno, os, stat, sys
 m = sys.argv[1]
 M = m + "/.priorfs"
-def expect_err(label, err, fn):
-    try:
-        r = fn()
-    except OSError as e:
-        if e.errno != err:
-            sys.exit("%s: %s, want %s" % (label, errno.errorcode[e.errno], errno.errorcode[err]))
-        return
-    sys.exit("%s succeeded (%r), want %s" % (label, r, errno.errorcode[err]))
+from expect import expect_err
 os.mkdir(m + "/d")
 open(m + "/f", "w").close()
 os.symlink(".priorfs", m + "/lnk")
