@@ -221,6 +221,16 @@ static int start(const char *backing, pf_mount_opts *mo, struct fuse_args *args,
 			strerror(-rc));
 		return 1;
 	}
+	/* Until "priorctl import --in-place" finishes, some regular files are
+	 * still plain and would read as corrupt containers. */
+	if (faccessat(pf_store_root_fd(store), PF_META_NAME "/inplace", F_OK,
+		      AT_SYMLINK_NOFOLLOW) == 0) {
+		fprintf(stderr, "priorfs: store %s is being converted by "
+			"'priorctl import --in-place', which did not finish; "
+			"run it again to finish, then mount\n", backing);
+		pf_store_close(store);
+		return 1;
+	}
 	/* One writer per store: a second read-write mount, an import or a
 	 * recompress would each commit over the other's containers. */
 	rc = mo->store.read_only ? 0 : pf_store_lock_writer(store);

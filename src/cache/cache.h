@@ -48,13 +48,22 @@ bool pf_cache_is_hidden_name(const char *name);
 bool pf_cache_read_only(const pf_cache *cache);
 int pf_cache_peek_size(int fd, uint64_t *size);
 
+/* Counters since pf_cache_create(), for reports on a running mount. Each
+ * field is read consistently on its own; fields are not one snapshot. */
 typedef struct pf_cache_stats {
-	uint64_t hits, misses;  /* block lookups */
+	uint64_t hits, misses;  /* block lookups by readers */
 	uint64_t decodes;       /* blocks decoded (misses + prefetches) */
-	uint64_t decoded_bytes;
+	uint64_t decoded_bytes; /* plain bytes of those decodes */
 	uint64_t prefetches;    /* read-ahead jobs queued */
 	uint64_t bytes;         /* decoded bytes held now */
 	uint64_t queue_depth;   /* read-ahead jobs waiting now */
+	uint64_t cache_size;    /* the bound on bytes (pf_cache_opts) */
+	uint64_t prefetch_running; /* read-ahead jobs running now */
+	uint64_t prefetch_done;    /* read-ahead jobs finished */
+	/* Successful decodes by the codec of the block: plain bytes and
+	 * wall-clock nanoseconds spent decoding them. */
+	uint64_t codec_bytes[PF_CODEC_MAX_ID + 1];
+	uint64_t codec_ns[PF_CODEC_MAX_ID + 1];
 } pf_cache_stats;
 void pf_cache_get_stats(pf_cache *cache, pf_cache_stats *st);
 

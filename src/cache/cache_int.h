@@ -93,6 +93,8 @@ typedef struct pf_cache_table {
 	uint64_t bytes;                  /* bytes of hashed entries (I2) */
 	uint64_t hits, misses;           /* reader lookups (prefetches not counted) */
 	uint64_t decodes, decoded_bytes; /* every decode, reader or worker */
+	uint64_t codec_bytes[PF_CODEC_MAX_ID + 1]; /* successful decodes */
+	uint64_t codec_ns[PF_CODEC_MAX_ID + 1];    /* time they took */
 } pf_cache_table;
 
 /* Pins the decoded block k of container c, decoding it on a miss; a second
@@ -133,7 +135,11 @@ struct pf_cache {
 	bool read_only;           /* from the store opts; immutable */
 	pf_cache_table table;     /* locks itself */
 	pf_pool *pool;            /* locks itself */
-	atomic_uint_fast64_t prefetches; /* jobs queued; relaxed: a statistic */
+	/* Read-ahead jobs queued, running now and finished; relaxed: they
+	 * are statistics and order nothing. */
+	atomic_uint_fast64_t prefetches;
+	atomic_uint_fast64_t prefetch_running;
+	atomic_uint_fast64_t prefetch_done;
 };
 
 /* ---- files ----------------------------------------------------------------- */

@@ -25,6 +25,8 @@ void pf_file_prefetch_job(void *owner, uint64_t b)
 	pf_buf *buf;
 	bool zero = true;
 
+	atomic_fetch_add_explicit(&f->cache->prefetch_running, 1,
+				  memory_order_relaxed);
 	pthread_rwlock_rdlock(&f->lock);
 	if (!pf_file_dirty_get(f, b))
 		pf_file_block_key(f, b, &k, &zero);
@@ -32,6 +34,10 @@ void pf_file_prefetch_job(void *owner, uint64_t b)
 	if (!zero && pf_cache_get(f->cache, f->c, &k, true, &buf) == 0)
 		pf_buf_release(buf);
 	pthread_rwlock_unlock(&f->lock);
+	atomic_fetch_add_explicit(&f->cache->prefetch_done, 1,
+				  memory_order_relaxed);
+	atomic_fetch_sub_explicit(&f->cache->prefetch_running, 1,
+				  memory_order_relaxed);
 }
 
 /* True when block b would need a decode now. Caller holds f->lock. */

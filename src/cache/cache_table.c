@@ -14,6 +14,8 @@
 #include "cache/cache_int.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "common/pf_common.h"
 
@@ -223,13 +225,29 @@ static struct pf_cache_entry *entry_new(pf_cache_table *t,
 	return e;
 }
 
-/* Decodes block k->block of c into e's buffer and zeroes the tail. */
-static int entry_decode(pf_container *c, struct pf_cache_entry *e)
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Decodes block k->block of c into e's buffer and zeroes the tail; sets
+ * *codec and *ns to the block's codec and the time the decode took. */
+static int entry_decode(pf_container *c, struct pf_cache_entry *e,
+			uint8_t *codec, uint64_t *ns)
 {
 	uint32_t len = 0;
-	int rc = pf_container_read_block(c, e->key.block, e->buf->data,
-					 e->buf->cap, &len);
+	pf_block_entry be;
+	uint64_t t0 = now_ns();
+	int rc;
 
+	pf_container_block(c, e->key.block, &be);
+	*codec = be.codec <= PF_CODEC_MAX_ID ? be.codec : PF_CODEC_RAW;
+	rc = pf_container_read_block(c, e->key.block, e->buf->data,
+				     e->buf->cap, &len);
+	*ns = now_ns() - t0;
 	if (rc < 0)
 		return rc;
 	if (len != e->key.len || len > e->buf->cap)
@@ -257,12 +275,16 @@ static int entry_wait(pf_cache_table *t, struct pf_cache_entry *e)
 static int entry_load(pf_cache_table *t, pf_container *c,
 		      struct pf_cache_entry *e)
 {
-	int rc = entry_decode(c, e);
+	uint8_t codec;
+	uint64_t ns;
+	int rc = entry_decode(c, e, &codec, &ns);
 
 	pthread_mutex_lock(&t->lock);
 	t->decodes++;
 	if (rc == 0) {
 		t->decoded_bytes += e->key.len;
+		t->codec_bytes[codec] += e->key.len;
+		t->codec_ns[codec] += ns;
 		e->state = ENTRY_READY;
 	} else {
 		e->state = ENTRY_EMPTY;
@@ -383,6 +405,8 @@ int pf_cache_create(pf_store *store, const pf_cache_opts *opts, pf_cache **out)
 	cache->opts = *opts;
 	cache->read_only = pf_store_get_opts(store)->read_only;
 	atomic_init(&cache->prefetches, 0);
+	atomic_init(&cache->prefetch_running, 0);
+	atomic_init(&cache->prefetch_done, 0);
 	rc = table_init(&cache->table, opts->cache_size);
 	if (rc < 0)
 		goto out_free;
@@ -419,9 +443,16 @@ void pf_cache_get_stats(pf_cache *cache, pf_cache_stats *st)
 	st->decodes = t->decodes;
 	st->decoded_bytes = t->decoded_bytes;
 	st->bytes = t->bytes;
+	st->cache_size = t->cache_size;
+	memcpy(st->codec_bytes, t->codec_bytes, sizeof(st->codec_bytes));
+	memcpy(st->codec_ns, t->codec_ns, sizeof(st->codec_ns));
 	pthread_mutex_unlock(&t->lock);
 	st->prefetches = atomic_load_explicit(&cache->prefetches,
 					      memory_order_relaxed);
+	st->prefetch_running = atomic_load_explicit(&cache->prefetch_running,
+						    memory_order_relaxed);
+	st->prefetch_done = atomic_load_explicit(&cache->prefetch_done,
+						 memory_order_relaxed);
 	st->queue_depth = pf_pool_depth(cache->pool);
 }
 

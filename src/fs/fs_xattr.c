@@ -14,6 +14,12 @@
  * mount's containers to other file systems as if it were data; names a
  * backing entry carries in that namespace (copied in from elsewhere) are
  * hidden for the same reason.
+ *
+ * The root directory also answers user.priorfs.stats (unlisted, like the
+ * others): the running mount's cache counters as "key=value" lines, the
+ * first being "version=1". Readers such as `priorctl stat MOUNTPOINT` skip
+ * keys they do not know, so keys may be added without a new version; a
+ * key changing meaning or going away needs one.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -49,12 +55,17 @@ static void reply_xattr(fuse_req_t req, size_t size, const xattr_reply *r)
 
 /* ---- user.priorfs.*: computed from the container ------------------------- */
 
+/* Codec names in the attribute values, by id. */
+static const char *const codec_names[PF_CODEC_MAX_ID + 1] = {
+	[PF_CODEC_ZERO] = "zero", [PF_CODEC_RAW] = "raw",
+	[PF_CODEC_ZSTD] = "zstd", [PF_CODEC_LEARNED] = "learned",
+};
+
 static void format_codecs(FILE *out, const pf_file_info *info)
 {
-	fprintf(out, "zero:%" PRIu64 " raw:%" PRIu64 " zstd:%" PRIu64
-		" learned:%" PRIu64, info->blocks[PF_CODEC_ZERO],
-		info->blocks[PF_CODEC_RAW], info->blocks[PF_CODEC_ZSTD],
-		info->blocks[PF_CODEC_LEARNED]);
+	for (int i = 0; i <= PF_CODEC_MAX_ID; i++)
+		fprintf(out, "%s%s:%" PRIu64, i ? " " : "", codec_names[i],
+			info->blocks[i]);
 }
 
 static void format_models(FILE *out, uint8_t (*ids)[PF_MODEL_ID_SIZE], int n)
@@ -118,6 +129,54 @@ static int do_get_own(pf_fs *fs, pf_inode *inode, const char *what,
 out_file:
 	pf_inode_file_put(fs, inode);
 	return rc;
+}
+
+/* ---- user.priorfs.stats on the root: the cache's counters ---------------- */
+
+#define STATS_NAME "stats"
+#define STATS_VERSION 1
+
+static void format_stats(pf_cache *cache, FILE *out)
+{
+	pf_cache_stats st;
+
+	pf_cache_get_stats(cache, &st);
+	fprintf(out, "version=%d\n", STATS_VERSION);
+	fprintf(out, "hits=%" PRIu64 "\nmisses=%" PRIu64 "\n", st.hits,
+		st.misses);
+	fprintf(out, "decodes=%" PRIu64 "\ndecoded_bytes=%" PRIu64 "\n",
+		st.decodes, st.decoded_bytes);
+	/* ZERO blocks are never decoded: no line for them. */
+	for (int i = PF_CODEC_ZERO + 1; i <= PF_CODEC_MAX_ID; i++)
+		fprintf(out, "decoded_bytes.%s=%" PRIu64 "\ndecode_ns.%s=%"
+			PRIu64 "\n", codec_names[i], st.codec_bytes[i],
+			codec_names[i], st.codec_ns[i]);
+	fprintf(out, "readahead_queued=%" PRIu64 "\nreadahead_running=%"
+		PRIu64 "\nreadahead_done=%" PRIu64 "\nqueue_depth=%" PRIu64
+		"\n", st.prefetches, st.prefetch_running, st.prefetch_done,
+		st.queue_depth);
+	fprintf(out, "cache_bytes=%" PRIu64 "\ncache_size=%" PRIu64 "\n",
+		st.bytes, st.cache_size);
+}
+
+/* The value of user.priorfs.stats into r (buf set, len its length). */
+static int do_get_stats(pf_fs *fs, xattr_reply *r)
+{
+	size_t len = 0;
+	FILE *out;
+
+	r->buf = NULL;
+	out = open_memstream(&r->buf, &len);
+	if (!out)
+		return -ENOMEM;
+	format_stats(fs->cache, out);
+	if (fclose(out) != 0) {
+		free(r->buf);
+		r->buf = NULL;
+		return -ENOMEM;
+	}
+	r->len = (ssize_t)len;
+	return 0;
 }
 
 /* ---- attributes of the backing entry ------------------------------------- */
@@ -206,7 +265,12 @@ void pf_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	int rc;
 
 	if (is_own(name)) {
-		rc = do_get_own(fs, inode, name + OWN_PREFIX_LEN, &r);
+		const char *what = name + OWN_PREFIX_LEN;
+
+		if (ino == FUSE_ROOT_ID && strcmp(what, STATS_NAME) == 0)
+			rc = do_get_stats(fs, &r);
+		else
+			rc = do_get_own(fs, inode, what, &r);
 		if (rc == 0 && size && (size_t)r.len > size)
 			rc = -ERANGE;
 	} else {

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_stat.c - "priorctl stat [--json] [--depth N] STORE": how much the store
- * saves, per directory, per file type and in total.
+ * cmd_stat.c - "priorctl stat [--json] [--depth N] STORE|MOUNTPOINT": how
+ * much a store saves, per directory, per file type, per data kind and in
+ * total, and the models its files use; or, given the root of a running
+ * mount, that mount's cache and decode figures.
  *
  * Logical size is what the mount shows; stored size is the length of each
  * container file, so it includes headers, indexes and free gaps that a commit
@@ -9,7 +11,13 @@
  * index. Containers are read in their last committed state.
  *
  * Groups are kept in a small open-addressing hash table (a store may hold a
- * great many directories or extensions) and sorted only for output.
+ * great many directories or extensions) and sorted only for output. The
+ * data kind is sniffed (pctl_kind_sniff, as import's sampling does) from the
+ * first bytes of each file, which costs one block decode per file.
+ *
+ * A mount is told from a store by its root answering the xattr
+ * user.priorfs.stats (fs_xattr.c): "key=value" lines, "version=1" first.
+ * Unknown keys are skipped, so a newer daemon may add some.
  */
 #include "priorctl/priorctl.h"
 
@@ -19,15 +27,19 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 
 #include "common/pf_common.h"
 
 static const char stat_usage[] =
-	"usage: priorctl stat [--json] [--depth N] STORE\n"
+	"usage: priorctl stat [--json] [--depth N] STORE|MOUNTPOINT\n"
 	"\n"
 	"Shows logical size (as seen through the mount) against stored size\n"
 	"(container bytes), file counts and blocks per codec: per directory\n"
-	"down to depth N, per file type (extension) and in total.\n"
+	"down to depth N, per file type (extension), per data kind and in\n"
+	"total, then the models the files use.\n"
+	"Given the root of a running priorfs mount instead, shows its cache\n"
+	"hit rate, decode throughput per codec, read-ahead queue and cache use.\n"
 	"\n"
 	"  -j, --json       print JSON instead of tables\n"
 	"  -d, --depth N    group directories N levels deep (default 1);\n"
@@ -57,11 +69,25 @@ struct group_map {
 	size_t nslots;     /* a power of two, at least twice count */
 };
 
+/* A model some block uses. */
+struct model_use {
+	uint8_t id[PF_MODEL_ID_SIZE];
+	uint64_t files, blocks;
+};
+
+/* Bytes sniffed for the data kind, as import's sampling takes. */
+#define KIND_HEAD 4096u
+
 struct stat_ctx {
 	pf_store *store;
 	unsigned depth; /* directory levels shown, >= 1 */
 	struct group_map dirs, types;
+	struct counts kinds[PCTL_KIND_COUNT];
 	struct counts total;
+	struct model_use *models; /* in first-seen order */
+	size_t nmodels, models_cap;
+	uint8_t (*ids)[PF_MODEL_ID_SIZE]; /* PCTL_MODEL_SLOTS; scratch */
+	uint8_t *block;                   /* PF_BLOCK_SIZE_MAX; scratch */
 	unsigned long errors; /* entries that could not be read */
 };
 
@@ -176,18 +202,67 @@ static void counts_add(struct counts *to, const struct counts *n)
 		to->blocks[i] += n->blocks[i];
 }
 
-static void count_container(pf_container *c, struct counts *n)
+/* The use record of model id, added with no use if missing. */
+static struct model_use *model_get(struct stat_ctx *s, const uint8_t *id)
 {
+	for (size_t i = 0; i < s->nmodels; i++)
+		if (!memcmp(s->models[i].id, id, PF_MODEL_ID_SIZE))
+			return &s->models[i];
+	if (s->nmodels == s->models_cap) {
+		size_t cap = s->models_cap ? 2 * s->models_cap : 8;
+		struct model_use *v = reallocarray(s->models, cap, sizeof(*v));
+
+		if (!v)
+			return NULL;
+		s->models = v;
+		s->models_cap = cap;
+	}
+	memset(&s->models[s->nmodels], 0, sizeof(*s->models));
+	memcpy(s->models[s->nmodels].id, id, PF_MODEL_ID_SIZE);
+	return &s->models[s->nmodels++];
+}
+
+/* Counts the container's blocks per codec into n and per model into s. */
+static int count_container(struct stat_ctx *s, pf_container *c,
+			   struct counts *n)
+{
+	struct model_use *use[PCTL_MODEL_SLOTS] = { NULL };
+	/* first: it may renumber the slots of the working index */
+	int nids = pf_container_models(c, s->ids, PCTL_MODEL_SLOTS);
 	uint64_t nblocks = pctl_container_blocks(c);
 	pf_block_entry e;
 
+	if (nids > PCTL_MODEL_SLOTS)
+		nids = PCTL_MODEL_SLOTS;
+	for (int i = 0; i < nids; i++) {
+		use[i] = model_get(s, s->ids[i]);
+		if (!use[i])
+			return -ENOMEM;
+		use[i]->files++;
+	}
 	n->files = 1;
 	n->logical = pf_container_size(c);
 	n->stored = pf_container_stored_bytes(c);
 	for (uint64_t b = 0; b < nblocks; b++) {
 		pf_container_block(c, b, &e);
 		n->blocks[e.codec <= PF_CODEC_MAX_ID ? e.codec : CODEC_SLOTS - 1]++;
+		if (e.model && e.model <= nids)
+			use[e.model - 1]->blocks++;
 	}
+	return 0;
+}
+
+/* The data kind of a container from its name and first bytes. */
+static int sniff_container(struct stat_ctx *s, pf_container *c,
+			   const char *name, enum pctl_kind *kind)
+{
+	uint8_t head[KIND_HEAD];
+	uint64_t size = pf_container_size(c);
+	size_t n = size < KIND_HEAD ? (size_t)size : KIND_HEAD;
+
+	PF_FORWARD(pctl_container_read(c, 0, head, n, s->block));
+	*kind = pctl_kind_sniff(name, head, n);
+	return 0;
 }
 
 /* The directory group of path: its first `depth` components, or "." for
@@ -231,7 +306,7 @@ static size_t type_key(const char *name, char buf[NAME_MAX + 1],
 }
 
 static int stat_add(struct stat_ctx *s, const char *path, const char *name,
-		    const struct counts *n)
+		    enum pctl_kind kind, const struct counts *n)
 {
 	char buf[NAME_MAX + 1];
 	struct group *g;
@@ -244,6 +319,7 @@ static int stat_add(struct stat_ctx *s, const char *path, const char *name,
 	len = type_key(name, buf, &key);
 	PF_FORWARD(map_get(&s->types, key, len, &g));
 	counts_add(&g->n, n);
+	counts_add(&s->kinds[kind], n);
 	counts_add(&s->total, n);
 	return 0;
 }
@@ -263,6 +339,7 @@ static int stat_file(void *arg, int dirfd, const char *name, const char *path,
 {
 	struct stat_ctx *s = arg;
 	struct counts n = { 0 };
+	enum pctl_kind kind;
 	pf_container *c;
 	int rc;
 
@@ -277,9 +354,17 @@ static int stat_file(void *arg, int dirfd, const char *name, const char *path,
 			   rc);
 		return 0;
 	}
-	count_container(c, &n);
+	rc = sniff_container(s, c, name, &kind);
+	if (rc == 0)
+		rc = count_container(s, c, &n);
 	pf_container_close(c);
-	return stat_add(s, path, name, &n);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
+		stat_error(s, path, "corrupt first block", rc);
+		return 0;
+	}
+	return stat_add(s, path, name, kind, &n);
 }
 
 /* ---- output -------------------------------------------------------------- */
@@ -335,11 +420,27 @@ static void human_table(const struct group_map *m, const char *title)
 
 static void print_human(const struct stat_ctx *s)
 {
+	char hex[2 * PF_MODEL_ID_SIZE + 1];
+
 	human_table(&s->dirs, "DIRECTORY");
 	putchar('\n');
 	human_table(&s->types, "TYPE");
 	putchar('\n');
+	printf("%8s %9s %9s %9s %9s %9s %9s %9s  %s\n", "FILES", "LOGICAL",
+	       "STORED", "RATIO", "RAW", "ZSTD", "LEARNED", "ZERO", "KIND");
+	for (int k = 0; k < PCTL_KIND_COUNT; k++)
+		if (s->kinds[k].files)
+			human_row(&s->kinds[k], pctl_kind_name(k));
+	putchar('\n');
 	human_row(&s->total, "(total)");
+	if (!s->nmodels)
+		return;
+	printf("\n%8s %9s  %s\n", "FILES", "BLOCKS", "MODEL");
+	for (size_t i = 0; i < s->nmodels; i++) {
+		pctl_id_hex(s->models[i].id, 2 * PF_MODEL_ID_SIZE, hex);
+		printf("%8" PRIu64 " %9" PRIu64 "  %s\n", s->models[i].files,
+		       s->models[i].blocks, hex);
+	}
 }
 
 /*
@@ -427,7 +528,206 @@ static void print_json(const struct stat_ctx *s, const char *store)
 	json_groups(&s->dirs, "directories", "directory");
 	fputs(",\n", stdout);
 	json_groups(&s->types, "types", "type");
-	fputs("\n}\n", stdout);
+	fputs(",\n  \"kinds\": [", stdout);
+	for (int k = 0, first = 1; k < PCTL_KIND_COUNT; k++) {
+		if (!s->kinds[k].files)
+			continue;
+		printf("%s\n    {\"kind\": \"%s\", ", first ? "" : ",",
+		       pctl_kind_name(k));
+		json_counts(&s->kinds[k]);
+		putchar('}');
+		first = 0;
+	}
+	fputs("\n  ],\n  \"models\": [", stdout);
+	for (size_t i = 0; i < s->nmodels; i++) {
+		char hex[2 * PF_MODEL_ID_SIZE + 1];
+
+		pctl_id_hex(s->models[i].id, 2 * PF_MODEL_ID_SIZE, hex);
+		printf("%s\n    {\"id\": \"%s\", \"files\": %" PRIu64
+		       ", \"blocks\": %" PRIu64 "}", i ? "," : "", hex,
+		       s->models[i].files, s->models[i].blocks);
+	}
+	fputs("\n  ]\n}\n", stdout);
+}
+
+/* ---- a running mount ----------------------------------------------------- */
+
+#define STATS_XATTR "user.priorfs.stats"
+#define STATS_VERSION 1
+#define STATS_KEYS_MAX 64
+
+/* The parsed value of STATS_XATTR: keys and values point into text. */
+struct mount_stats {
+	char *text;
+	size_t n;
+	const char *key[STATS_KEYS_MAX], *val[STATS_KEYS_MAX];
+};
+
+/* Reads STATS_XATTR of path into m. @return 0, -ENODATA/-ENOTSUP when path
+ * is not the root of a priorfs mount, or another negative errno. */
+static int mount_stats_read(const char *path, struct mount_stats *m)
+{
+	ssize_t len = getxattr(path, STATS_XATTR, NULL, 0);
+
+	memset(m, 0, sizeof(*m));
+	if (len < 0)
+		return -errno;
+	/* +64: the counters may have grown a digit since the size query. */
+	m->text = malloc((size_t)len + 65);
+	if (!m->text)
+		return -ENOMEM;
+	len = getxattr(path, STATS_XATTR, m->text, (size_t)len + 64);
+	if (len < 0) {
+		int rc = -errno;
+
+		free(m->text);
+		m->text = NULL;
+		return rc;
+	}
+	m->text[len] = '\0';
+	for (char *line = strtok(m->text, "\n"); line && m->n < STATS_KEYS_MAX;
+	     line = strtok(NULL, "\n")) {
+		char *eq = strchr(line, '=');
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		m->key[m->n] = line;
+		m->val[m->n++] = eq + 1;
+	}
+	return 0;
+}
+
+/* The value of key as a number; 0 when absent (an older daemon). */
+static uint64_t mount_stat(const struct mount_stats *m, const char *key)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->key[i], key))
+			return strtoull(m->val[i], NULL, 10);
+	return 0;
+}
+
+/* The codec named by key "decoded_bytes.<codec>", or NULL. */
+static const char *stats_codec(const char *key)
+{
+	static const char prefix[] = "decoded_bytes.";
+
+	return strncmp(key, prefix, sizeof(prefix) - 1) ? NULL
+							: key + sizeof(prefix) - 1;
+}
+
+/* Decoded MB/s (10^6 bytes) of one codec, or a negative value when it has
+ * not decoded anything yet. */
+static double codec_rate(const struct mount_stats *m, const char *codec,
+			 uint64_t *bytes, double *secs)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "decoded_bytes.%s", codec);
+	*bytes = mount_stat(m, key);
+	snprintf(key, sizeof(key), "decode_ns.%s", codec);
+	*secs = (double)mount_stat(m, key) / 1e9;
+	return *secs > 0 ? (double)*bytes / 1e6 / *secs : -1;
+}
+
+static void mount_human(const struct mount_stats *m, const char *path)
+{
+	uint64_t hits = mount_stat(m, "hits"), misses = mount_stat(m, "misses");
+	char a[16], b[16];
+
+	fputs("mount ", stdout);
+	pctl_print_name(stdout, path);
+	printf(" (statistics version %" PRIu64 ")\n", mount_stat(m, "version"));
+	printf("cache:      %s of %s in use\n",
+	       pctl_human_size(mount_stat(m, "cache_bytes"), a),
+	       pctl_human_size(mount_stat(m, "cache_size"), b));
+	printf("lookups:    %" PRIu64 " hits, %" PRIu64 " misses", hits, misses);
+	if (hits + misses)
+		printf(", hit rate %.1f%%",
+		       100.0 * (double)hits / (double)(hits + misses));
+	printf("\ndecoded:    %s in %" PRIu64 " blocks\n",
+	       pctl_human_size(mount_stat(m, "decoded_bytes"), a),
+	       mount_stat(m, "decodes"));
+	for (size_t i = 0; i < m->n; i++) {
+		const char *codec = stats_codec(m->key[i]);
+		uint64_t bytes;
+		double secs, rate;
+
+		if (!codec)
+			continue;
+		rate = codec_rate(m, codec, &bytes, &secs);
+		printf("  %-8s  %9s in %8.3f s", codec,
+		       pctl_human_size(bytes, a), secs);
+		if (rate >= 0)
+			printf(", %.1f MB/s", rate);
+		putchar('\n');
+	}
+	printf("read-ahead: %" PRIu64 " queued, %" PRIu64 " running, %" PRIu64
+	       " done, queue depth %" PRIu64 "\n",
+	       mount_stat(m, "readahead_queued"),
+	       mount_stat(m, "readahead_running"),
+	       mount_stat(m, "readahead_done"), mount_stat(m, "queue_depth"));
+}
+
+static void mount_json(const struct mount_stats *m, const char *path)
+{
+	uint64_t hits = mount_stat(m, "hits"), misses = mount_stat(m, "misses");
+	static const char *const plain[] = {
+		"version", "hits", "misses", "decodes", "decoded_bytes",
+		"readahead_queued", "readahead_running", "readahead_done",
+		"queue_depth", "cache_bytes", "cache_size",
+	};
+
+	fputs("{\n  \"mount\": ", stdout);
+	json_string(path);
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+		printf(",\n  \"%s\": %" PRIu64, plain[i],
+		       mount_stat(m, plain[i]));
+	fputs(",\n  \"hit_rate\": ", stdout);
+	if (hits + misses)
+		printf("%.4f", (double)hits / (double)(hits + misses));
+	else
+		fputs("null", stdout);
+	fputs(",\n  \"codecs\": {", stdout);
+	for (size_t i = 0, first = 1; i < m->n; i++) {
+		const char *codec = stats_codec(m->key[i]);
+		uint64_t bytes;
+		double secs, rate;
+
+		if (!codec)
+			continue;
+		rate = codec_rate(m, codec, &bytes, &secs);
+		fputs(first ? "\n    " : ",\n    ", stdout);
+		json_string(codec);
+		printf(": {\"decoded_bytes\": %" PRIu64
+		       ", \"decode_seconds\": %.6f, \"mb_per_s\": ",
+		       bytes, secs);
+		if (rate >= 0)
+			printf("%.3f}", rate);
+		else
+			fputs("null}", stdout);
+		first = 0;
+	}
+	fputs("\n  }\n}\n", stdout);
+}
+
+/* Prints the figures of the mount at path, whose statistics are in m. */
+static int stat_mount(struct mount_stats *m, const char *path, bool json)
+{
+	int status = PCTL_EXIT_OK;
+
+	if (mount_stat(m, "version") != STATS_VERSION) {
+		pctl_err("stat: %s: mount statistics version %" PRIu64
+			 ", this priorctl reads version %d", path,
+			 mount_stat(m, "version"), STATS_VERSION);
+		status = PCTL_EXIT_FAULT;
+	} else if (json) {
+		mount_json(m, path);
+	} else {
+		mount_human(m, path);
+	}
+	free(m->text);
+	return status;
 }
 
 /* ---- command ------------------------------------------------------------- */
@@ -489,35 +789,60 @@ static int stat_parse(int argc, char **argv, struct stat_ctx *s, bool *json)
 	return STAT_RUN;
 }
 
-int pctl_cmd_stat(int argc, char **argv)
+/* Walks the store at path and prints its report. */
+static int stat_store(struct stat_ctx *s, const char *path, bool json)
 {
-	struct stat_ctx s = { .depth = 1 };
-	bool json = false;
-	const char *path;
 	int rc, status;
 
-	rc = stat_parse(argc, argv, &s, &json);
-	if (rc != STAT_RUN)
-		return rc;
-	path = argv[optind];
-	if (pctl_store_open("stat", path, &s.store) < 0)
-		return PCTL_EXIT_USAGE;
-	rc = pctl_walk_store(s.store, stat_file, stat_error, &s);
+	s->ids = calloc(PCTL_MODEL_SLOTS, sizeof(*s->ids));
+	s->block = malloc(PF_BLOCK_SIZE_MAX);
+	if (!s->ids || !s->block) {
+		pctl_err("stat: %s", strerror(ENOMEM));
+		status = PCTL_EXIT_FAULT;
+		goto out_scratch;
+	}
+	if (pctl_store_open("stat", path, &s->store) < 0) {
+		status = PCTL_EXIT_USAGE;
+		goto out_scratch;
+	}
+	rc = pctl_walk_store(s->store, stat_file, stat_error, s);
 	if (rc < 0) {
 		pctl_err("stat: %s: %s", path, strerror(-rc));
 		status = PCTL_EXIT_FAULT;
 		goto out_free;
 	}
-	map_sort(&s.dirs, group_by_name);
-	map_sort(&s.types, group_by_stored);
+	map_sort(&s->dirs, group_by_name);
+	map_sort(&s->types, group_by_stored);
 	if (json)
-		print_json(&s, path);
+		print_json(s, path);
 	else
-		print_human(&s);
-	status = s.errors ? PCTL_EXIT_FAULT : PCTL_EXIT_OK;
+		print_human(s);
+	status = s->errors ? PCTL_EXIT_FAULT : PCTL_EXIT_OK;
 out_free:
-	map_free(&s.dirs);
-	map_free(&s.types);
-	pf_store_close(s.store);
+	map_free(&s->dirs);
+	map_free(&s->types);
+	pf_store_close(s->store);
+out_scratch:
+	free(s->models);
+	free(s->ids);
+	free(s->block);
 	return status;
+}
+
+int pctl_cmd_stat(int argc, char **argv)
+{
+	struct stat_ctx s = { .depth = 1 };
+	struct mount_stats m;
+	bool json = false;
+	const char *path;
+	int rc;
+
+	rc = stat_parse(argc, argv, &s, &json);
+	if (rc != STAT_RUN)
+		return rc;
+	path = argv[optind];
+	rc = mount_stats_read(path, &m);
+	if (rc == 0)
+		return stat_mount(&m, path, json);
+	return stat_store(&s, path, json);
 }

@@ -14,6 +14,13 @@
  * Entries that exist from an earlier run are kept when they are what the
  * copy would make (a directory, the same symlink target, a special file,
  * the same inode for a link), so that both commands resume.
+ *
+ * Sharded (import --shard I/N): every shard walks the whole source and makes
+ * every directory (an existing one is fine), but queues and makes only the
+ * entries whose path hashes to its shard; a hard link goes with the shard of
+ * the name its inode is copied under (the first in walk order, which is the
+ * same on every machine). Directory attributes are left to one unsharded run
+ * after all shards, since each shard's entries change directory mtimes.
  */
 #include "priorctl/priorctl.h"
 
@@ -193,6 +200,21 @@ static int copy_meta_at(const struct pctl_tree *t, const char *path,
 
 /* ---- the scan: directories, symlinks, special files, the queues ---------- */
 
+bool pctl_tree_in_shard(const char *path, unsigned shard, unsigned shards)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64: fixed, so that every
+					     * machine splits alike */
+
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	return h % shards == shard;
+}
+
+static bool mine(const struct pctl_tree *t, const char *path)
+{
+	return !t->shards || pctl_tree_in_shard(path, t->shard, t->shards);
+}
+
 static int scan_dir_enter(void *arg, int dirfd, const char *name,
 			  const char *path, const struct stat *st)
 {
@@ -303,6 +325,8 @@ static int scan_other(void *arg, int dirfd, const char *name, const char *path,
 	struct pctl_tree *t = arg;
 	int rc;
 
+	if (!mine(t, path))
+		return 0;
 	if (S_ISLNK(st->st_mode)) {
 		rc = make_symlink(t, dirfd, name, path);
 		t->n_symlinks++;
@@ -324,6 +348,35 @@ static void scan_err(void *arg, const char *path, const char *what, int err)
 	pctl_tree_report(arg, path, what, err);
 }
 
+/* Drops the files and links of other shards. The whole tree is queued
+ * first because a link's shard is that of its inode's first name. */
+static void keep_shard(struct pctl_tree *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n_files; i++) {
+		if (mine(t, t->files[i].path))
+			t->files[n++] = t->files[i];
+		else
+			free(t->files[i].path);
+	}
+	t->n_files = n;
+	n = 0;
+	for (size_t i = 0; i < t->n_links; i++) {
+		if (mine(t, t->links[i].target)) {
+			t->links[n++] = t->links[i];
+		} else {
+			free(t->links[i].path);
+			free(t->links[i].target);
+		}
+	}
+	t->n_links = n;
+	/* its paths were the freed files' too; only the scan needs it */
+	free(t->inodes);
+	t->inodes = NULL;
+	t->n_inodes = t->cap_inodes = 0;
+}
+
 int pctl_tree_scan(struct pctl_tree *t)
 {
 	const struct pctl_walk_fns fns = {
@@ -334,7 +387,10 @@ int pctl_tree_scan(struct pctl_tree *t)
 
 	if (fstat(t->dstfd, &t->skip) < 0)
 		return -errno;
-	return pctl_walk_tree(t->srcfd, t->skip_meta, &fns, t);
+	PF_FORWARD(pctl_walk_tree(t->srcfd, t->skip_meta, &fns, t));
+	if (t->shards)
+		keep_shard(t);
+	return 0;
 }
 
 uint64_t pctl_tree_bytes(const struct pctl_tree *t)
@@ -390,7 +446,7 @@ static int dir_meta(struct pctl_tree *t, const char *path)
 void pctl_tree_finish(struct pctl_tree *t)
 {
 	make_links(t);
-	for (size_t i = 0; i < t->n_dirs; i++) {
+	for (size_t i = 0; !t->shards && i < t->n_dirs; i++) {
 		int rc = dir_meta(t, t->dirs[i]);
 
 		if (rc < 0)

@@ -222,6 +222,21 @@ void pctl_print_name(FILE *out, const char *name)
 
 /* ---- stores and containers ----------------------------------------------- */
 
+/* A store whose in-place conversion (import --in-place) is unfinished
+ * still has plain files: refuse it (-EBUSY, message printed). */
+static int refuse_converting(const char *cmd, const char *path,
+			     pf_store **store)
+{
+	if (faccessat(pf_store_root_fd(*store), PF_META_NAME "/inplace", F_OK,
+		      AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	pctl_err("%s: %s is being converted by 'priorctl import --in-place', "
+		 "which did not finish; run it again first", cmd, path);
+	pf_store_close(*store);
+	*store = NULL;
+	return -EBUSY;
+}
+
 int pctl_store_open(const char *cmd, const char *path, pf_store **out)
 {
 	pf_store_opts opts;
@@ -236,7 +251,7 @@ int pctl_store_open(const char *cmd, const char *path, pf_store **out)
 			 PF_META_NAME, PF_STORE_CONFIG);
 	else if (rc < 0)
 		pctl_err("%s: %s: %s", cmd, path, strerror(-rc));
-	return rc;
+	return rc < 0 ? rc : refuse_converting(cmd, path, out);
 }
 
 int pctl_container_open(pf_store *store, int dirfd, const char *name,
@@ -275,7 +290,7 @@ int pctl_store_open_writer(const char *cmd, const char *path,
 			 PF_META_NAME, PF_STORE_CONFIG);
 	else if (rc < 0)
 		pctl_err("%s: %s: %s", cmd, path, strerror(-rc));
-	if (rc < 0)
+	if (rc < 0 || (rc = refuse_converting(cmd, path, out)) < 0)
 		return rc;
 	rc = pf_store_lock_writer(*out);
 	if (rc == -EBUSY)

@@ -208,6 +208,11 @@ struct pctl_tree {
 	/* logical size of a regular file for the queue; NULL: st_size */
 	uint64_t (*file_size)(int dirfd, const char *name,
 			      const struct stat *st);
+	/* shards > 0: queue and make only the regular files, hard links,
+	 * symlinks and special files of shard `shard` (pctl_tree_in_shard());
+	 * make every directory but leave directory attributes to an unsharded
+	 * run */
+	unsigned shard, shards;
 	/* ---- */
 	struct stat skip; /* the destination root, never walked into */
 	struct pctl_tree_file *files; /* one per inode, walk order */
@@ -231,6 +236,9 @@ struct pctl_tree {
  * @return 0, or a negative errno that stopped the scan (-ENOMEM).
  */
 int pctl_tree_scan(struct pctl_tree *t);
+/* True when path (relative to the roots) belongs to shard `shard` of
+ * `shards`: a stable 64-bit FNV-1a hash of its bytes, modulo shards. */
+bool pctl_tree_in_shard(const char *path, unsigned shard, unsigned shards);
 /* Sum of the queued files' sizes. */
 uint64_t pctl_tree_bytes(const struct pctl_tree *t);
 /* Owner (when t->owner), mode, user.* xattrs, then atime and mtime, from
@@ -238,7 +246,7 @@ uint64_t pctl_tree_bytes(const struct pctl_tree *t);
 int pctl_tree_copy_meta(const struct pctl_tree *t, int src, int dst,
 			const struct stat *st);
 /* After the files: makes the hard links, then sets the directories'
- * owners, modes, xattrs and times, children first. */
+ * owners, modes, xattrs and times, children first (not when sharded). */
 void pctl_tree_finish(struct pctl_tree *t);
 /* "priorctl: CMD: PATH: WHAT: strerror(-err)", and counts an error. Not
  * thread-safe: for the scan and finish phases. */

@@ -296,3 +296,39 @@ pf_ctl() {
 has() {
 	LC_ALL=C grep -Eq -- "$2" "$1" || fail "$(basename "$1") lacks /$2/: $(head -c 800 "$1")"
 }
+
+# pf_listing DIR: one sorted line per entry: path, type+mode, uid, gid, size
+# (not for directories), mtime ns, nlink (not for directories: the store
+# root has .priorfs too), symlink target, user.* xattrs.
+pf_listing() {
+	python3 - "$1" <<'PY' || fail "listing $1"
+import os, stat, sys
+root = sys.argv[1]
+out = []
+def line(p, rel):
+    s = os.lstat(p)
+    isdir = stat.S_ISDIR(s.st_mode)
+    size, nlink = ("-", "-") if isdir else (s.st_size, s.st_nlink)
+    link = os.readlink(p) if stat.S_ISLNK(s.st_mode) else ""
+    xa = "" if stat.S_ISLNK(s.st_mode) else sorted(
+        (k, os.getxattr(p, k)) for k in os.listxattr(p) if k.startswith("user."))
+    return "%r %o %d %d %s %d %s %r %r" % (rel, s.st_mode, s.st_uid, s.st_gid,
+                                           size, s.st_mtime_ns, nlink, link, xa)
+for d, dirs, files in os.walk(root):
+    for n in dirs + files:
+        p = os.path.join(d, n)
+        out.append(line(p, os.path.relpath(p, root)))
+out.append(line(root, "."))
+print("\n".join(sorted(out)))
+PY
+}
+
+# pf_same_tree A B: same bytes, same entries with the same attributes.
+pf_same_tree() {
+	diff -r --no-dereference "$1" "$2" >"$PF_WORK/diff" 2>&1 ||
+		fail "diff -r $1 $2: $(head -c 800 "$PF_WORK/diff")"
+	pf_listing "$1" >"$PF_WORK/list.a"
+	pf_listing "$2" >"$PF_WORK/list.b"
+	diff "$PF_WORK/list.a" "$PF_WORK/list.b" >"$PF_WORK/diff" ||
+		fail "attributes differ ($1 <, $2 >): $(head -c 1500 "$PF_WORK/diff")"
+}

@@ -107,7 +107,10 @@ has "$OUT" "^ +$NFILES +[0-9.]+[KM] +[0-9.]+[KM] +[0-9.]+x .*\(total\)$"
 has "$OUT" ' a$'
 has "$OUT" ' txt$'
 has "$OUT" '^ +2 .* odd\\xff\\x0adir "q"$'
-[ "$(grep -c '' "$OUT")" -eq 12 ] || fail "stat table has $(grep -c '' "$OUT") lines, want 12"
+has "$OUT" '^ +FILES +LOGICAL +STORED +RATIO +RAW +ZSTD +LEARNED +ZERO +KIND$'
+# The directory, type and kind tables with their headers, blank lines
+# between them, the total.
+[ "$(grep -c '' "$OUT")" -eq 17 ] || fail "stat table has $(grep -c '' "$OUT") lines, want 17"
 pf_ctl 0 stat --json "$STORE"
 python3 -m json.tool "$OUT" >/dev/null || fail "stat --json is not valid JSON"
 json_check "j['total']['files'] == $NFILES and j['total']['logical_bytes'] == $LOGICAL"
