@@ -236,8 +236,8 @@ static int start(const char *backing, pf_mount_opts *mo, struct fuse_args *args,
 	rc = mo->store.read_only ? 0 : pf_store_lock_writer(store);
 	if (rc < 0) {
 		fprintf(stderr, "priorfs: store %s is in use by another writer "
-			"(a read-write mount, priorctl import or recompress): %s\n",
-			backing, strerror(-rc));
+			"(a read-write mount, priorctl import or recompress holds "
+			"%s/.priorfs/lock): %s\n", backing, backing, strerror(-rc));
 		pf_store_close(store);
 		return 1;
 	}

@@ -295,8 +295,9 @@ int pctl_store_open_writer(const char *cmd, const char *path,
 	rc = pf_store_lock_writer(*out);
 	if (rc == -EBUSY)
 		pctl_err("%s: %s is in use: mounted read-write, or another "
-			 "priorctl import/recompress/train/models gc runs; "
-			 "unmount it (or wait) and try again", cmd, path);
+			 "priorctl import/recompress/train/models gc runs "
+			 "(%s/.priorfs/lock is held); unmount it (or wait) and "
+			 "try again", cmd, path, path);
 	else if (rc < 0)
 		pctl_err("%s: %s: cannot take the writer lock: %s", cmd, path,
 			 strerror(-rc));

@@ -23,9 +23,9 @@ timeout 10 "$PRIORFS" -f "$STORE" "$PF_WORK/w2" >"$PF_WORK/w2.out" 2>&1
 rc=$?
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "second rw mount: exit $rc"
 mountpoint -q "$PF_WORK/w2" && fail "second rw mount mounted"
-has "$PF_WORK/w2.out" "in use by another writer"
+has "$PF_WORK/w2.out" "in use by another writer .*/.priorfs/lock"
 pf_ctl 2 recompress "$STORE"
-has "$ERR" "is in use: mounted read-write"
+has "$ERR" "is in use: mounted read-write.*/.priorfs/lock is held"
 check "a second read-only mount is fine"
 pf_mount "$STORE" "$PF_WORK/r2" "ro"
 cmp "$W/before.txt" "$PF_WORK/r2/before.txt" || fail "second ro mount"
