@@ -99,7 +99,9 @@ PCFLAGS=$(PKG_CONFIG_PATH=$INST/lib/pkgconfig pkg-config --define-variable=prefi
 	--cflags --libs libprior) || fail "pkg-config libprior"
 gcc -o "$PF_WORK/use" "$PF_WORK/use.c" $PCFLAGS -Wl,-rpath,"$INST/lib" ||
 	fail "build against the installed libprior ($PCFLAGS)"
-ldd "$PF_WORK/use" | grep -q "libprior.so.* => $INST/lib/" || fail "not linked to $INST/lib/libprior"
+ldd "$PF_WORK/use" >"$PF_WORK/ldd" 2>&1
+grep -q "libprior.so.* => $INST/lib/" "$PF_WORK/ldd" ||
+	fail "not linked to $INST/lib/libprior: $(cat "$PF_WORK/ldd")"
 [ "$("$PF_WORK/use")" = "$(sed -n '1s/^priorfs //p' "$PF_WORK/version")" ] ||
 	fail "libprior says version '$("$PF_WORK/use")', priorfs --version '$(head -n 1 "$PF_WORK/version")'"
 
