@@ -6,13 +6,13 @@
  * Layout, all little-endian (docs/model.md):
  *   0  "PFCMODEL"   8  u32 version (2)   12 u32 level    16 u32 table_bits
  *   20 u32 n_ctx    24 u32 n_in          28 u32 stride   32 u32 lr
- *   36 u32 apm2_bits 40 u32 weight rows (2624) 44 u32 payload bytes  48..63 0
+ *   36 u32 apm2_bits 40 u32 weight rows (2792) 44 u32 payload bytes  48..63 0
  *   then the payload as zstd frames, which must decompress to exactly:
  *         bucket tags     u16[(n_ctx << table_bits) / 16]
  *         slot codes      u8[(n_ctx << table_bits) / 16][15]
  *         match strengths u16[64]
- *         mixer weights   i32[2624][n_in]           (16.16, |w| <= 2^24)
- *                         (mixers 1, 2, 3: 256, 2304, 56 rows; final: 8)
+ *         mixer weights   i32[2792][n_in]           (16.16, |w| <= 2^24)
+ *                         (mixers 1, 2, 3: 256, 2304, 224 rows; final: 8)
  *         APM 1           u8[256][33]               (top 8 bits of each point)
  *         APM 2           u8[(1 << apm2_bits)][33]  (DEFAULT only)
  * The payload is compressed because the image's bytes count against what
