@@ -57,7 +57,7 @@ struct fsck_ctx {
 static void fault_begin(struct fsck_ctx *f, const char *path)
 {
 	/* stdout may be the bar's terminal too: the line must not land after
-	 * the bar; the bar is redrawn below it after the next file. */
+	 * the bar; the bar is redrawn below it as checking goes on. */
 	flockfile(stderr);
 	pctl_progress_clear_locked();
 	funlockfile(stderr);
@@ -95,10 +95,14 @@ static void bad_add(struct fsck_ctx *f, uint64_t block)
 	f->bad[f->nbad++] = block;
 }
 
-static void fsck_block_fault(void *arg, uint64_t block, int err)
+/* Every block checked advances the bar; a bad one is reported. */
+static void fsck_block_checked(void *arg, uint64_t block, uint32_t len, int err)
 {
 	struct fsck_ctx *f = arg;
 
+	pctl_progress_add(&f->bar, len);
+	if (!err)
+		return;
 	fault_begin(f, f->path);
 	printf("block %" PRIu64 ": %s\n", block, fault_text(err));
 	if (f->salvage_fd >= 0)
@@ -185,7 +189,7 @@ static int salvage_copy(struct fsck_ctx *f, pf_container *c, int fd)
 			continue;
 		}
 		if (pf_container_read_block(c, b, buf, bs, &len) < 0)
-			fsck_block_fault(f, b, -EIO);
+			fsck_block_checked(f, b, 0, -EIO);
 		else
 			rc = pf_pwrite_full(fd, buf, len, b * (uint64_t)bs);
 	}
@@ -293,14 +297,13 @@ static int fsck_file(void *arg, int dirfd, const char *name, const char *path,
 	}
 	f->path = path;
 	f->nbad = 0;
-	rc = pf_container_verify(c, fsck_block_fault, f);
+	rc = pf_container_verify(c, fsck_block_checked, f);
 	if (rc < 0) {
 		fault_begin(f, path);
 		printf("read: %s\n", fault_text((int)rc));
 	} else {
 		f->blocks += pctl_container_blocks(c);
 	}
-	pctl_progress_add(&f->bar, pf_container_size(c));
 	if (rc > 0 && f->salvage_fd >= 0 && !f->oom)
 		rc = salvage_file(f, c, path);
 	pf_container_close(c);

@@ -197,9 +197,10 @@ int pf_container_peek_size(int fd, uint64_t *size);
 int pf_container_models(pf_container *c, uint8_t (*ids)[PF_MODEL_ID_SIZE], int max);
 
 /* Checks every block of the committed state: decodes it and verifies its
- * checksum. Calls bad(arg, block, error) for each fault. @return number of
- * faults (>= 0) or a negative errno if the container could not be read. */
-typedef void (*pf_fault_fn)(void *arg, uint64_t block, int err);
-long pf_container_verify(pf_container *c, pf_fault_fn bad, void *arg);
+ * checksum. Calls each(arg, block, plain length, error) for every block,
+ * error 0 when it is sound (so a caller can show progress). @return number
+ * of faults (>= 0) or a negative errno if the container could not be read. */
+typedef void (*pf_block_check_fn)(void *arg, uint64_t block, uint32_t len, int err);
+long pf_container_verify(pf_container *c, pf_block_check_fn each, void *arg);
 
 #endif

@@ -402,7 +402,7 @@ int pf_container_read_block(pf_container *c, uint64_t b, void *plain, size_t cap
 	return rc;
 }
 
-long pf_container_verify(pf_container *c, pf_fault_fn bad, void *arg)
+long pf_container_verify(pf_container *c, pf_block_check_fn each, void *arg)
 {
 	uint8_t *plain = malloc(block_size(c));
 	long faults = 0;
@@ -414,11 +414,9 @@ long pf_container_verify(pf_container *c, pf_fault_fn bad, void *arg)
 	for (uint64_t b = 0; b < c->wn; b++) {
 		int rc = read_block_locked(c, b, plain, block_size(c), &len, true);
 
-		if (rc < 0) {
-			faults++;
-			if (bad)
-				bad(arg, b, rc);
-		}
+		faults += rc < 0;
+		if (each)
+			each(arg, b, len, rc < 0 ? rc : 0);
 	}
 	pthread_rwlock_unlock(&c->lock);
 	free(plain);
