@@ -19,21 +19,21 @@ fail() {
 	echo "FAIL [t_docs]: $*" >&2
 	exit 1
 }
-command -v groff >/dev/null || { echo "SKIP [t_docs]: no groff"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP [t_docs]: no python3"; exit 77; }
+for tool in groff:groff-base mandoc:mandoc python3:python3; do
+	command -v "${tool%%:*}" >/dev/null ||
+		fail "no ${tool%%:*}: apt-get install ${tool#*:} (contrib/install-deps.sh --ci)"
+done
 [ -x "$PRIORFS" ] && [ -x "$PRIORCTL" ] || fail "no priorfs/priorctl in $top_builddir"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pf-t_docs.XXXXXX") || fail mktemp
 trap 'rm -rf "$WORK"' EXIT
 
 PAGES=$(ls "$MAN"/*.[1-8]) || fail "no man pages in $MAN"
-echo "check: groff -ww -z (and mandoc -T lint) say nothing"
+echo "check: groff -ww -z and mandoc -T lint say nothing"
 for page in $PAGES; do
 	LC_ALL=C.UTF-8 groff -ww -z -man -t "$page" >"$WORK/lint" 2>&1
 	[ ! -s "$WORK/lint" ] || fail "groff on $(basename "$page"): $(head -c 800 "$WORK/lint")"
-	if command -v mandoc >/dev/null; then
-		mandoc -T lint -W warning "$page" >"$WORK/lint" 2>&1
-		[ ! -s "$WORK/lint" ] || fail "mandoc: $(head -c 800 "$WORK/lint")"
-	fi
+	mandoc -T lint -W warning "$page" >"$WORK/lint" 2>&1
+	[ ! -s "$WORK/lint" ] || fail "mandoc on $(basename "$page"): $(head -c 800 "$WORK/lint")"
 done
 
 echo "check: every page's .TH names the version priorfs --version prints"

@@ -20,7 +20,7 @@ enospc_cleanup() {
 }
 trap enospc_cleanup EXIT
 mkdir -p "$SMALL" "$SRC"
-mount -t tmpfs -o size=32m,mode=0755 pf-enospc "$SMALL" || skip "cannot mount a tmpfs"
+mount -t tmpfs -o size=32m,mode=0755 pf-enospc "$SMALL" || fail "cannot mount a tmpfs"
 
 # dirty_limit=1M: written data is encoded (and needs disk) as it arrives,
 # so ENOSPC is seen by write() itself, not only at fsync or close.

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 pf_setup
 [ -x "$PRIORCTL" ] || fail "no priorctl at $PRIORCTL"
-command -v getfattr >/dev/null && command -v setfattr >/dev/null || skip "no getfattr/setfattr"
+command -v getfattr >/dev/null && command -v setfattr >/dev/null || fail "no getfattr/setfattr: apt-get install attr"
 
 SRC=$PF_WORK/src STORE=$PF_WORK/store DST=$PF_WORK/dst MNT=$PF_WORK/mnt
 OUT=$PF_WORK/out ERR=$PF_WORK/err

@@ -5,8 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 pf_setup
 [ -x "$PRIORCTL" ] || fail "no priorctl at $PRIORCTL"
-command -v getfattr >/dev/null && command -v setfattr >/dev/null || skip "no getfattr/setfattr"
-command -v flock >/dev/null || skip "no flock"
+command -v getfattr >/dev/null && command -v setfattr >/dev/null || fail "no getfattr/setfattr: apt-get install attr"
+command -v flock >/dev/null || fail "no flock: apt-get install util-linux"
 
 SRC=$PF_WORK/src STORE=$PF_WORK/store MNT=$PF_WORK/mnt
 OUT=$PF_WORK/out ERR=$PF_WORK/err

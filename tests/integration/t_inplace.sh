@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 pf_setup
 [ -x "$PRIORCTL" ] || fail "no priorctl at $PRIORCTL"
-command -v getfattr >/dev/null && command -v setfattr >/dev/null || skip "no getfattr/setfattr"
+command -v getfattr >/dev/null && command -v setfattr >/dev/null || fail "no getfattr/setfattr: apt-get install attr"
 
 ORIG=$PF_WORK/orig DIR=$PF_WORK/dir MNT=$PF_WORK/mnt
 OUT=$PF_WORK/out ERR=$PF_WORK/err
@@ -83,7 +83,7 @@ check "on a tmpfs with room for the data plus the largest file only"
 TMPFS=$PF_WORK/tmpfs
 mkdir -p "$TMPFS"
 used=$(du -s -B1 "$BIG" | cut -f1)
-mount -t tmpfs -o size=$((used + 2 * 1048576 + 1048576)) tmpfs "$TMPFS" || skip "cannot mount a tmpfs"
+mount -t tmpfs -o size=$((used + 2 * 1048576 + 1048576)) tmpfs "$TMPFS" || fail "cannot mount a tmpfs"
 cp -a "$BIG" "$TMPFS/dir" || { umount "$TMPFS"; fail "copy to tmpfs"; }
 "$PRIORCTL" import --in-place --no-train "$TMPFS/dir" >"$OUT" 2>"$ERR"
 rc=$?

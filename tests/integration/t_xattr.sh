@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 pf_setup
 [ -x "$PRIORCTL" ] || fail "no priorctl at $PRIORCTL"
-command -v getfattr >/dev/null || skip "no getfattr (package attr)"
+command -v getfattr >/dev/null || fail "no getfattr: apt-get install attr"
 
 SRC=$PF_WORK/src STORE=$PF_WORK/store MNT=$PF_WORK/mnt
 
