@@ -19,7 +19,7 @@
  * the model saves: trained tables shrink 3-4x, untouched ones to nothing.
  * Every tag, slot code and APM point is valid by construction, so only the
  * header and the weights need range checks; the payload length must match
- * the header. A loaded model owns the decompressed payload and the expanded
+ * the header. A loaded model owns the weights and the expanded
  * tables, shared read-only. Version 1 (pre-release) images are refused.
  */
 #include <stdlib.h>
@@ -180,20 +180,28 @@ static void payload_write(const pf_cm *cm, uint8_t *at)
 }
 
 /* Expands a checked payload into the primed state: tables and APMs into
- * m->expanded, the rest pointed to where it lies. */
+ * m->expanded. Only the match strengths and weights are used as they lie,
+ * so they move to the payload's start and the rest of it is given back
+ * (the packed tables are most of a payload). */
 static void payload_expand(pf_model *m)
 {
 	const struct pf_cm_cfg *cfg = &m->cfg;
-	size_t n_slots = pf_cm_tab_slots(cfg);
+	size_t n_slots = pf_cm_tab_slots(cfg), kept = PF_CM_MM_SLOTS * 2 + weights_len(cfg);
 	uint16_t *apm1 = m->expanded + n_slots, *apm2 = apm1 + APM1_LEN;
 	struct payload_view v;
+	uint8_t *shrunk;
 
 	payload_locate(cfg, m->payload, &v);
 	tables_read(v.tables, n_slots, m->expanded);
 	apm_read(v.apm1, APM1_LEN, apm1);
 	apm_read(v.apm2, pf_cm_apm2_len(cfg), apm2);
-	m->primed = (struct pf_cm_primed){ .tables = m->expanded, .mm = v.mm,
-					   .weights = v.weights, .apm1 = apm1,
+	memmove(m->payload, v.mm, kept); /* mm and weights are adjacent */
+	shrunk = realloc(m->payload, kept);
+	if (shrunk)
+		m->payload = shrunk;
+	m->primed = (struct pf_cm_primed){ .tables = m->expanded, .mm = m->payload,
+					   .weights = m->payload + PF_CM_MM_SLOTS * 2,
+					   .apm1 = apm1,
 					   .apm2 = cfg->apm2_bits ? apm2 : NULL };
 }
 

@@ -89,7 +89,7 @@ struct pf_model {
 	struct pf_cm_cfg cfg;
 	struct pf_cm_primed primed; /* points into expanded and payload */
 	uint16_t *expanded;         /* tables, APM 1, APM 2 */
-	uint8_t *payload;           /* decompressed, read-only once loaded */
+	uint8_t *payload;           /* match strengths and weights, read-only */
 };
 
 /* Mutable coding state: one per thread (or per training run). */
