@@ -96,23 +96,27 @@ int pf_file_get_info(pf_file *f, pf_file_info *info,
 /* Checks whether there are writes not yet committed. */
 bool pf_file_dirty(pf_file *f);
 
-/* A piece of a read reply: len bytes at data, kept valid by a pin on buf. */
+/* A read reply: len bytes at data, kept valid by a pin on the one decoded
+ * block they lie in, or held in a private copy when the read spans blocks. */
 typedef struct pf_span {
 	const void *data;
 	size_t len;
-	void *pin; /* opaque; released by pf_spans_release() */
+	void *pin;  /* opaque; released by pf_span_release() */
+	void *copy; /* malloc'd bytes of a read that spans blocks, or NULL */
 } pf_span;
 
 /*
- * Reads [off, off+size) clipped to the file size as up to max_spans spans
- * pointing into pinned buffers (one span per block touched; holes point at a
- * shared zero block). Sets *nspans. The caller hands the spans to the kernel,
- * then calls pf_spans_release(). Blocks if a needed block is being decoded.
- * @return bytes covered (0 at EOF), or -EIO on a corrupt block.
+ * Reads [off, off+size) clipped to the file size into *span. A read within
+ * one block points into that block, pinned (holes point at a shared zero
+ * block); a read across blocks is copied out one block at a time, so a
+ * reader never pins more than one block and the cache stays within
+ * cache_size plus one block per thread. The caller hands the bytes to the
+ * kernel, then calls pf_span_release(). Blocks if a needed block is being
+ * decoded. @return bytes covered (0 at EOF), -EIO on a corrupt block, or
+ * -ENOMEM.
  */
-ssize_t pf_file_read(pf_file *f, uint64_t off, size_t size, pf_span *spans,
-		     size_t max_spans, size_t *nspans);
-void pf_spans_release(pf_span *spans, size_t n);
+ssize_t pf_file_read(pf_file *f, uint64_t off, size_t size, pf_span *span);
+void pf_span_release(pf_span *span);
 
 /* Writes buf at off into dirty blocks (reading partly written blocks first).
  * May encode dirty blocks to the container when over dirty_limit.

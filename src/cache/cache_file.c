@@ -137,7 +137,7 @@ static int block_pin(pf_file *f, uint64_t b, const uint8_t **data,
 	int rc;
 
 	if (buf) {
-		pf_buf_ref(buf); /* partner: pf_spans_release() */
+		pf_buf_ref(buf); /* partner: pf_span_release() */
 		*data = buf->data;
 		*pin = buf;
 		return 0;
@@ -299,50 +299,73 @@ bool pf_file_dirty(pf_file *f)
 
 /* ---- read ------------------------------------------------------------------ */
 
-void pf_spans_release(pf_span *spans, size_t n)
+void pf_span_release(pf_span *span)
 {
-	for (size_t i = 0; i < n; i++) {
-		pf_buf_release(spans[i].pin); /* partner: block_pin() */
-		spans[i].pin = NULL;
-	}
+	pf_buf_release(span->pin); /* partner: block_pin() */
+	free(span->copy);
+	span->pin = span->copy = NULL;
 }
 
-ssize_t pf_file_read(pf_file *f, uint64_t off, size_t size, pf_span *spans,
-		     size_t max_spans, size_t *nspans)
+/* Copies [off, end) out of its blocks, pinning one block at a time. */
+static int read_copied(pf_file *f, uint64_t off, uint64_t end, pf_span *span)
 {
-	uint64_t pos = off, end;
-	size_t n = 0;
-	int rc = 0;
+	uint8_t *copy = malloc((size_t)(end - off));
 
-	*nspans = 0;
-	if (max_spans == 0)
-		return -EINVAL;
-	pthread_rwlock_rdlock(&f->lock);
-	end = off < f->size ? off + (size < f->size - off ? size : f->size - off)
-			    : off;
-	while (pos < end && n < max_spans) {
+	if (!copy)
+		return -ENOMEM;
+	for (uint64_t pos = off; pos < end;) {
 		uint64_t b = pos / f->bs;
 		uint32_t in = (uint32_t)(pos - b * f->bs);
 		uint64_t len = f->bs - in < end - pos ? f->bs - in : end - pos;
 		const uint8_t *data;
 		pf_buf *pin;
+		int rc = block_pin(f, b, &data, &pin);
 
-		rc = block_pin(f, b, &data, &pin);
-		if (rc < 0)
-			break;
-		spans[n].pin = pin;
-		spans[n].data = data + in;
-		spans[n].len = (size_t)len;
-		n++;
+		if (rc < 0) {
+			free(copy);
+			return rc;
+		}
+		memcpy(copy + (pos - off), data + in, (size_t)len);
+		pf_buf_release(pin);
 		pos += len;
 	}
-	pthread_rwlock_unlock(&f->lock);
-	if (rc < 0) {
-		pf_spans_release(spans, n);
+	span->data = span->copy = copy;
+	return 0;
+}
+
+/* Points the span into the one block holding [off, end), pinned. */
+static int read_pinned(pf_file *f, uint64_t off, pf_span *span)
+{
+	uint64_t b = off / f->bs;
+	const uint8_t *data;
+	pf_buf *pin;
+	int rc = block_pin(f, b, &data, &pin);
+
+	if (rc < 0)
 		return rc;
-	}
-	*nspans = n;
-	return (ssize_t)(pos - off);
+	span->data = data + (off - b * f->bs);
+	span->pin = pin;
+	return 0;
+}
+
+ssize_t pf_file_read(pf_file *f, uint64_t off, size_t size, pf_span *span)
+{
+	uint64_t end;
+	int rc = 0;
+
+	*span = (pf_span){ 0 };
+	pthread_rwlock_rdlock(&f->lock);
+	end = off < f->size ? off + (size < f->size - off ? size : f->size - off)
+			    : off;
+	if (end > off && off / f->bs == (end - 1) / f->bs)
+		rc = read_pinned(f, off, span);
+	else if (end > off)
+		rc = read_copied(f, off, end, span);
+	pthread_rwlock_unlock(&f->lock);
+	if (rc < 0)
+		return rc;
+	span->len = (size_t)(end - off);
+	return (ssize_t)span->len;
 }
 
 /* ---- write / truncate / commit --------------------------------------------- */

@@ -7,15 +7,13 @@
  * Every open handle of an inode shares one pf_file (fs_int.h I2), so the
  * page cache, dirty blocks and size agree whoever writes. A commit rewrites
  * the container, which moves the backing mtime; the inode keeps the logical
- * mtime and puts it back after each commit (I3). Reads hand the kernel the
- * cache's pinned buffers through an iovec: fuse_reply_iov writes them with
- * one writev, where fuse_reply_data would first copy a multi-span reply
- * into one buffer (without splice).
+ * mtime and puts it back after each commit (I3). A read within one block
+ * hands the kernel the cache's pinned buffer without a copy; a read across
+ * blocks gets a copy from the cache, which pins one block at a time.
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/pf_common.h"
@@ -301,27 +299,9 @@ void pf_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 /* ---- data --------------------------------------------------------------- */
 
-/* One span per block touched by the largest READ the kernel sends. */
-#define READ_SPANS_MAX (PF_FS_MAX_WRITE / PF_BLOCK_SIZE_MIN + 2)
-
-/* A read reply: spans pinned in the cache and the iovec pointing at them.
- * Fixed arrays (under 1 KiB of stack) keep the read path free of malloc. */
-typedef struct read_reply {
-	pf_span spans[READ_SPANS_MAX];
-	struct iovec iov[READ_SPANS_MAX];
-	size_t n;
-} read_reply;
-
-static void read_reply_free(read_reply *r)
+static ssize_t do_read(pf_handle *h, size_t size, off_t off, pf_span *span)
 {
-	pf_spans_release(r->spans, r->n);
-}
-
-static ssize_t do_read(pf_handle *h, size_t size, off_t off, read_reply *r)
-{
-	ssize_t got;
-
-	r->n = 0;
+	*span = (pf_span){ 0 };
 	/* max_pages bounds READ to PF_FS_MAX_WRITE; anything else is a bug. */
 	if (off < 0 || size > PF_FS_MAX_WRITE)
 		return -EINVAL;
@@ -330,35 +310,23 @@ static ssize_t do_read(pf_handle *h, size_t size, off_t off, read_reply *r)
 	pthread_mutex_lock(&h->ra_lock);
 	pf_file_readahead(h->file, &h->ra, (uint64_t)off, size);
 	pthread_mutex_unlock(&h->ra_lock);
-	got = pf_file_read(h->file, (uint64_t)off, size, r->spans, READ_SPANS_MAX, &r->n);
-	if (got < 0) {
-		read_reply_free(r);
-		return got;
-	}
-	for (size_t i = 0; i < r->n; i++) {
-		r->iov[i].iov_base = (void *)r->spans[i].data;
-		r->iov[i].iov_len = r->spans[i].len;
-	}
-	return got;
+	return pf_file_read(h->file, (uint64_t)off, size, span);
 }
 
 void pf_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
-	read_reply r;
-	ssize_t rc = do_read(handle_of(fi), size, off, &r);
+	pf_span span;
+	ssize_t rc = do_read(handle_of(fi), size, off, &span);
 
 	(void)ino;
 	if (rc < 0) {
 		fuse_reply_err(req, (int)-rc);
 		return;
 	}
-	if (r.n == 0)
-		fuse_reply_buf(req, NULL, 0);
-	else
-		fuse_reply_iov(req, r.iov, (int)r.n);
+	fuse_reply_buf(req, span.data, span.len);
 	/* The kernel has copied the bytes: unpin (pf_file_read's partner). */
-	read_reply_free(&r);
+	pf_span_release(&span);
 }
 
 static ssize_t do_write(pf_fs *fs, pf_handle *h, const char *buf, size_t size,

@@ -116,21 +116,17 @@ static void fill(uint8_t *p, size_t n)
 		p[i] = (i / 512) & 1 ? (uint8_t)rng() : (uint8_t)(i / 512);
 }
 
-/* Reads [off, off+size) through spans into out; returns bytes read. */
+/* Reads [off, off+size) through a span into out; returns bytes read. */
 static ssize_t read_copy(pf_file *f, uint64_t off, size_t size, uint8_t *out)
 {
-	size_t max = size / BS + 2, n = 0, done = 0;
-	pf_span *spans = calloc(max, sizeof(*spans));
-	ssize_t got = pf_file_read(f, off, size, spans, max, &n);
+	pf_span span;
+	ssize_t got = pf_file_read(f, off, size, &span);
 
-	for (size_t i = 0; got >= 0 && i < n; i++) {
-		memcpy(out + done, spans[i].data, spans[i].len);
-		done += spans[i].len;
+	if (got >= 0) {
+		ck_assert_uint_eq(span.len, (size_t)got);
+		memcpy(out, span.data, span.len);
 	}
-	if (got >= 0)
-		ck_assert_uint_eq(done, (size_t)got);
-	pf_spans_release(spans, n);
-	free(spans);
+	pf_span_release(&span);
 	return got;
 }
 
@@ -231,18 +227,21 @@ START_TEST(test_odd_offsets)
 		write_ok(offs[i], ref + offs[i], len);
 	}
 	expect_file(ref, 3 * BS + 5 + 1021, 0);
-	/* A read spanning three blocks gives one span per block. */
+	/* A read within one block points into it; one spanning three blocks
+	 * is a copy and leaves no block pinned. */
 	{
-		pf_span spans[4];
-		size_t n;
+		pf_span span;
 
-		ck_assert_int_eq(pf_file_read(file, BS - 3, 2 * BS, spans, 4, &n), 2 * BS);
-		ck_assert_uint_eq(n, 3);
-		ck_assert_uint_eq(spans[0].len, 3);
-		pf_spans_release(spans, n);
-		/* max_spans clips the read. */
-		ck_assert_int_eq(pf_file_read(file, BS - 3, 2 * BS, spans, 1, &n), 3);
-		pf_spans_release(spans, n);
+		ck_assert_int_eq(pf_file_read(file, BS + 1, BS - 1, &span), BS - 1);
+		ck_assert_ptr_nonnull(span.pin);
+		ck_assert_ptr_null(span.copy);
+		ck_assert(memcmp(span.data, ref + BS + 1, BS - 1) == 0);
+		pf_span_release(&span);
+		ck_assert_int_eq(pf_file_read(file, BS - 3, 2 * BS, &span), 2 * BS);
+		ck_assert_ptr_null(span.pin);
+		ck_assert_ptr_nonnull(span.copy);
+		ck_assert(memcmp(span.data, ref + BS - 3, 2 * BS) == 0);
+		pf_span_release(&span);
 	}
 	ck_assert_int_eq(read_copy(file, 4 * BS, 10, got), 0);
 	free(ref);
@@ -344,16 +343,15 @@ START_TEST(test_copy_on_write)
 	uint8_t a[BS], b[BS];
 	pf_cache_opts o = opts_default();
 	pf_span span;
-	size_t n;
 
 	env_open(&o);
 	memset(a, 'a', BS);
 	memset(b, 'b', BS);
 	write_ok(0, a, BS);
-	ck_assert_int_eq(pf_file_read(file, 0, BS, &span, 1, &n), BS);
+	ck_assert_int_eq(pf_file_read(file, 0, BS, &span), BS);
 	write_ok(100, b, 10);
 	ck_assert(memcmp(span.data, a, BS) == 0);
-	pf_spans_release(&span, 1);
+	pf_span_release(&span);
 	ck_assert_int_eq(read_copy(file, 0, BS, b), BS);
 	ck_assert_int_eq(b[100], 'b');
 	ck_assert_int_eq(b[99], 'a');
@@ -438,21 +436,25 @@ START_TEST(test_cache_bound)
 }
 END_TEST
 
-/* Pinned blocks stay readable even when the cache is smaller than them. */
+/* A pinned block stays readable when the cache is smaller than it, and a
+ * read across many blocks never holds more than one of them: the cache stays
+ * within cache_size plus the block being decoded. */
 START_TEST(test_cache_pinned_excess)
 {
 	pf_cache_opts o = opts_default();
-	pf_span spans[8];
+	pf_span span, one;
 	pf_cache_stats st;
-	size_t n;
 
-	o.cache_size = BS;
+	o.cache_size = BS / 2;
 	env_open(&o);
 	make_committed(8);
-	ck_assert_int_eq(pf_file_read(file, 0, 8 * BS, spans, 8, &n), 8 * BS);
+	ck_assert_int_eq(pf_file_read(file, BS, BS, &one), BS);
+	ck_assert_int_eq(pf_file_read(file, 0, 8 * BS, &span), 8 * BS);
 	pf_cache_get_stats(cache, &st);
-	ck_assert_uint_eq(st.bytes, 8 * BS);
-	pf_spans_release(spans, n);
+	ck_assert_uint_le(st.bytes, 2 * BS);
+	ck_assert(memcmp(one.data, (const uint8_t *)span.data + BS, BS) == 0);
+	pf_span_release(&span);
+	pf_span_release(&one);
 	pf_cache_get_stats(cache, &st);
 	ck_assert_uint_le(st.bytes, BS);
 }
