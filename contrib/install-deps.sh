@@ -11,7 +11,7 @@ PKGS=(build-essential autoconf automake libtool pkg-config
 	libfuse3-dev fuse3 libzstd-dev libxxhash-dev libopenblas-dev check python3)
 case "${1:-}" in
 --ci) # libFuzzer and the sanitizer runtimes are only "recommended" by clang.
-	PKGS+=(zstd fio attr xz-utils clang libclang-rt-14-dev git
+	PKGS+=(zstd fio attr acl xz-utils clang libclang-rt-14-dev git
 		python3-numpy python3-torch sqlite3 rsync groff-base mandoc) ;;
 --bench) # the compressors contrib/bench/codec.sh compares against
 	PKGS+=(zstd xz-utils zpaq bzip3 bc fio) ;;

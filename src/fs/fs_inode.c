@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "common/pf_common.h"
@@ -206,9 +207,19 @@ void pf_inode_unpin(pf_fs *fs, pf_inode *inode)
 	inode_drop(fs, inode, 0, 1);
 }
 
+/* Whether the backing file st is the one inode->size was read from. */
+static bool size_current(const pf_inode *inode, const struct stat *st)
+{
+	return inode->size_known && inode->size_stored == st->st_size &&
+	       inode->size_ctime.tv_sec == st->st_ctim.tv_sec &&
+	       inode->size_ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
 /* The logical size of a regular file: the open file's, or the container
- * header's (read once and cached). Caller holds inode->lock. */
-static int logical_size_locked(pf_inode *inode, uint64_t *size)
+ * header's, read again whenever the backing file st changed (a commit by
+ * this or, on a shared store, another mount). Caller holds inode->lock. */
+static int logical_size_locked(pf_inode *inode, const struct stat *st,
+			       uint64_t *size)
 {
 	char path[32];
 	int fd, rc;
@@ -217,7 +228,7 @@ static int logical_size_locked(pf_inode *inode, uint64_t *size)
 		*size = pf_file_size(inode->file);
 		return 0;
 	}
-	if (!inode->size_known) {
+	if (!size_current(inode, st)) {
 		pf_inode_proc_path(inode, path);
 		/* Peeking at the header is not a read of the file: keep atime. */
 		fd = open(path, O_RDONLY | O_NOATIME | O_CLOEXEC);
@@ -227,6 +238,8 @@ static int logical_size_locked(pf_inode *inode, uint64_t *size)
 		close(fd);
 		PF_FORWARD(rc);
 		inode->size_known = true;
+		inode->size_ctime = st->st_ctim;
+		inode->size_stored = st->st_size;
 	}
 	*size = inode->size;
 	return 0;
@@ -241,7 +254,7 @@ static int logical_attrs(pf_inode *inode, struct stat *st)
 	if (!S_ISREG(st->st_mode))
 		return 0;
 	pthread_mutex_lock(&inode->lock);
-	rc = logical_size_locked(inode, &size);
+	rc = logical_size_locked(inode, st, &size);
 	if (inode->mtime_pending) {
 		st->st_mtim = inode->mtime;
 		/* A write not yet committed changed ctime as well (POSIX);
@@ -265,6 +278,25 @@ int pf_inode_stat(pf_inode *inode, struct stat *st)
 	if (fstatat(inode->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
 		return -errno;
 	return logical_attrs(inode, st);
+}
+
+/*
+ * With POSIX ACLs on, the kernel leaves the caller's umask to the daemon
+ * (whose own umask is 0). As the kernel would, it applies unless the parent
+ * directory has a default ACL; then the backing filesystem applies that ACL
+ * when the entry is made, and the umask must not.
+ */
+mode_t pf_fs_create_mode(const pf_fs *fs, const pf_inode *parent, mode_t mode,
+			 mode_t umask)
+{
+	char path[32];
+
+	if (!fs->posix_acl || (umask & 0777) == 0)
+		return mode;
+	pf_inode_proc_path(parent, path);
+	if (getxattr(path, "system.posix_acl_default", NULL, 0) > 0)
+		return mode;
+	return mode & ~(umask & 0777);
 }
 
 /*

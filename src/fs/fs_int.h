@@ -70,6 +70,10 @@ typedef struct pf_inode {
 	pf_file *file;        /* shared container, regular files only (I2) */
 	bool size_known;      /* `size` holds the logical size */
 	uint64_t size;        /* bytes; valid when size_known and file NULL */
+	/* The backing file's ctime and size when `size` was read: another
+	 * mount's commit changes them, and the size is read again. */
+	struct timespec size_ctime;
+	off_t size_stored;
 	bool mtime_pending;   /* (I3) */
 	struct timespec mtime; /* logical mtime while mtime_pending */
 	/* Time of the last write while mtime_pending: until the commit the
@@ -82,6 +86,7 @@ struct pf_fs {
 	pf_mount_opts opts;   /* immutable */
 	bool read_only;       /* store is read-only; immutable */
 	bool chown_new;       /* running as root: new entries go to the caller */
+	bool posix_acl;       /* the kernel checks POSIX ACLs; set by init */
 	pf_inode root;        /* never freed, never in the table */
 
 	pthread_mutex_t table_lock; /* guards buckets..count, nlookup, nopen */
@@ -137,6 +142,11 @@ int pf_inode_stat(pf_inode *inode, struct stat *st);
 
 /* Fills "/proc/self/fd/N" for the inode's fd (for calls that take a path). */
 void pf_inode_proc_path(const pf_inode *inode, char buf[static 32]);
+
+/* The mode to create an entry with on behalf of a caller whose umask is
+ * `umask` (see fs_inode.c). */
+mode_t pf_fs_create_mode(const pf_fs *fs, const pf_inode *parent, mode_t mode,
+			 mode_t umask);
 
 /* True when name in parent is the store's metadata directory. */
 bool pf_fs_hidden(pf_fs *fs, const pf_inode *parent, const char *name);

@@ -111,9 +111,8 @@ void pf_inode_file_put(pf_fs *fs, pf_inode *inode)
 			       strerror(-rc));
 			inode->mtime_pending = false;
 		}
-		/* A failed commit leaves the committed size, read again later. */
-		inode->size = pf_file_size(f);
-		inode->size_known = rc == 0;
+		/* The size is read again from the committed header. */
+		inode->size_known = false;
 		pf_file_close(f);
 		inode->file = NULL;
 	}
@@ -249,7 +248,7 @@ static int do_create(pf_fs *fs, const struct fuse_ctx *ctx, pf_inode *parent,
 		     const char *name, mode_t mode, int flags,
 		     struct fuse_entry_param *e, pf_handle **out)
 {
-	pf_owner owner = { ctx->uid, ctx->gid, S_IFREG | (mode & 07777) };
+	pf_owner owner;
 	pf_inode *inode;
 	bool created;
 	int fd, rc;
@@ -258,6 +257,8 @@ static int do_create(pf_fs *fs, const struct fuse_ctx *ctx, pf_inode *parent,
 		return -EPERM;
 	if (fs->read_only)
 		return -EROFS;
+	mode = pf_fs_create_mode(fs, parent, mode, ctx->umask);
+	owner = (pf_owner){ ctx->uid, ctx->gid, S_IFREG | (mode & 07777) };
 	fd = openat(parent->fd, name,
 		    O_CREAT | O_EXCL | O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
 		    mode & 07777);

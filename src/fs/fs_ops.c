@@ -23,7 +23,17 @@
 
 static void pf_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	pf_fs *fs = userdata;
+
+	/* POSIX ACLs live on the backing entries as system.posix_acl_*
+	 * xattrs; without this the kernel would store them but check only the
+	 * mode bits, whose group class then is the ACL mask. A default ACL
+	 * replaces the umask, so the umask is left to the daemon. */
+	if ((conn->capable & FUSE_CAP_POSIX_ACL) &&
+	    (conn->capable & FUSE_CAP_DONT_MASK)) {
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+		fs->posix_acl = true;
+	}
 	/* max_write also sets max_pages, which bounds READ requests to the
 	 * same 1 MiB; conn->max_read must stay 0 unless -o max_read is set. */
 	conn->max_write = PF_FS_MAX_WRITE;
@@ -264,13 +274,15 @@ static int do_make(pf_fs *fs, fuse_req_t req, pf_inode *parent,
 		   struct fuse_entry_param *e)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	pf_owner owner = { ctx->uid, ctx->gid, mode };
+	pf_owner owner;
 	int rc;
 
 	if (pf_fs_hidden(fs, parent, name))
 		return -EPERM;
 	if (fs->read_only)
 		return -EROFS;
+	mode = pf_fs_create_mode(fs, parent, mode, ctx->umask);
+	owner = (pf_owner){ ctx->uid, ctx->gid, mode };
 	if (S_ISDIR(mode))
 		rc = mkdirat(parent->fd, name, mode & 07777);
 	else if (S_ISLNK(mode))

@@ -45,6 +45,12 @@ static bool is_own(const char *name)
 	return strncmp(name, OWN_PREFIX, OWN_PREFIX_LEN) == 0;
 }
 
+static bool is_acl(const char *name)
+{
+	return strcmp(name, "system.posix_acl_access") == 0 ||
+	       strcmp(name, "system.posix_acl_default") == 0;
+}
+
 static void reply_xattr(fuse_req_t req, size_t size, const xattr_reply *r)
 {
 	if (size == 0)
@@ -247,7 +253,9 @@ static int do_get(pf_inode *inode, const char *name, size_t size,
 	}
 	r->len = getxattr(path, name, r->buf, size);
 	if (r->len == -1) {
-		int rc = -errno;
+		/* The kernel takes EOPNOTSUPP for an ACL as a failed permission
+		 * check; a backing filesystem without ACLs has none. */
+		int rc = errno == EOPNOTSUPP && is_acl(name) ? -ENODATA : -errno;
 
 		free(r->buf);
 		r->buf = NULL;

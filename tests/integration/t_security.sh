@@ -172,6 +172,51 @@ done
 	fail "a file nobody created is not nobody's in the store"
 [ "$(cat "$MNT/perm/pub.txt")" = public ] || fail "pub.txt changed"
 
+# acl_run DIR OUT: POSIX ACLs set up as root in DIR/acl (named user and
+# group entries, a mask below the owning group's entry, default ACLs with a
+# umask they must override, and a umask without one), then probed as
+# nobody; OUT gets the probe and getfacl of the whole tree.
+acl_run() {
+	local d=$1/acl
+	mkdir -p "$d" && chmod 0755 "$d" || fail "mkdir $d"
+	(
+		cd "$d" || exit 1
+		set -e
+		echo named >named && chmod 0640 named && setfacl -m u:$NOBODY:r named
+		echo masked >masked && chmod 0664 masked && chgrp $NOBODY masked &&
+			setfacl -m g::rw-,u:0:rw-,m::r-- masked
+		echo denied >denied && chmod 0644 denied && setfacl -m u:$NOBODY:--- denied
+		mkdir inherit && setfacl -d -m u:$NOBODY:rwx,g::r-x,o::--- inherit
+		(umask 077 && echo new >inherit/f && mkdir inherit/sub)
+		mkdir plain && (umask 027 && echo new >plain/f && mkdir plain/sub)
+		chmod 0750 plain && setfacl -m u:$NOBODY:r-x plain
+	) || fail "ACL setup in $1"
+	{
+		for f in named masked denied inherit/f plain/f; do
+			if "${AS_NOBODY[@]}" cat "$d/$f" >/dev/null 2>&1; then echo "read $f: OK"; else echo "read $f: denied"; fi
+			if "${AS_NOBODY[@]}" sh -c ": >>'$d/$f'" 2>/dev/null; then echo "append $f: OK"; else echo "append $f: denied"; fi
+		done
+		"${AS_NOBODY[@]}" ls "$d/plain" >/dev/null 2>&1 && echo "list plain: OK" || echo "list plain: denied"
+		(cd "$d" && stat -c '%n %a' named masked denied inherit/f inherit/sub plain/f plain/sub)
+	} >"$2"
+	(cd "$d" && getfacl -R -p -n .) >"$2.facl" 2>&1 || fail "getfacl in $1"
+}
+
+check "POSIX ACLs: nobody gets the same results on the mount as on a plain dir"
+command -v setfacl >/dev/null || fail "setfacl (package acl) is needed and missing"
+acl_run "$REF" "$W/acl.ref"
+acl_run "$MNT" "$W/acl.mnt"
+diff -u "$W/acl.ref" "$W/acl.mnt" || fail "ACL results differ (- plain dir, + mount)"
+diff -u "$W/acl.ref.facl" "$W/acl.mnt.facl" || fail "getfacl differs (- plain dir, + mount)"
+for want in "read named: OK" "append named: denied" "read masked: OK" "append masked: denied" 	"read denied: denied" "read inherit/f: OK" "read plain/f: denied" "list plain: OK" 	"append inherit/f: OK" "inherit/f 660" "inherit/sub 770" "plain/f 640" "plain/sub 750"; do
+	grep -Fxq "$want" "$W/acl.mnt" || fail "ACL probe lacks '$want'"
+done
+for want in "default:user:$NOBODY:rwx" "user:0:rw-"$'\t'"#effective:r--" "group::rw-"$'\t'"#effective:r--"; do
+	grep -Fq "$want" "$W/acl.mnt.facl" || fail "getfacl on the mount lacks '$want'"
+done
+pf_remount "$STORE" "$MNT" allow_other,default_permissions
+(cd "$MNT/acl" && getfacl -R -p -n .) 2>&1 | diff -u "$W/acl.mnt.facl" - || fail "ACLs changed across a remount"
+
 check "without allow_other another user cannot enter the mount at all"
 pf_init_store "$W/store2"
 pf_mount "$W/store2" "$W/mnt2"

@@ -37,6 +37,18 @@ pf_gen random 700K 2 "$W/d/new.bin"
 cmp "$W/d/new.bin" "$R/d/new.bin" || fail "ro mount does not see d/new.bin as written"
 ls "$R/d" | grep -qx new.bin || fail "ro mount does not list d/new.bin"
 
+check "the ro mount follows size changes of a file it has read"
+cat "$R/d/new.bin" >/dev/null || fail "read d/new.bin on the ro mount"
+for n in 1 2 3; do
+	head -c 100000 /dev/urandom >>"$W/d/new.bin" || fail "append $n"
+	[ "$(stat -c %s "$R/d/new.bin")" = "$(stat -c %s "$W/d/new.bin")" ] ||
+		fail "after append $n the ro mount shows size $(stat -c %s "$R/d/new.bin"), the writer $(stat -c %s "$W/d/new.bin")"
+	cmp "$W/d/new.bin" "$R/d/new.bin" || fail "after append $n the ro mount reads d/new.bin differently"
+done
+truncate -s 5000 "$W/d/new.bin" || fail truncate
+[ "$(stat -c %s "$R/d/new.bin")" = 5000 ] || fail "after a truncate the ro mount shows size $(stat -c %s "$R/d/new.bin")"
+cmp "$W/d/new.bin" "$R/d/new.bin" || fail "after a truncate the ro mount reads d/new.bin differently"
+
 check "a file rewritten in place: every ro read is one whole generation"
 # The writer rewrites gen.bin (fixed size, 6 blocks of 256K) with every
 # byte set to the generation number, fsyncing each; the reader re-opens and
