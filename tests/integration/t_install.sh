@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# t_install.sh - make install into a scratch prefix, then use what it installed: files in place, pkg-config and a program linked to libprior, mount -t fuse.priorfs (mount.fuse3), mount -t priorfs (the mount.priorfs helper), fstab lines (mount -T), umount, make uninstall.
+# t_install.sh - make install into a scratch prefix, then use what it installed: files in place, pkg-config and programs linked to libprior (contrib/examples/prior_roundtrip.c codes a file with a learned model), mount -t fuse.priorfs (mount.fuse3), mount -t priorfs (the mount.priorfs helper), fstab lines (mount -T), umount, make uninstall.
 #
 # mount(8) runs helpers with its own PATH and without LD_LIBRARY_PATH, and
 # looks for mount.TYPE only in /sbin. So the test links /sbin/mount.priorfs
@@ -93,17 +93,34 @@ check "pkg-config finds libprior; a program built with it links and runs"
 cat >"$PF_WORK/use.c" <<'EOF'
 #include <stdio.h>
 #include <prior.h>
-int main(void) { return puts(prior_version_string()) < 0; }
+int main(void)
+{
+	return puts(prior_version_string()) < 0 || prior_version_number() != PRIOR_VERSION_NUMBER;
+}
 EOF
 PCFLAGS=$(PKG_CONFIG_PATH=$INST/lib/pkgconfig pkg-config --define-variable=prefix="$INST" \
 	--cflags --libs libprior) || fail "pkg-config libprior"
+# A sanitizer build's libprior needs the ASan runtime loaded before it, so
+# its clients must link that runtime themselves.
+case $(ldd "$INST/lib/libprior.so") in *libasan*) PCFLAGS="-fsanitize=address $PCFLAGS" ;; esac
 gcc -o "$PF_WORK/use" "$PF_WORK/use.c" $PCFLAGS -Wl,-rpath,"$INST/lib" ||
 	fail "build against the installed libprior ($PCFLAGS)"
 ldd "$PF_WORK/use" >"$PF_WORK/ldd" 2>&1
 grep -q "libprior.so.* => $INST/lib/" "$PF_WORK/ldd" ||
 	fail "not linked to $INST/lib/libprior: $(cat "$PF_WORK/ldd")"
-[ "$("$PF_WORK/use")" = "$(sed -n '1s/^priorfs //p' "$PF_WORK/version")" ] ||
-	fail "libprior says version '$("$PF_WORK/use")', priorfs --version '$(head -n 1 "$PF_WORK/version")'"
+"$PF_WORK/use" >"$PF_WORK/libversion" ||
+	fail "installed libprior $(cat "$PF_WORK/libversion") is not the installed prior.h's version"
+[ "$(cat "$PF_WORK/libversion")" = "$(sed -n '1s/^priorfs //p' "$PF_WORK/version")" ] ||
+	fail "libprior says version '$(cat "$PF_WORK/libversion")', priorfs --version '$(head -n 1 "$PF_WORK/version")'"
+
+check "the libprior example trains a model, codes a file with it and decodes it back"
+gcc -o "$PF_WORK/roundtrip" "$top_srcdir/contrib/examples/prior_roundtrip.c" $PCFLAGS \
+	-Wl,-rpath,"$INST/lib" || fail "build contrib/examples/prior_roundtrip.c ($PCFLAGS)"
+pf_gen text 300K 3 "$PF_WORK/sample"
+pf_gen text 200K 4 "$PF_WORK/plain"
+"$PF_WORK/roundtrip" -t "$PF_WORK/sample" "$PF_WORK/model" "$PF_WORK/plain" \
+	>"$PF_WORK/roundtrip.out" 2>&1 || fail "prior_roundtrip: $(cat "$PF_WORK/roundtrip.out")"
+has "$PF_WORK/roundtrip.out" "^204800 bytes -> [0-9]+: [1-9][0-9]* learned, "
 
 "$INST/bin/priorctl" init "$STORE" >/dev/null || fail "installed priorctl init"
 mkdir -p "$MNT" "$MNT2"
