@@ -336,8 +336,9 @@ static int export_one(void *arg, size_t i)
 		return 0;
 	atomic_fetch_add(&ex->failed, 1);
 	if (bad != UINT64_MAX)
-		pctl_err("export: %s: block %" PRIu64 ": corrupt (does not "
-			 "decode or checksum mismatch); file not exported",
+		pctl_err("export: %s: block %" PRIu64 ": corrupt or unreadable "
+			 "(does not decode, checksum mismatch or read error); "
+			 "file not exported",
 			 path, bad);
 	else if (rc == -EIO && !strcmp(what, "container"))
 		pctl_err("export: %s: corrupt container header or index; "

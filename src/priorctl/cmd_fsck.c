@@ -72,7 +72,8 @@ static const char *fault_text(int err)
 	if (err < 0)
 		err = -err;
 	if (err == EIO)
-		return "corrupt (does not decode or checksum mismatch)";
+		return "corrupt or unreadable (does not decode, checksum mismatch "
+		       "or read error)";
 	if (err == ENOTSUP)
 		return "unknown codec";
 	return strerror(err);

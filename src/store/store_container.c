@@ -28,6 +28,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -370,6 +371,7 @@ static int read_block_locked(pf_container *c, uint64_t b, void *plain, size_t ca
 	pf_block_entry e = entry_at(c, b);
 	uint32_t plen = pf_fmt_block_len(c->wsize, c->shift, b);
 	uint8_t *stored;
+	ssize_t got;
 	int rc;
 
 	if (cap < plen)
@@ -382,11 +384,17 @@ static int read_block_locked(pf_container *c, uint64_t b, void *plain, size_t ca
 	stored = malloc(e.stored_len);
 	if (!stored)
 		return -ENOMEM;
-	rc = pread_full(c->fd, stored, e.stored_len, e.offset);
-	if (rc < 0)
-		rc = block_fault(c, b, rc == -EIO ? "container truncated" : "read error", rc);
-	else
+	got = pf_pread_full(c->fd, stored, e.stored_len, e.offset);
+	if (got < 0) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "read error: %s", strerror((int)-got));
+		rc = block_fault(c, b, what, (int)got);
+	} else if ((size_t)got < e.stored_len) {
+		rc = block_fault(c, b, "container truncated", -EIO);
+	} else {
 		rc = decode_entry(c, b, &e, stored, plain, plen, verify);
+	}
 	free(stored);
 	return rc;
 }

@@ -169,7 +169,7 @@ rm -rf "$DST" "$PF_WORK/bigstore" "$BIG"
 check "a flipped bit fails that file naming file and block; the rest export, exit 1"
 flip "$STORE/a/b/multi.bin" 5
 pf_ctl 1 export "$STORE" "$DST"
-has "$ERR" '^priorctl: export: a/b/multi.bin: block 5: corrupt \(does not decode or checksum mismatch\)'
+has "$ERR" '^priorctl: export: a/b/multi.bin: block 5: corrupt or unreadable \(does not decode, checksum mismatch or read error\)'
 [ "$(wc -l <"$ERR")" -eq 1 ] || fail "more than one message: $(head -c 800 "$ERR")"
 has "$OUT" '^export: 13 files .* 12 written, 0 already there, 1 failed\)'
 [ ! -e "$DST/a/b/multi.bin" ] || fail "the damaged file was exported"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# t_salvage.sh - flipped bits in container blocks and in a model: EIO on those blocks only, a log line naming file and block, fsck naming them, fsck --salvage copying every good block out byte for byte.
+# t_salvage.sh - flipped bits in container blocks and in a model, and read errors from the device: EIO on those blocks only, a log line naming file and block, fsck naming them, fsck --salvage copying every good block out byte for byte.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 pf_setup
@@ -9,14 +9,14 @@ pf_setup
 STORE=$PF_WORK/store MNT=$PF_WORK/mnt SRC=$PF_WORK/src
 mkdir -p "$SRC"
 
-# flip CONTAINER BLOCK...: XORs one byte in the middle of the stored bytes of
-# each block, found through the committed slot and index (docs/format.md
-# §2.2, §3). Fails on a block that stores nothing (a hole).
-flip() {
-	python3 - "$@" <<'EOF' || fail "could not flip bytes in $1"
+# extents CONTAINER BLOCK...: "OFFSET LENGTH" of the stored bytes of each
+# block, found through the committed slot and index (docs/format.md §2.2,
+# §3). Fails on a block that stores nothing (a hole).
+extents() {
+	python3 - "$@" <<'EOF' || fail "no extents of blocks ${*:2} in $1"
 import struct, sys
 path, blocks = sys.argv[1], [int(b) for b in sys.argv[2:]]
-buf = bytearray(open(path, "rb").read())
+buf = open(path, "rb").read()
 assert buf[:4] == b"PRFS", "no container magic"
 slots = [struct.unpack_from("<QQQIIQQ", buf, off) for off in (16, 64)]
 seq, size, ioff, ilen, count, _, _ = max(slots, key=lambda s: s[0])
@@ -25,9 +25,22 @@ for b in blocks:
     assert b < count, "block %d of %d" % (b, count)
     off, slen, codec = struct.unpack_from("<QIB", buf, ent + 24 * b)
     assert codec != 0, "block %d is a hole" % b
-    buf[off + slen // 2] ^= 0x10
-open(path, "r+b").write(buf)
+    print(off, slen)
 EOF
+}
+
+# flip CONTAINER BLOCK...: XORs one byte in the middle of each block's
+# stored bytes.
+flip() {
+	local off len
+	extents "$@" >"$PF_WORK/extents"
+	while read -r off len; do
+		python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+at = int(sys.argv[2])
+os.pwrite(fd, bytes([os.pread(fd, 1, at)[0] ^ 0x10]), at)' "$1" $((off + len / 2)) ||
+			fail "could not flip a byte of $1 at $((off + len / 2))"
+	done <"$PF_WORK/extents"
 }
 
 # block_reads FILE SRC BS BAD...: through a fresh open, twice, every block
@@ -234,3 +247,49 @@ has "$OUT" "^priorctl: fsck: salvage: d/learned\.txt: copied $((7 - NL)) of 7 bl
 ! grep -q 'zstd\.txt' "$OUT" || fail "fsck blames zstd.txt"
 salvaged "$PF_WORK/salvage2/d/learned.txt" "$SRC2/d/learned.txt" 262144 $LBAD
 [ ! -e "$PF_WORK/salvage2/zstd.txt" ] || fail "salvage copied an undamaged file"
+
+# ---- part 3: read errors from the device --------------------------------------
+
+# This kernel has no device-mapper (dm-error, dm-flakey), so faultfs passes
+# the store through FUSE and fails reads of chosen byte ranges with EIO: bad
+# sectors under two blocks of one file.
+FAULTFS=$top_builddir/tests/integration/faultfs
+[ -x "$FAULTFS" ] || fail "no faultfs at $FAULTFS"
+STORE3=$PF_WORK/store3 DEV=$PF_WORK/dev RULES=$PF_WORK/rules
+pf_init_store "$STORE3"
+pf_mount "$STORE3" "$MNT" block_size=64K
+cp "$SRC/victim.txt" "$SRC/bystander.txt" "$MNT/" || fail "cp to store3"
+pf_umount "$MNT"
+extents "$STORE3/victim.txt" 2 7 | sed 's|^|/victim.txt |' >"$RULES"
+mkdir -p "$DEV"
+"$FAULTFS" "$STORE3" "$DEV" "$RULES" -f -o ro >>"$PF_LOG" 2>&1 &
+PF_PIDS[$DEV]=$!
+for ((i = 0; i < 100; i++)); do mountpoint -q "$DEV" && break; sleep 0.05; done
+mountpoint -q "$DEV" || fail "faultfs did not mount"
+cmp <(head -c 100 "$STORE3/victim.txt") <(head -c 100 "$DEV/victim.txt") ||
+	fail "faultfs does not pass the store through"
+
+check "blocks on unreadable sectors fail with EIO, every other block reads right"
+pf_mount "$DEV" "$MNT" ro
+block_reads "$MNT/victim.txt" "$SRC/victim.txt" 65536 2 7
+cmp "$MNT/bystander.txt" "$SRC/bystander.txt" || fail "bystander on the faulty device"
+check "the daemon log names the file, the block and the read error"
+for b in 2 7; do
+	has "$PF_LOG" "victim\.txt: block $b: read error: Input/output error"
+done
+pf_umount "$MNT"
+
+check "fsck names the unreadable blocks; fsck --salvage copies every other block"
+pf_ctl 1 fsck "$DEV"
+for b in 2 7; do has "$OUT" "^priorctl: fsck: victim\.txt: block $b: "; done
+has "$OUT" '^priorctl: fsck: 2 files, 20 blocks checked, 2 faults$'
+pf_ctl 1 fsck --salvage "$PF_WORK/salvage3" "$DEV"
+has "$OUT" '^priorctl: fsck: salvage: victim\.txt: copied 14 of 16 blocks, lost 2 '
+salvaged "$PF_WORK/salvage3/victim.txt" "$SRC/victim.txt" 65536 2 7
+
+check "once the sectors read again, so does every block (no failure was cached)"
+: >"$RULES"
+pf_mount "$DEV" "$MNT" ro
+cmp "$MNT/victim.txt" "$SRC/victim.txt" || fail "victim.txt after the faults cleared"
+pf_umount "$MNT"
+fusermount3 -u "$DEV" || fail "unmount faultfs"
