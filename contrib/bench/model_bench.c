@@ -13,7 +13,11 @@
  *   gcc -O2 -std=gnu11 -D_GNU_SOURCE -Isrc -Iinclude contrib/bench/model_bench.c \
  *       -o /tmp/model_bench -LBUILD/lib/.libs -Wl,-rpath,BUILD/lib/.libs -lprior -lzstd -lpthread
  *
- * Usage: model_bench FILE [blocks] [fast|default] [table_bits]
+ * Usage: model_bench FILE [blocks] [fast|default] [table_bits] [dict_bytes]
+ * dict_bytes: the slice of the sample stored in the model for the match
+ * model (pf_model_train_opts.dict_bytes; 0, the default, for none).
+ * MODEL_BENCH_SAMPLE=BYTES trains on the first BYTES (at most half the
+ * file) instead of the first 10%.
  * Prints one line: file, sample bytes, model bytes, coded bytes, bits/byte
  * (model, zstd -19), train/encode/decode MB/s (CPU time, best of 3 runs per
  * block), block start cost.
@@ -117,6 +121,7 @@ static int bench_run(const char *path, const uint8_t *data, size_t len, size_t n
 		     const pf_model_train_opts *opts)
 {
 	size_t img_len, sample = len / 10 < SAMPLE_MAX ? len / 10 : SAMPLE_MAX;
+	const char *want = getenv("MODEL_BENCH_SAMPLE");
 	uint8_t *out = malloc(STORED_CAP), *back = malloc(BLOCK);
 	uint8_t *zout = malloc(ZSTD_compressBound(BLOCK));
 	struct bench_sum s = { 0 };
@@ -124,6 +129,8 @@ static int bench_run(const char *path, const uint8_t *data, size_t len, size_t n
 	pf_model *model;
 	void *img;
 
+	if (want && strtoull(want, NULL, 10) < len / 2)
+		sample = strtoull(want, NULL, 10);
 	t = now();
 	if (!out || !back || !zout || pf_model_train(data, sample, opts, &img, &img_len) ||
 	    pf_model_load(img, img_len, &model))
@@ -380,13 +387,15 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--mem"))
 		return mem_main(argc, argv);
 	if (argc < 2 || !(data = file_load(argv[1], &len))) {
-		fprintf(stderr, "usage: model_bench FILE [blocks] [fast|default] [table_bits]\n"
+		fprintf(stderr, "usage: model_bench FILE [blocks] [fast|default] [table_bits] "
+				"[dict_bytes]\n"
 				"       model_bench --mem MODEL_FILE FILE THREADS [blocks]\n");
 		return 2;
 	}
 	opts.level = argc > 3 && !strcmp(argv[3], "fast") ? PF_MODEL_LEVEL_FAST
 							  : PF_MODEL_LEVEL_DEFAULT;
 	opts.table_bits = argc > 4 ? (unsigned)atoi(argv[4]) : 0;
+	opts.dict_bytes = argc > 5 ? strtoull(argv[5], NULL, 10) : 0;
 	if (getenv("MODEL_BENCH_DEBUG"))
 		pf_log_set_level(PF_LOG_DEBUG);
 	rc = bench_run(argv[1], data, len, n_blocks, &opts);

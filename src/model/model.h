@@ -51,9 +51,15 @@ int pf_model_decode(const pf_model *model, const void *stored, size_t stored_len
 /* Progress callback for training: done of total bytes; may be NULL. */
 typedef void (*pf_model_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
+#define PF_MODEL_DICT_MAX ((size_t)8 << 20)
+
 typedef struct pf_model_train_opts {
 	enum pf_model_level level;
 	unsigned table_bits;  /* log2 slots per context table; 0 = default */
+	/* Bytes of the sample's end stored in the model for the match model
+	 * to match into (a format 3 image); 0 = none (format 2). More than
+	 * the sample or PF_MODEL_DICT_MAX is cut to that. */
+	size_t dict_bytes;
 	pf_model_progress_fn progress;
 	void *progress_arg;
 } pf_model_train_opts;

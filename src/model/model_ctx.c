@@ -14,7 +14,8 @@
  * The match model looks up the last 6 bytes in a hash of this block's own
  * history and predicts the byte that followed, with a strength learned per
  * match length. Its hash table is cleared at every block start, so what a
- * thread coded before never leaks into a prediction.
+ * thread coded before never leaks into a prediction. A format 3 model also
+ * matches into a stored slice of training data (model_dict.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,6 @@
 
 #define MM_BITS_MIN 10u
 #define MM_BITS_MAX 20u
-#define MM_LEN_MAX 65535u
-#define MM_VERIFY_MAX 32u
 #define HUGE_ALIGN ((size_t)2 << 20)
 #define HUGE_MIN ((size_t)1 << 20)
 
@@ -47,6 +46,11 @@ static inline uint32_t hash2(uint32_t a, uint32_t b)
 static inline uint32_t hash3(uint32_t a, uint32_t b, uint32_t c)
 {
 	return hash2(hash2(a, b), c);
+}
+
+uint32_t pf_cm_hash6(uint32_t c4, uint32_t c8)
+{
+	return hash3(6, c4, c8 & 0xffff);
 }
 
 size_t pf_cm_tab_slots(const struct pf_cm_cfg *cfg)
@@ -159,7 +163,7 @@ static void match_update(pf_cm *cm, uint32_t c, uint32_t h6)
 	uint32_t idx = h6 >> (32 - cm->mm_bits), cand;
 
 	if (cm->mm_len && cm->buf[cm->mm_ptr] == c) {
-		cm->mm_len += cm->mm_len < MM_LEN_MAX;
+		cm->mm_len += cm->mm_len < PF_CM_MM_LEN_MAX;
 		cm->mm_ptr++;
 	} else {
 		cm->mm_len = 0;
@@ -168,7 +172,7 @@ static void match_update(pf_cm *cm, uint32_t c, uint32_t h6)
 	if (!cm->mm_len && cand) {
 		uint32_t len = 0;
 
-		while (len < MM_VERIFY_MAX && len < cand &&
+		while (len < PF_CM_MM_VERIFY_MAX && len < cand &&
 		       cm->buf[cand - 1 - len] == cm->buf[cm->pos - 1 - len])
 			len++;
 		if (len) {
@@ -193,7 +197,7 @@ static void ctx_hashes(pf_cm *cm)
 	h[CTX_O2] = hash2(2, c4 & 0xffff);
 	h[CTX_O3] = hash2(3, c4 & 0xffffff);
 	h[CTX_O4] = hash2(4, c4);
-	h[CTX_O6] = hash3(6, c4, cm->c8 & 0xffff);
+	h[CTX_O6] = pf_cm_hash6(c4, cm->c8);
 	h[CTX_WORD] = cm->word ? hash2(7, cm->word) : hash3(8, cm->word_prev, c1);
 	cm->apm2_base = hash2(9, c4 & 0xffff);
 	if (cm->cfg.n_ctx <= CTX_COLUMN)
@@ -260,6 +264,8 @@ void pf_cm_byte_update(pf_cm *cm)
 	text_update(cm, c);
 	ctx_hashes(cm);
 	match_update(cm, c, cm->h[CTX_O6]);
+	if (cm->dict)
+		pf_cm_dict_update(cm, c, cm->h[CTX_O6]);
 	pf_cm_nibble_update(cm);
 }
 
@@ -277,12 +283,16 @@ void pf_cm_start(pf_cm *cm, const struct pf_cm_primed *primed, const uint8_t *bu
 		       PF_CM_APM1_CTX * PF_CM_APM_ROWS * sizeof(*cm->apm1));
 		if (cm->cfg.apm2_bits)
 			memcpy(cm->apm2, primed->apm2, pf_cm_apm2_len(&cm->cfg) * 2);
+		cm->dict = primed->dict;
+		if (primed->dict)
+			memcpy(cm->dm_sm, primed->dm, sizeof(cm->dm_sm));
 	}
 	memset(cm->mm_hash, 0, ((size_t)1 << cm->mm_bits) * sizeof(*cm->mm_hash));
 	memset(cm->x, 0, sizeof(cm->x)); /* inputs past n_in stay 0 */
 	cm->buf = buf;
 	cm->pos = 0;
 	cm->mm_ptr = cm->mm_len = 0;
+	cm->dm_ptr = cm->dm_len = 0;
 	cm->c0 = 1;
 	cm->c4 = cm->c8 = cm->bitpos = cm->phase = 0;
 	cm->word = cm->word_prev = cm->line_start = cm->line_prev = 0;

@@ -4,10 +4,12 @@
  * loading (validating) untrusted images.
  *
  * Layout, all little-endian (docs/model.md):
- *   0  "PFCMODEL"   8  u32 version (2)   12 u32 level    16 u32 table_bits
+ *   0  "PFCMODEL"   8  u32 version (2|3) 12 u32 level    16 u32 table_bits
  *   20 u32 n_ctx    24 u32 n_in          28 u32 stride   32 u32 lr
- *   36 u32 apm2_bits 40 u32 weight rows (2792) 44 u32 payload bytes  48..63 0
- *   then the payload as zstd frames, which must decompress to exactly:
+ *   36 u32 apm2_bits 40 u32 weight rows (2792) 44 u32 payload bytes
+ *   48 u32 slice bytes (version 3: 64..2^23; version 2: 0)   52..63 0
+ *   then the payload as zstd frames (the slice part in a frame of its own),
+ *   which must decompress to exactly:
  *         bucket tags     u16[(n_ctx << table_bits) / 16]
  *         slot codes      u8[(n_ctx << table_bits) / 16][15]
  *         match strengths u16[64]
@@ -15,12 +17,17 @@
  *                         (mixers 1, 2, 3: 256, 2304, 224 rows; final: 8)
  *         APM 1           u8[256][33]               (top 8 bits of each point)
  *         APM 2           u8[(1 << apm2_bits)][33]  (DEFAULT only)
+ *       version 3 only:
+ *         slice strengths u16[64]                   (matches into the slice)
+ *         slice           u8[slice bytes]           (training data)
  * The payload is compressed because the image's bytes count against what
  * the model saves: trained tables shrink 3-4x, untouched ones to nothing.
  * Every tag, slot code and APM point is valid by construction, so only the
  * header and the weights need range checks; the payload length must match
- * the header. A loaded model owns the weights and the expanded
- * tables, shared read-only. Version 1 (pre-release) images are refused.
+ * the header. A loaded model owns the weights, the slice with its index
+ * (model_dict.c) and the expanded tables, shared read-only. Version 1
+ * (pre-release) images are refused; a model without a slice is written as
+ * version 2, so it codes exactly as before.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +36,7 @@
 #include "model/model_int.h"
 
 #define PAYLOAD_ZSTD_LEVEL 12
+#define DICT_ZSTD_LEVEL 19
 
 static const char image_magic[8] = { 'P', 'F', 'C', 'M', 'O', 'D', 'E', 'L' };
 
@@ -145,7 +153,7 @@ static size_t weights_len(const struct pf_cm_cfg *cfg)
 
 /* Where each part lies in a payload laid out for cfg. */
 struct payload_view {
-	uint8_t *tables, *mm, *weights, *apm1, *apm2;
+	uint8_t *tables, *mm, *weights, *apm1, *apm2, *dm, *dict;
 };
 
 static void payload_locate(const struct pf_cm_cfg *cfg, uint8_t *at, struct payload_view *v)
@@ -155,12 +163,25 @@ static void payload_locate(const struct pf_cm_cfg *cfg, uint8_t *at, struct payl
 	v->weights = v->mm + PF_CM_MM_SLOTS * 2;
 	v->apm1 = v->weights + weights_len(cfg);
 	v->apm2 = v->apm1 + APM1_LEN;
+	v->dm = v->apm2 + pf_cm_apm2_len(cfg);
+	v->dict = v->dm + PF_CM_MM_SLOTS * 2;
 }
 
-static size_t payload_len(const struct pf_cm_cfg *cfg)
+/* Bytes of the slice part: its strengths and the slice, or none. */
+static size_t dict_part_len(uint32_t dict_len)
+{
+	return dict_len ? PF_CM_MM_SLOTS * 2 + (size_t)dict_len : 0;
+}
+
+static size_t payload_len(const struct pf_cm_cfg *cfg, uint32_t dict_len)
 {
 	return tables_len(cfg) + PF_CM_MM_SLOTS * 2 + weights_len(cfg) + APM1_LEN +
-	       pf_cm_apm2_len(cfg);
+	       pf_cm_apm2_len(cfg) + dict_part_len(dict_len);
+}
+
+static uint32_t cm_dict_len(const pf_cm *cm)
+{
+	return cm->dict ? cm->dict->len : 0;
 }
 
 /* The state of cm, laid out as the payload. The host is little-endian
@@ -177,16 +198,22 @@ static void payload_write(const pf_cm *cm, uint8_t *at)
 		memcpy(v.weights + s * cfg->n_in * 4, cm->w + s * PF_CM_MAX_IN, cfg->n_in * 4);
 	apm_write(cm->apm1, APM1_LEN, v.apm1);
 	apm_write(cm->apm2, pf_cm_apm2_len(cfg), v.apm2);
+	if (cm->dict) {
+		memcpy(v.dm, cm->dm_sm, sizeof(cm->dm_sm));
+		memcpy(v.dict, cm->dict->bytes, cm->dict->len);
+	}
 }
 
 /* Expands a checked payload into the primed state: tables and APMs into
- * m->expanded. Only the match strengths and weights are used as they lie,
+ * m->expanded. The match strengths, weights and slice are used as they lie,
  * so they move to the payload's start and the rest of it is given back
- * (the packed tables are most of a payload). */
-static void payload_expand(pf_model *m)
+ * (the packed tables are most of a payload); then the slice is indexed.
+ * @return 0, -ENOMEM. */
+static int payload_expand(pf_model *m, uint32_t dict_len)
 {
 	const struct pf_cm_cfg *cfg = &m->cfg;
 	size_t n_slots = pf_cm_tab_slots(cfg), kept = PF_CM_MM_SLOTS * 2 + weights_len(cfg);
+	size_t dict_part = dict_part_len(dict_len);
 	uint16_t *apm1 = m->expanded + n_slots, *apm2 = apm1 + APM1_LEN;
 	struct payload_view v;
 	uint8_t *shrunk;
@@ -196,21 +223,31 @@ static void payload_expand(pf_model *m)
 	apm_read(v.apm1, APM1_LEN, apm1);
 	apm_read(v.apm2, pf_cm_apm2_len(cfg), apm2);
 	memmove(m->payload, v.mm, kept); /* mm and weights are adjacent */
-	shrunk = realloc(m->payload, kept);
+	memmove(m->payload + kept, v.dm, dict_part); /* so are dm and the slice */
+	shrunk = realloc(m->payload, kept + dict_part);
 	if (shrunk)
 		m->payload = shrunk;
 	m->primed = (struct pf_cm_primed){ .tables = m->expanded, .mm = m->payload,
 					   .weights = m->payload + PF_CM_MM_SLOTS * 2,
 					   .apm1 = apm1,
 					   .apm2 = cfg->apm2_bits ? apm2 : NULL };
+	if (!dict_len)
+		return 0;
+	PF_FORWARD(pf_cm_dict_init(&m->dict, m->payload + kept + PF_CM_MM_SLOTS * 2,
+				   dict_len));
+	m->primed.dm = m->payload + kept;
+	m->primed.dict = &m->dict;
+	return 0;
 }
 
-static void header_write(const struct pf_cm_cfg *cfg, size_t raw, uint8_t *h)
+static void header_write(const struct pf_cm_cfg *cfg, size_t raw, uint32_t dict_len,
+			 uint8_t *h)
 {
-	const uint32_t fields[] = { PF_CM_VERSION, cfg->level,     cfg->table_bits,
+	const uint32_t fields[] = { dict_len ? PF_CM_VERSION_DICT : PF_CM_VERSION,
+				    cfg->level,     cfg->table_bits,
 				    cfg->n_ctx,    cfg->n_in,      cfg->stride,
 				    cfg->lr,       cfg->apm2_bits, PF_CM_W_ROWS,
-				    (uint32_t)raw };
+				    (uint32_t)raw, dict_len };
 
 	memset(h, 0, PF_CM_HEADER_LEN);
 	memcpy(h, image_magic, sizeof(image_magic));
@@ -218,23 +255,40 @@ static void header_write(const struct pf_cm_cfg *cfg, size_t raw, uint8_t *h)
 		pf_put_le32(h + 8 + 4 * i, fields[i]);
 }
 
+/* Compresses src[0, n) at level after the dst[0, *at) already written.
+ * @return 0, -ENOMEM. */
+static int frame_append(uint8_t *dst, size_t cap, size_t *at, const uint8_t *src,
+			size_t n, int level)
+{
+	size_t z = ZSTD_compress(dst + *at, cap - *at, src, n, level);
+
+	if (ZSTD_isError(z))
+		return -ENOMEM;
+	*at += z;
+	return 0;
+}
+
+/* The payload as one zstd frame; the slice part, if any, as a second one
+ * at a higher level (-7% on text against level 12; the tables would take
+ * minutes at that level and gain little). */
 int pf_cm_image_build(const pf_cm *cm, void **image, size_t *image_len)
 {
-	size_t raw = payload_len(&cm->cfg), cap = PF_CM_HEADER_LEN + ZSTD_compressBound(raw);
+	size_t base = payload_len(&cm->cfg, 0), raw = payload_len(&cm->cfg, cm_dict_len(cm));
+	size_t cap = PF_CM_HEADER_LEN + ZSTD_compressBound(base) +
+		     ZSTD_compressBound(raw - base), n = PF_CM_HEADER_LEN;
 	uint8_t *payload = malloc(raw), *img = malloc(cap);
-	size_t n;
 
 	if (!payload || !img)
 		goto fail;
 	payload_write(cm, payload);
-	n = ZSTD_compress(img + PF_CM_HEADER_LEN, cap - PF_CM_HEADER_LEN, payload, raw,
-			  PAYLOAD_ZSTD_LEVEL);
-	if (ZSTD_isError(n))
+	if (frame_append(img, cap, &n, payload, base, PAYLOAD_ZSTD_LEVEL) < 0 ||
+	    (raw > base &&
+	     frame_append(img, cap, &n, payload + base, raw - base, DICT_ZSTD_LEVEL) < 0))
 		goto fail;
-	header_write(&cm->cfg, raw, img);
+	header_write(&cm->cfg, raw, cm_dict_len(cm), img);
 	free(payload);
 	*image = img;
-	*image_len = PF_CM_HEADER_LEN + n;
+	*image_len = n;
 	return 0;
 fail:
 	free(payload);
@@ -242,15 +296,25 @@ fail:
 	return -ENOMEM;
 }
 
-/* Checks the header against the configuration its level implies. */
-static int header_parse(const uint8_t *h, size_t len, struct pf_cm_cfg *cfg)
+/* Checks the header against the configuration its level implies; a
+ * version 3 image's slice length against the slice limits. */
+static int header_parse(const uint8_t *h, size_t len, struct pf_cm_cfg *cfg,
+			uint32_t *dict_len)
 {
+	uint32_t version, dl;
 	struct pf_cm_cfg want;
 
 	if (len < PF_CM_HEADER_LEN || memcmp(h, image_magic, sizeof(image_magic)))
 		return PF_CORRUPT("model image magic");
-	if (pf_le32(h + 8) != PF_CM_VERSION)
+	version = pf_le32(h + 8);
+	if (version != PF_CM_VERSION && version != PF_CM_VERSION_DICT)
 		return -ENOTSUP;
+	dl = pf_le32(h + 48);
+	if (version == PF_CM_VERSION_DICT &&
+	    (dl < PF_CM_DICT_MIN || dl > PF_MODEL_DICT_MAX))
+		return PF_CORRUPT("model image slice length");
+	if (version == PF_CM_VERSION && dl)
+		return PF_CORRUPT("model image reserved bytes");
 	if (pf_le32(h + 12) > PF_MODEL_LEVEL_DEFAULT ||
 	    pf_cm_cfg_for_level((enum pf_model_level)pf_le32(h + 12), pf_le32(h + 16),
 				&want) < 0)
@@ -263,12 +327,13 @@ static int header_parse(const uint8_t *h, size_t len, struct pf_cm_cfg *cfg)
 	if (want.stride < 2 || want.stride > PF_CM_STRIDE_MAX || want.lr < 1 ||
 	    want.lr > PF_CM_LR_MAX)
 		return PF_CORRUPT("model image stride or learning rate");
-	if (pf_le32(h + 44) != payload_len(&want))
+	if (pf_le32(h + 44) != payload_len(&want, dl))
 		return PF_CORRUPT("model image payload length");
-	for (unsigned i = 48; i < PF_CM_HEADER_LEN; i++)
+	for (unsigned i = 52; i < PF_CM_HEADER_LEN; i++)
 		if (h[i])
 			return PF_CORRUPT("model image reserved bytes");
 	*cfg = want;
+	*dict_len = dl;
 	return 0;
 }
 
@@ -296,15 +361,16 @@ static int weights_check(const uint8_t *w, size_t n)
 int pf_model_load(const void *data, size_t len, pf_model **out)
 {
 	struct pf_cm_cfg cfg;
+	uint32_t dict_len = 0;
 	pf_model *m;
 	int rc;
 
 	*out = NULL;
 	pf_cm_tables_init(); /* slot codes expand through squash */
-	PF_FORWARD(header_parse(data, len, &cfg));
+	PF_FORWARD(header_parse(data, len, &cfg, &dict_len));
 	m = calloc(1, sizeof(*m));
 	if (m) {
-		m->payload = malloc(payload_len(&cfg));
+		m->payload = malloc(payload_len(&cfg, dict_len));
 		m->expanded = malloc((pf_cm_tab_slots(&cfg) + APM1_LEN + pf_cm_apm2_len(&cfg)) *
 				     sizeof(*m->expanded));
 	}
@@ -314,11 +380,12 @@ int pf_model_load(const void *data, size_t len, pf_model **out)
 	}
 	m->cfg = cfg;
 	rc = payload_read((const uint8_t *)data + PF_CM_HEADER_LEN, len - PF_CM_HEADER_LEN,
-			  m->payload, payload_len(&cfg));
-	if (rc == 0) {
-		payload_expand(m);
-		rc = weights_check(m->primed.weights, weights_len(&cfg) / 4);
-	}
+			  m->payload, payload_len(&cfg, dict_len));
+	if (rc == 0)
+		rc = weights_check(m->payload + tables_len(&cfg) + PF_CM_MM_SLOTS * 2,
+				   weights_len(&cfg) / 4);
+	if (rc == 0)
+		rc = payload_expand(m, dict_len);
 	if (rc < 0) {
 		pf_model_free(m);
 		return rc;
@@ -331,6 +398,7 @@ void pf_model_free(pf_model *model)
 {
 	if (!model)
 		return;
+	pf_cm_dict_free(&model->dict);
 	free(model->payload);
 	free(model->expanded);
 	free(model);

@@ -33,6 +33,7 @@
 
 /* ---- hyper-parameters fixed by the format version ----------------------- */
 #define PF_CM_VERSION 2u /* 1: pre-release, 16-bit slots, two mixers */
+#define PF_CM_VERSION_DICT 3u /* 2 + a slice of training data to match into */
 #define PF_CM_HEADER_LEN 64u
 #define PF_CM_TABLE_BITS_MIN 10u
 #define PF_CM_TABLE_BITS_MAX 20u /* 11 tables x 2 MiB: inside 64 MiB/thread */
@@ -48,6 +49,8 @@
 #define PF_CM_ROWF (PF_CM_ROW3 + PF_CM_SETS3)
 #define PF_CM_W_ROWS (PF_CM_ROWF + PF_CM_FINAL_ROWS)
 #define PF_CM_MM_SLOTS 64 /* match model: 32 length buckets x expected bit */
+#define PF_CM_MM_LEN_MAX 65535u
+#define PF_CM_MM_VERIFY_MAX 32u /* bytes a match candidate is checked back */
 #define PF_CM_APM_ROWS 33
 #define PF_CM_APM1_CTX 256
 #define PF_CM_APM2_BITS 12
@@ -55,6 +58,7 @@
 #define PF_CM_SLOT_FRESH (2048u << 4) /* p = 1/2, never seen */
 #define PF_CM_STRIDE_MAX (1u << 20)
 #define PF_CM_LR_MAX 64u
+#define PF_CM_DICT_MIN 64u /* a shorter slice is not worth its index */
 
 /* Context indices; FAST uses the first PF_CM_FAST_CTX of them. */
 enum pf_cm_ctx {
@@ -75,6 +79,16 @@ struct pf_cm_cfg {
 	unsigned apm2_bits; /* 0: no second APM (FAST) */
 };
 
+/* A slice of training data that the match model can also follow (format
+ * 3), with a hash index of it: hash of 6 bytes -> position after them + 1.
+ * Built once (at load or training), then read-only and shared by threads. */
+struct pf_cm_dict {
+	const uint8_t *bytes;
+	uint32_t len;
+	unsigned bits; /* the index has 2^bits entries */
+	uint32_t *index;
+};
+
 /* The primed state: the tables and APMs expanded at load, the match
  * strengths and weights as they lie in the payload (little-endian). */
 struct pf_cm_primed {
@@ -83,13 +97,16 @@ struct pf_cm_primed {
 	const uint8_t *weights; /* PF_CM_W_ROWS * n_in int32 */
 	const uint16_t *apm1;   /* PF_CM_APM1_CTX * 33 */
 	const uint16_t *apm2;   /* (1 << apm2_bits) * 33, or NULL */
+	const uint8_t *dm;      /* PF_CM_MM_SLOTS u16 for slice matches, or NULL */
+	const struct pf_cm_dict *dict; /* NULL: format 2, no slice */
 };
 
 struct pf_model {
 	struct pf_cm_cfg cfg;
 	struct pf_cm_primed primed; /* points into expanded and payload */
 	uint16_t *expanded;         /* tables, APM 1, APM 2 */
-	uint8_t *payload;           /* match strengths and weights, read-only */
+	uint8_t *payload;           /* match strengths, weights, slice: read-only */
+	struct pf_cm_dict dict;     /* len 0: none */
 };
 
 /* Mutable coding state: one per thread (or per training run). */
@@ -105,6 +122,12 @@ typedef struct pf_cm {
 	unsigned mm_bits;
 	uint32_t mm_ptr, mm_len;
 	int mm_bit; /* expected bit, or -1 when no match */
+	/* the slice match: same rules, into dict->bytes (NULL dict: none) */
+	const struct pf_cm_dict *dict;
+	uint16_t dm_sm[PF_CM_MM_SLOTS];
+	uint32_t dm_ptr, dm_len;
+	uint32_t dict_skip_lo, dict_skip_hi; /* training: slice range never matched */
+	bool mm_from_dict; /* this bit's match prediction follows the slice */
 	/* history: the block being coded, bytes [0, pos) are known */
 	const uint8_t *buf;
 	uint32_t pos;
@@ -160,6 +183,14 @@ void pf_cm_release(pf_cm *cm);
 void pf_cm_start(pf_cm *cm, const struct pf_cm_primed *primed, const uint8_t *buf);
 void pf_cm_byte_update(pf_cm *cm);   /* after the 8th bit of a byte */
 void pf_cm_nibble_update(pf_cm *cm); /* after the 4th */
+
+/* ---- model_dict.c: the slice of training data and its match model ------ */
+uint32_t pf_cm_hash6(uint32_t c4, uint32_t c8); /* hash of the last 6 bytes */
+/* Points d at bytes[0..len) and builds its index. @return 0, -ENOMEM. */
+int pf_cm_dict_init(struct pf_cm_dict *d, const uint8_t *bytes, uint32_t len);
+void pf_cm_dict_free(struct pf_cm_dict *d);
+/* After byte c: extends or drops the slice match, then looks h6 up. */
+void pf_cm_dict_update(pf_cm *cm, uint32_t c, uint32_t h6);
 
 /* ---- model_file.c: the image --------------------------------------------- */
 /* Serialises cfg and the state of cm into a new image. @return 0, -ENOMEM. */

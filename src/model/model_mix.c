@@ -252,26 +252,37 @@ static inline unsigned len_bucket(uint32_t len)
 	return len < 16 ? len : (len < 136 ? 16 + ((len - 16) >> 3) : 31);
 }
 
-/* Sets the two match inputs, or zeroes them when no match covers this bit. */
+/* True when the predicted byte pb starts with the bp bits of c0 so far. */
+static inline bool match_agrees(uint32_t pb, uint32_t bp, uint32_t c0)
+{
+	return ((pb | 256) >> (8 - bp)) == c0;
+}
+
+/* Drops the in-block and the slice match where the byte so far left them,
+ * then sets the two match inputs from the longer one (the in-block match on
+ * a tie), each source with its own strengths; zero when neither covers
+ * this bit. */
 static void match_predict(pf_cm *cm, int32_t *x)
 {
-	uint32_t pb, bp = cm->bitpos;
+	uint32_t pb, len, bp = cm->bitpos;
 	int bit, strength;
 
 	cm->mm_bit = -1;
 	x[0] = x[1] = 0;
-	if (!cm->mm_len)
-		return;
-	pb = cm->buf[cm->mm_ptr];
-	if (((pb | 256) >> (8 - bp)) != cm->c0) {
+	if (cm->mm_len && !match_agrees(cm->buf[cm->mm_ptr], bp, cm->c0))
 		cm->mm_len = 0; /* the byte left the match: wait for a new one */
+	if (cm->dm_len && !match_agrees(cm->dict->bytes[cm->dm_ptr], bp, cm->c0))
+		cm->dm_len = 0;
+	cm->mm_from_dict = cm->dm_len > cm->mm_len;
+	len = cm->mm_from_dict ? cm->dm_len : cm->mm_len;
+	if (!len)
 		return;
-	}
+	pb = cm->mm_from_dict ? cm->dict->bytes[cm->dm_ptr] : cm->buf[cm->mm_ptr];
 	bit = (pb >> (7 - bp)) & 1;
 	cm->mm_bit = bit;
-	cm->mm_idx = len_bucket(cm->mm_len) * 2 + (unsigned)bit;
-	x[0] = pf_cm_stretch(cm->mm_sm[cm->mm_idx] >> 4);
-	strength = (int)(cm->mm_len < 32 ? cm->mm_len : 32) * 32;
+	cm->mm_idx = len_bucket(len) * 2 + (unsigned)bit;
+	x[0] = pf_cm_stretch((cm->mm_from_dict ? cm->dm_sm : cm->mm_sm)[cm->mm_idx] >> 4);
+	strength = (int)(len < 32 ? len : 32) * 32;
 	x[1] = bit ? strength : -strength;
 }
 
@@ -293,8 +304,9 @@ int pf_cm_predict(pf_cm *cm)
 	match_predict(cm, cm->x + n);
 	cm->x[n + 2] = 256;
 	cm->set = cm->c0;
-	cm->set2 = (cm->mm_bit < 0 ? 0 : 1 + (len_bucket(cm->mm_len) >> 3) * 2 +
-				     (unsigned)cm->mm_bit) << 8 | (cm->c4 & 255);
+	/* match state: none, or the length bucket / 8 and the expected bit */
+	cm->set2 = (cm->mm_bit < 0 ? 0 : 1 + (cm->mm_idx >> 4) * 2 + (cm->mm_idx & 1)) << 8 |
+		   (cm->c4 & 255);
 	p = mix_predict(cm);
 	if (cm->cfg.apm2_bits) {
 		uint32_t a2 = (cm->apm2_base ^ cm->c0 * 0x2F0B3C4DU) >> (32 - cm->cfg.apm2_bits);
@@ -335,7 +347,7 @@ void pf_cm_update(pf_cm *cm, int bit)
 	for (unsigned i = 0; i < cm->cfg.n_ctx; i++)
 		slot_update(cm->tab + cm->slot[i], bit);
 	if (cm->mm_bit >= 0)
-		slot_update(cm->mm_sm + cm->mm_idx, bit);
+		slot_update((cm->mm_from_dict ? cm->dm_sm : cm->mm_sm) + cm->mm_idx, bit);
 	mix_update(cm, cm->x, cm->set, cm->pr_mix1, lr, bit);
 	mix_update(cm, cm->x, PF_CM_ROW2 + cm->set2, cm->pr_mix2, lr, bit);
 	mix_update(cm, cm->x, PF_CM_ROW3 + cm->set3, cm->pr_mix3, lr, bit);

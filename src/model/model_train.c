@@ -7,7 +7,9 @@
  * sample cut into blocks of PF_CM_TRAIN_BLOCK bytes, so the match model
  * and the byte contexts restart at each cut as they do in a coded block
  * while the tables and mixer keep learning. The state at the end is the
- * primed state. Float math (stride scoring, the batch fit) never reaches
+ * primed state. With opts->dict_bytes, the sample's last bytes become the
+ * stored slice (model_dict.c) and priming matches into it, except into the
+ * block's own bytes. Float math (stride scoring, the batch fit) never reaches
  * coding: only its quantised result is stored.
  */
 #include <math.h>
@@ -103,7 +105,7 @@ static void state_init_fresh(pf_cm *cm)
 	for (size_t i = 0; i < n_slots; i++)
 		cm->tab[i] = PF_CM_SLOT_FRESH;
 	for (size_t i = 0; i < PF_CM_MM_SLOTS; i++)
-		cm->mm_sm[i] = PF_CM_SLOT_FRESH;
+		cm->mm_sm[i] = cm->dm_sm[i] = PF_CM_SLOT_FRESH;
 	for (size_t s = 0; s < PF_CM_W_ROWS; s++)
 		for (unsigned i = 0; i < cm->cfg.n_in; i++)
 			cm->w[s * PF_CM_MAX_IN + i] = i + 1 < cm->cfg.n_in ? INIT_WEIGHT : 0;
@@ -113,6 +115,19 @@ static void state_init_fresh(pf_cm *cm)
 	pf_cm_apm_init(cm->apm1, PF_CM_APM1_CTX);
 	if (cm->cfg.apm2_bits)
 		pf_cm_apm_init(cm->apm2, (size_t)1 << cm->cfg.apm2_bits);
+}
+
+/* Keeps the block at sample[off, off + n) from matching into its own bytes
+ * when they are part of the slice, the sample's last dict->len bytes. */
+static void dict_skip_block(pf_cm *cm, size_t len, size_t off, size_t n)
+{
+	size_t base = len - cm->dict->len;
+
+	cm->dict_skip_lo = cm->dict_skip_hi = 0;
+	if (off + n <= base)
+		return;
+	cm->dict_skip_lo = (uint32_t)((off > base ? off : base) - base);
+	cm->dict_skip_hi = (uint32_t)(off + n - base);
 }
 
 /* Codes the sample without output, block by block; samples the mixer's
@@ -127,6 +142,8 @@ static void prime(pf_cm *cm, const uint8_t *s, size_t len, struct pf_cm_fit_samp
 		size_t n = len - off < TRAIN_BLOCK ? len - off : TRAIN_BLOCK;
 
 		pf_cm_start(cm, NULL, s + off);
+		if (cm->dict)
+			dict_skip_block(cm, len, off, n);
 		for (size_t i = 0; i < n; i++) {
 			bool collect = off + i >= len - window;
 
@@ -154,10 +171,27 @@ static int opts_check(const void *sample, size_t len, const pf_model_train_opts 
 	return pf_cm_cfg_for_level(opts->level, bits, cfg);
 }
 
+/* The sample's last opts->dict_bytes (at most the sample and the format's
+ * limit) as cm's slice; none below PF_CM_DICT_MIN. @return 0, -ENOMEM. */
+static int dict_choose(pf_cm *cm, struct pf_cm_dict *dict, const uint8_t *sample,
+		       size_t len, const pf_model_train_opts *opts)
+{
+	size_t n = opts->dict_bytes < len ? opts->dict_bytes : len;
+
+	if (n > PF_MODEL_DICT_MAX)
+		n = PF_MODEL_DICT_MAX;
+	if (n < PF_CM_DICT_MIN)
+		return 0;
+	PF_FORWARD(pf_cm_dict_init(dict, sample + len - n, (uint32_t)n));
+	cm->dict = dict;
+	return 0;
+}
+
 int pf_model_train(const void *sample, size_t len, const pf_model_train_opts *opts,
 		   void **image, size_t *image_len)
 {
 	struct pf_cm_fit_samples fit;
+	struct pf_cm_dict dict = { 0 };
 	struct pf_cm_cfg cfg;
 	pf_cm cm = { 0 };
 	int rc;
@@ -166,6 +200,8 @@ int pf_model_train(const void *sample, size_t len, const pf_model_train_opts *op
 	pf_cm_tables_init();
 	cfg.stride = stride_choose(sample, len);
 	rc = pf_cm_reserve(&cm, &cfg, TRAIN_BLOCK);
+	if (rc == 0)
+		rc = dict_choose(&cm, &dict, sample, len, opts);
 	if (rc < 0)
 		goto out_cm;
 	rc = pf_cm_fit_init(&fit, cfg.n_in, FIT_MAX_SAMPLES);
@@ -176,12 +212,13 @@ int pf_model_train(const void *sample, size_t len, const pf_model_train_opts *op
 	rc = pf_cm_fit_weights(&fit, cm.w);
 	if (rc < 0)
 		goto out_fit;
-	pf_log(PF_LOG_DEBUG, "model train: %zu bytes, stride %u, batch fit kept for %d of %d mixer sets",
-	       len, cfg.stride, rc, PF_CM_SETS);
+	pf_log(PF_LOG_DEBUG, "model train: %zu bytes, stride %u, slice %u bytes, batch fit kept for %d of %d mixer sets",
+	       len, cfg.stride, dict.len, rc, PF_CM_SETS);
 	rc = pf_cm_image_build(&cm, image, image_len);
 out_fit:
 	pf_cm_fit_free(&fit);
 out_cm:
 	pf_cm_release(&cm);
+	pf_cm_dict_free(&dict);
 	return rc;
 }

@@ -37,7 +37,6 @@
 #include "common/pf_common.h"
 
 #define TRAIN_MIN_SAMPLE (1u << 20) /* smaller samples give no useful model */
-#define EVAL_ZSTD_LEVEL 19
 #define BYTES_PER_SLOT 256 /* logical bytes per table slot (see above) */
 
 static const char train_usage[] =
@@ -81,8 +80,7 @@ static void train_progress(void *arg, uint64_t done, uint64_t total)
 	pctl_progress_set(bar, done);
 }
 
-/* log2 of logical / BYTES_PER_SLOT, within the model's limits. */
-static unsigned auto_table_bits(uint64_t logical)
+unsigned pctl_auto_table_bits(uint64_t logical)
 {
 	unsigned bits = PCTL_TABLE_BITS_MIN;
 
@@ -93,17 +91,19 @@ static unsigned auto_table_bits(uint64_t logical)
 }
 
 static int train_kind(const struct pctl_kind_sample *ks,
-		      const struct pctl_train_opts *opts, struct kind_result *r)
+		      const struct pctl_train_opts *opts, size_t dict_bytes,
+		      struct kind_result *r)
 {
 	char label[48];
 	struct pctl_progress bar;
 	pf_model_train_opts o = { .level = opts->level,
 				  .table_bits = opts->table_bits,
+				  .dict_bytes = dict_bytes,
 				  .progress = train_progress };
 	int rc;
 
 	if (!o.table_bits)
-		o.table_bits = auto_table_bits(ks->logical);
+		o.table_bits = pctl_auto_table_bits(ks->logical);
 	snprintf(label, sizeof(label), "training %s", pctl_kind_name(r->kind));
 	pctl_progress_start(&bar, label, ks->train_len);
 	o.progress_arg = &bar;
@@ -125,38 +125,51 @@ static ssize_t coded_len(const pf_codec_params *params, const void *plain,
 	return pf_codec_encode(params, plain, len, out, cap, &codec);
 }
 
-static int eval_pieces(const struct pctl_kind_sample *ks, const pf_model *model,
-		       struct kind_result *r)
+int pctl_eval_pieces(const struct pctl_kind_sample *ks,
+		     const pf_codec_params *params, size_t n, uint64_t *bytes,
+		     struct pctl_progress *bar)
 {
-	const pf_codec_params learned = { .choice = PF_CHOICE_LEARNED,
-					  .zstd_level = EVAL_ZSTD_LEVEL,
-					  .model = model };
-	const pf_codec_params zstd = { .choice = PF_CHOICE_ZSTD,
-				       .zstd_level = EVAL_ZSTD_LEVEL };
 	size_t cap = pf_codec_bound(PCTL_SAMPLE_PIECE), off = 0;
 	unsigned char *out = malloc(cap);
-	struct pctl_progress bar;
-	char label[48];
-	ssize_t a = 0, b = 0;
+	ssize_t len = 0;
 
 	if (!out)
 		return -ENOMEM;
+	for (size_t i = 0; i < ks->eval_count && len >= 0; i++) {
+		for (size_t j = 0; j < n && len >= 0; j++) {
+			len = coded_len(&params[j], ks->eval + off,
+					ks->eval_lens[i], out, cap);
+			bytes[j] += (uint64_t)(len > 0 ? len : 0);
+		}
+		off += ks->eval_lens[i];
+		if (bar)
+			pctl_progress_add(bar, ks->eval_lens[i]);
+	}
+	free(out);
+	return len < 0 ? (int)len : 0;
+}
+
+static int eval_pieces(const struct pctl_kind_sample *ks, const pf_model *model,
+		       struct kind_result *r)
+{
+	const pf_codec_params params[2] = {
+		{ .choice = PF_CHOICE_LEARNED, .zstd_level = PCTL_EVAL_ZSTD_LEVEL,
+		  .model = model },
+		{ .choice = PF_CHOICE_ZSTD, .zstd_level = PCTL_EVAL_ZSTD_LEVEL },
+	};
+	uint64_t bytes[2] = { 0, 0 };
+	struct pctl_progress bar;
+	char label[48];
+	int rc;
+
 	snprintf(label, sizeof(label), "evaluating %s", pctl_kind_name(r->kind));
 	pctl_progress_start(&bar, label, ks->eval_len);
-	for (size_t i = 0; i < ks->eval_count && a >= 0 && b >= 0; i++) {
-		const unsigned char *p = ks->eval + off;
-
-		a = coded_len(&learned, p, ks->eval_lens[i], out, cap);
-		b = coded_len(&zstd, p, ks->eval_lens[i], out, cap);
-		r->learned_bytes += (uint64_t)(a > 0 ? a : 0);
-		r->zstd_bytes += (uint64_t)(b > 0 ? b : 0);
-		off += ks->eval_lens[i];
-		pctl_progress_add(&bar, ks->eval_lens[i]);
-	}
+	rc = pctl_eval_pieces(ks, params, 2, bytes, &bar);
 	pctl_progress_end(&bar);
-	free(out);
-	r->eval_bytes = off;
-	return a < 0 ? (int)a : b < 0 ? (int)b : 0;
+	r->learned_bytes += bytes[0];
+	r->zstd_bytes += bytes[1];
+	r->eval_bytes = ks->eval_len;
+	return rc;
 }
 
 /* Saving on `logical` bytes at the measured rates, minus the model. */
@@ -223,6 +236,34 @@ static int contest_old(pf_store *store, const struct pctl_kind_sample *ks,
 	return 0;
 }
 
+#define SLICE_PER_LOGICAL 128 /* logical bytes per byte of stored slice */
+#define SLICE_MIN (64u << 10)
+#define SLICE_MAX (1u << 20)
+
+/* Trains the kind again with a slice of its sample stored in the model for
+ * the match model (docs/model.md) and keeps whichever model saves more on
+ * the held-out pieces, the slice's bytes counted. Small kinds skip it. */
+static int try_slice(const struct pctl_kind_sample *ks,
+		     const struct pctl_train_opts *opts, struct kind_result *r)
+{
+	struct kind_result s = { .kind = r->kind };
+	uint64_t n = ks->logical / SLICE_PER_LOGICAL;
+	int rc;
+
+	if (n < SLICE_MIN)
+		return 0;
+	rc = train_kind(ks, opts, n < SLICE_MAX ? (size_t)n : SLICE_MAX, &s);
+	if (rc == 0)
+		rc = evaluate_kind(ks, &s);
+	if (rc < 0 || s.saving <= r->saving) {
+		free(s.image);
+		return rc;
+	}
+	free(r->image);
+	*r = s;
+	return 0;
+}
+
 /* Trains and measures one kind; a kind without enough data is skipped. */
 static int run_kind(pf_store *store, const struct pctl_kind_sample *ks,
 		    const struct pctl_train_opts *opts, const pf_model_info *old,
@@ -238,8 +279,9 @@ static int run_kind(pf_store *store, const struct pctl_kind_sample *ks,
 		r->skipped = "sample under 1M";
 		return 0;
 	}
-	PF_FORWARD(train_kind(ks, opts, r));
+	PF_FORWARD(train_kind(ks, opts, 0, r));
 	PF_FORWARD(evaluate_kind(ks, r));
+	PF_FORWARD(try_slice(ks, opts, r));
 	if (old)
 		PF_FORWARD(contest_old(store, ks, old, r));
 	if (!r->used)

@@ -42,6 +42,8 @@ static const struct pctl_cmd pctl_cmds[] = {
 	  "copy a tree into a store with the learned codec" },
 	{ "export", pctl_cmd_export,
 	  "copy a store's files out as a plain tree" },
+	{ "scaling", pctl_cmd_scaling,
+	  "bits/byte over model and sample sizes; fit, chart, advice" },
 };
 
 void pctl_err(const char *fmt, ...)

@@ -344,6 +344,21 @@ struct pctl_train_opts {
 
 #define PCTL_TABLE_BITS_MIN 10
 #define PCTL_TABLE_BITS_MAX 20
+#define PCTL_EVAL_ZSTD_LEVEL 19 /* the baseline models are measured against */
+
+/* train's default --table-bits for a kind of `logical` bytes: about one
+ * table slot per 256 of them, within PCTL_TABLE_BITS_MIN..MAX. */
+unsigned pctl_auto_table_bits(uint64_t logical);
+
+/*
+ * Codes every held-out piece of ks as one block with each of params[0..n)
+ * and adds the stored bytes to bytes[j] (a ZERO block costs 0); bar, if not
+ * NULL, advances by each piece's length. Shared by train and scaling.
+ * @return 0 or a negative errno from pf_codec_encode() (-ENOMEM).
+ */
+int pctl_eval_pieces(const struct pctl_kind_sample *ks,
+		     const pf_codec_params *params, size_t n, uint64_t *bytes,
+		     struct pctl_progress *bar);
 
 /*
  * Samples, trains one model per kind with enough data, evaluates each
@@ -354,6 +369,68 @@ struct pctl_train_opts {
 int pctl_train_run(pf_store *store, const char *store_path,
 		   const struct pctl_train_opts *opts);
 
+/* ---- scaling law fit (ctl_fit.c) and chart (ctl_chart.c) ---------------- */
+
+/* One measurement: model size n, sample size d (both > 0), loss (bits/byte). */
+struct pctl_fit_point {
+	double n, d, loss;
+};
+
+#define PCTL_FIT_PARAMS 5   /* E, A, a, B, b */
+#define PCTL_FIT_R2_MIN 0.9 /* under it the fit is called poor */
+
+/* loss = e + a / n^alpha + b / d^beta, and how well it fits. */
+struct pctl_fit {
+	double e, a, alpha, b, beta;
+	double r2, rmse; /* over the points; 0 when there was no fit */
+	size_t points;
+	bool poor;       /* not to be trusted: why says so */
+	const char *why; /* static text, NULL when not poor */
+};
+
+/*
+ * Least-squares fit of the law to p[0..n): grid search over the exponents
+ * (0.02..2) with non-negative e, a, b solved exactly at each node. Too few
+ * points (under PCTL_FIT_PARAMS + 1, or under 2 distinct n or d) give a
+ * poor fit with zero coefficients; R^2 < PCTL_FIT_R2_MIN marks it poor.
+ * @return 0, or -EINVAL for a point with n or d <= 0 or a non-finite loss.
+ */
+int pctl_fit_power_law(const struct pctl_fit_point *p, size_t n,
+		       struct pctl_fit *f);
+/* The law's loss at (n, d). */
+double pctl_fit_predict(const struct pctl_fit *f, double n, double d);
+
+/* One line of a chart: y over x, points in x order. */
+struct pctl_chart_series {
+	char label[32];
+	const double *x, *y;
+	size_t n;
+};
+
+/* A line chart with a log-scale x axis, for priorctl scaling. */
+struct pctl_chart {
+	const char *title, *x_label, *y_label;
+	const struct pctl_chart_series *series;
+	size_t n_series;
+	bool has_mark;            /* a ringed point with mark_label */
+	double mark_x, mark_y;
+	char mark_label[64];
+	bool has_ref;             /* a dashed horizontal line with ref_label */
+	double ref_y;
+	char ref_label[64];
+};
+
+/* Writes the chart to path as an SVG document (text only, no scripts).
+ * @return 0 or a negative errno (message printed, naming cmd). */
+int pctl_chart_write_svg(const char *cmd, const char *path,
+			 const struct pctl_chart *c);
+/*
+ * Converts the SVG at svg to the PNG png with rsvg-convert, or else
+ * ImageMagick's convert, found in PATH. *tool names the one used.
+ * @return 0; -ENOENT when neither is installed; -EIO when it failed.
+ */
+int pctl_chart_svg_to_png(const char *svg, const char *png, const char **tool);
+
 int pctl_cmd_init(int argc, char **argv);
 int pctl_cmd_stat(int argc, char **argv);
 int pctl_cmd_fsck(int argc, char **argv);
@@ -362,5 +439,6 @@ int pctl_cmd_models(int argc, char **argv);
 int pctl_cmd_recompress(int argc, char **argv);
 int pctl_cmd_import(int argc, char **argv);
 int pctl_cmd_export(int argc, char **argv);
+int pctl_cmd_scaling(int argc, char **argv);
 
 #endif

@@ -5,12 +5,17 @@
  * determinism across threads and BLAS thread counts, and golden vectors.
  *
  * Golden vectors: tests/data/golden/model-fast-t12.bin is a FAST model
- * trained on gen_sample(); encoding gen_text(GOLDEN_LEN, 99) with it must
- * hash (XXH3-64) to GOLDEN_CODED. The committed image, not a fresh training
- * run, is the reference, because training uses float BLAS and may round
- * differently on another CPU; coding may not. Regenerate (only after a
- * deliberate format change, with a version bump) by running this test with
- * PF_MODEL_GOLDEN_WRITE=1 and updating the constants it prints.
+ * (format 2) trained on gen_sample(); encoding gen_text(GOLDEN_LEN, 99)
+ * with it must hash (XXH3-64) to GOLDEN_CODED and decode back.
+ * model-fast-t12-dict.bin (format 3) is trained on gen_dict_sample() with
+ * its random tail as the stored slice; it codes golden_dict_input(), text
+ * with a piece of that slice inside, to GOLDEN_DICT_CODED. The committed
+ * images, not fresh training runs, are the reference, because training uses
+ * float BLAS and may round differently on another CPU; coding may not.
+ * Regenerate (only after a deliberate format change, with a version bump;
+ * never the format 2 vector for a format 3 change) by running this test
+ * with PF_MODEL_GOLDEN_WRITE=1 (or PF_MODEL_GOLDEN_DICT_WRITE=1 for the
+ * format 3 one) and updating the constants it prints.
  */
 #include <cblas.h>
 #include <check.h>
@@ -31,6 +36,11 @@
 #define GOLDEN_IMAGE 0x1376446539abc910ULL /* XXH3 of the committed image */
 #define GOLDEN_CODED 0x8f019fb26c1a117bULL /* XXH3 of the coded golden input */
 #define GOLDEN_COLD 0x674ffa2995c33ed0ULL  /* XXH3 of the cold FAST t10 image */
+#define GOLDEN_DICT_PATH PF_SRCDIR "/tests/data/golden/model-fast-t12-dict.bin"
+#define GOLDEN_DICT_IMAGE 0xf6f8f99a74ff6145ULL /* XXH3 of the committed format 3 image */
+#define GOLDEN_DICT_CODED 0xb1ddda05820f1496ULL /* XXH3 of golden_dict_input() coded with it */
+#define DICT_TEXT (48 * 1024) /* gen_dict_sample(): text, then random bytes */
+#define DICT_RANDOM (32 * 1024)
 
 /* ---- test data ------------------------------------------------------------ */
 
@@ -96,15 +106,33 @@ static uint8_t *gen_sample(size_t *len)
 	return p;
 }
 
-static void *train(enum pf_model_level level, unsigned bits, const void *sample,
-		   size_t len, size_t *img_len)
+/* Text, then DICT_RANDOM random bytes that no context can learn: only a
+ * match into the stored slice can code them again. */
+static uint8_t *gen_dict_sample(size_t *len)
 {
-	pf_model_train_opts opts = { .level = level, .table_bits = bits };
+	uint8_t *p = gen_text(DICT_TEXT + DICT_RANDOM, 1);
+
+	fill_random(p + DICT_TEXT, DICT_RANDOM, 3);
+	*len = DICT_TEXT + DICT_RANDOM;
+	return p;
+}
+
+static void *train_dict(enum pf_model_level level, unsigned bits, const void *sample,
+			size_t len, size_t dict_bytes, size_t *img_len)
+{
+	pf_model_train_opts opts = { .level = level, .table_bits = bits,
+				     .dict_bytes = dict_bytes };
 	void *img = NULL;
 
 	ck_assert_int_eq(pf_model_train(sample, len, &opts, &img, img_len), 0);
 	ck_assert_ptr_nonnull(img);
 	return img;
+}
+
+static void *train(enum pf_model_level level, unsigned bits, const void *sample,
+		   size_t len, size_t *img_len)
+{
+	return train_dict(level, bits, sample, len, 0, img_len);
 }
 
 /* ---- fixture: one trained model per level, made before the forks ------- */
@@ -350,7 +378,7 @@ START_TEST(test_hostile_image)
 	ck_assert_int_eq(pf_model_load(copy, len + 1, &m), -EIO);
 	copy[8] = 1; /* the pre-release version */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -ENOTSUP);
-	copy[8] = 3; /* a future one */
+	copy[8] = 4; /* a future one */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -ENOTSUP);
 	plen = len;
 	poisoned = weight_poisoned(img, &plen);
@@ -476,11 +504,213 @@ START_TEST(test_simd_matches_scalar)
 }
 END_TEST
 
+/* ---- the stored slice (format 3) ------------------------------------------- */
+
+static void *img_dict_fast, *img_dict_default, *img_nodict;
+static size_t img_dict_fast_len, img_dict_default_len, img_nodict_len;
+static pf_model *m_dict_fast, *m_dict_default, *m_nodict;
+
+/* Models with the random tail of gen_dict_sample() as their slice, and one
+ * trained on the same sample without it. */
+static void dict_setup(void)
+{
+	size_t len;
+	uint8_t *sample = gen_dict_sample(&len);
+
+	img_dict_fast = train_dict(PF_MODEL_LEVEL_FAST, 12, sample, len, DICT_RANDOM,
+				   &img_dict_fast_len);
+	img_dict_default = train_dict(PF_MODEL_LEVEL_DEFAULT, 13, sample, len, DICT_RANDOM,
+				      &img_dict_default_len);
+	img_nodict = train(PF_MODEL_LEVEL_FAST, 12, sample, len, &img_nodict_len);
+	ck_assert_int_eq(pf_model_load(img_dict_fast, img_dict_fast_len, &m_dict_fast), 0);
+	ck_assert_int_eq(pf_model_load(img_dict_default, img_dict_default_len, &m_dict_default),
+			 0);
+	ck_assert_int_eq(pf_model_load(img_nodict, img_nodict_len, &m_nodict), 0);
+	free(sample);
+}
+
+static void dict_teardown(void)
+{
+	pf_model_free(m_dict_fast);
+	pf_model_free(m_dict_default);
+	pf_model_free(m_nodict);
+	free(img_dict_fast);
+	free(img_dict_default);
+	free(img_nodict);
+}
+
+/* n bytes of the slice from off, then text: a match that runs to the end. */
+static uint8_t *gen_slice_piece(size_t off, size_t n, size_t text_len)
+{
+	size_t len;
+	uint8_t *sample = gen_dict_sample(&len), *p = gen_text(n + text_len, 13);
+
+	ck_assert_uint_le(DICT_TEXT + off + n, len);
+	memcpy(p, sample + DICT_TEXT + off, n);
+	free(sample);
+	return p;
+}
+
+START_TEST(test_dict_roundtrip)
+{
+	const uint8_t *img = _i ? img_dict_default : img_dict_fast;
+	const pf_model *m = _i ? m_dict_default : m_dict_fast;
+	size_t len = 32 * 1024;
+	uint8_t *text = gen_text(len, 5), *rnd = malloc(len), one = 'x', back, out[64];
+	uint8_t *tail = gen_slice_piece(DICT_RANDOM - 3000, 3000, 2000);
+	ssize_t n;
+
+	ck_assert_uint_eq(pf_le32(img + 8), 3);
+	ck_assert_uint_eq(pf_le32(img + 48), DICT_RANDOM);
+	ck_assert_uint_lt(round_trip(m, text, len), len / 3);
+	fill_random(rnd, len, 77);
+	ck_assert_uint_lt(round_trip(m, rnd, len), len + len / 64);
+	ck_assert_uint_lt(round_trip(m, tail, 5000), 2500);
+	ck_assert_int_eq(pf_model_encode(m, NULL, 0, out, sizeof(out)), 4);
+	ck_assert_int_eq(pf_model_decode(m, out, 4, NULL, 0), 0);
+	n = pf_model_encode(m, &one, 1, out, sizeof(out));
+	ck_assert_int_ge(n, 4);
+	ck_assert_int_eq(pf_model_decode(m, out, (size_t)n, &back, 1), 0);
+	ck_assert_int_eq(back, one);
+	free(text);
+	free(rnd);
+	free(tail);
+}
+END_TEST
+
+/* Random bytes that are in the slice code to a small fraction of what the
+ * same model without the slice needs (about their own size). */
+START_TEST(test_dict_repeat)
+{
+	size_t n = 16 * 1024, with, without;
+	uint8_t *p = gen_slice_piece(4096, n, 0);
+
+	without = round_trip(m_nodict, p, n);
+	with = round_trip(m_dict_fast, p, n);
+	ck_assert_uint_gt(without, n - n / 16);
+	ck_assert_uint_lt(with, without / 16);
+	free(p);
+}
+END_TEST
+
+/* Two threads decode the same slice-coded block at once, three times each,
+ * to the same bytes; two encodes give the same stored bytes. */
+START_TEST(test_dict_threads)
+{
+	size_t len = 48 * 1024, cap = 2 * len;
+	uint8_t *p = gen_slice_piece(1000, 20000, len - 20000), *a = malloc(cap), *b = malloc(cap);
+	struct dec_job jobs[2];
+	pthread_t t[2];
+	ssize_t na, nb;
+
+	memcpy(p + 30000, p + 100, 9000); /* an in-block repeat of slice bytes too */
+	na = pf_model_encode(m_dict_default, p, len, a, cap);
+	nb = pf_model_encode(m_dict_default, p, len, b, cap);
+	ck_assert_int_gt(na, 0);
+	ck_assert_int_eq(na, nb);
+	ck_assert_int_eq(memcmp(a, b, (size_t)na), 0);
+	for (int i = 0; i < 2; i++) {
+		jobs[i] = (struct dec_job){ m_dict_default, a, (size_t)na, len, malloc(len), 0 };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, dec_thread, &jobs[i]), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(jobs[i].rc, 0);
+		ck_assert_int_eq(memcmp(jobs[i].out, p, len), 0);
+		free(jobs[i].out);
+	}
+	free(p);
+	free(a);
+	free(b);
+}
+END_TEST
+
+/* A small format 3 image: FAST, 2^10 slots, 1 KiB slice. */
+static uint8_t *small_dict_image(size_t *len)
+{
+	uint8_t *sample = gen_text(4096, 23), *img;
+
+	img = train_dict(PF_MODEL_LEVEL_FAST, 10, sample, 4096, 1024, len);
+	free(sample);
+	ck_assert_uint_eq(pf_le32(img + 8), 3);
+	return img;
+}
+
+/* Every truncation, a bad slice length in the header, a slice length in a
+ * format 2 header: -EIO; byte flips load and round-trip, or fail cleanly. */
+START_TEST(test_dict_hostile)
+{
+	static const uint32_t bad_len[] = { 0, 1, 63, 1023, 1025, (8u << 20) + 1, 0xffffffffu };
+	size_t len;
+	uint8_t *img = small_dict_image(&len), *copy = malloc(len), *text = gen_text(3000, 8);
+	uint64_t s = 19;
+	pf_model *m;
+
+	for (size_t cut = 0; cut < len; cut++) {
+		ck_assert_int_eq(pf_model_load(img, cut, &m), -EIO);
+		ck_assert_ptr_null(m);
+	}
+	for (size_t k = 0; k < sizeof(bad_len) / sizeof(*bad_len); k++) {
+		memcpy(copy, img, len);
+		pf_put_le32(copy + 48, bad_len[k]);
+		ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
+	}
+	memcpy(copy, img, len);
+	copy[8] = 2; /* format 2 has no slice: its bytes 48..63 are reserved */
+	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
+	for (int k = 0; k < 300; k++) {
+		size_t at = k < 64 ? (size_t)k : rng_next(&s) % len;
+		int rc;
+
+		memcpy(copy, img, len);
+		copy[at] ^= (uint8_t)(1 + rng_next(&s) % 255);
+		rc = pf_model_load(copy, len, &m);
+		ck_assert(rc == 0 || rc == -EIO || rc == -ENOTSUP);
+		if (rc == 0) {
+			round_trip(m, text, 3000);
+			pf_model_free(m);
+		}
+	}
+	free(img);
+	free(copy);
+	free(text);
+}
+END_TEST
+
+/* dict_bytes past the sample takes all of it; under 64 bytes (or an empty
+ * sample) writes a format 2 image, byte for byte the one without a slice. */
+START_TEST(test_dict_train_limits)
+{
+	uint8_t *sample = gen_text(6000, 29), *a, *b;
+	size_t la, lb;
+	pf_model *m;
+
+	a = train_dict(PF_MODEL_LEVEL_FAST, 10, sample, 6000, 1u << 30, &la);
+	ck_assert_uint_eq(pf_le32(a + 8), 3);
+	ck_assert_uint_eq(pf_le32(a + 48), 6000);
+	ck_assert_int_eq(pf_model_load(a, la, &m), 0);
+	ck_assert_uint_lt(round_trip(m, sample, 6000), 600);
+	pf_model_free(m);
+	free(a);
+	a = train_dict(PF_MODEL_LEVEL_FAST, 10, sample, 6000, 63, &la);
+	b = train(PF_MODEL_LEVEL_FAST, 10, sample, 6000, &lb);
+	ck_assert_uint_eq(pf_le32(a + 8), 2);
+	ck_assert_uint_eq(la, lb);
+	ck_assert_int_eq(memcmp(a, b, la), 0);
+	free(a);
+	free(b);
+	a = train_dict(PF_MODEL_LEVEL_FAST, 10, NULL, 0, 4096, &la);
+	ck_assert_uint_eq(pf_le32(a + 8), 2);
+	free(a);
+	free(sample);
+}
+END_TEST
+
 /* ---- golden vectors -------------------------------------------------------- */
 
-static uint8_t *golden_read(size_t *len)
+static uint8_t *golden_read(const char *path, size_t *len)
 {
-	FILE *f = fopen(GOLDEN_PATH, "rb");
+	FILE *f = fopen(path, "rb");
 	uint8_t *buf = malloc(1 << 20);
 
 	ck_assert_ptr_nonnull(f);
@@ -490,17 +720,37 @@ static uint8_t *golden_read(size_t *len)
 	return buf;
 }
 
-static uint64_t golden_coded_hash(const pf_model *m)
+/* The XXH3 of p coded with m; the coded bytes must decode back to p. */
+static uint64_t coded_hash(const pf_model *m, uint8_t *p)
 {
-	uint8_t *p = gen_text(GOLDEN_LEN, 99), *out = malloc(2 * GOLDEN_LEN);
+	uint8_t *out = malloc(2 * GOLDEN_LEN), *back = malloc(GOLDEN_LEN);
 	ssize_t n = pf_model_encode(m, p, GOLDEN_LEN, out, 2 * GOLDEN_LEN);
 	uint64_t h;
 
 	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(pf_model_decode(m, out, (size_t)n, back, GOLDEN_LEN), 0);
+	ck_assert_int_eq(memcmp(back, p, GOLDEN_LEN), 0);
 	h = XXH3_64bits(out, (size_t)n);
 	free(p);
 	free(out);
+	free(back);
 	return h;
+}
+
+static uint64_t golden_coded_hash(const pf_model *m)
+{
+	return coded_hash(m, gen_text(GOLDEN_LEN, 99));
+}
+
+/* Text with 4000 bytes of gen_dict_sample()'s random tail inside. */
+static uint64_t golden_dict_coded_hash(const pf_model *m)
+{
+	size_t len;
+	uint8_t *p = gen_text(GOLDEN_LEN, 99), *sample = gen_dict_sample(&len);
+
+	memcpy(p + GOLDEN_LEN / 2, sample + DICT_TEXT + 5000, 4000);
+	free(sample);
+	return coded_hash(m, p);
 }
 
 START_TEST(test_golden)
@@ -521,7 +771,7 @@ START_TEST(test_golden)
 		free(img);
 		free(sample);
 	}
-	img = golden_read(&len);
+	img = golden_read(GOLDEN_PATH, &len);
 	ck_assert_int_eq(pf_model_load(img, len, &m), 0);
 	if (getenv("PF_MODEL_GOLDEN_WRITE"))
 		printf("GOLDEN_IMAGE 0x%016llxULL GOLDEN_CODED 0x%016llxULL GOLDEN_COLD 0x%016llxULL\n",
@@ -535,6 +785,40 @@ START_TEST(test_golden)
 	pf_model_free(m);
 	free(img);
 	free(cold);
+}
+END_TEST
+
+/* The format 3 golden vector: a stored slice, matched into. */
+START_TEST(test_golden_dict)
+{
+	size_t len;
+	uint8_t *img;
+	pf_model *m;
+
+	if (getenv("PF_MODEL_GOLDEN_DICT_WRITE")) {
+		size_t slen;
+		uint8_t *sample = gen_dict_sample(&slen);
+		FILE *f = fopen(GOLDEN_DICT_PATH, "wb");
+
+		img = train_dict(PF_MODEL_LEVEL_FAST, 12, sample, slen, DICT_RANDOM, &len);
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(fwrite(img, 1, len, f), len);
+		fclose(f);
+		free(img);
+		free(sample);
+	}
+	img = golden_read(GOLDEN_DICT_PATH, &len);
+	ck_assert_uint_eq(pf_le32(img + 8), 3);
+	ck_assert_int_eq(pf_model_load(img, len, &m), 0);
+	if (getenv("PF_MODEL_GOLDEN_DICT_WRITE"))
+		printf("GOLDEN_DICT_IMAGE 0x%016llxULL GOLDEN_DICT_CODED 0x%016llxULL\n",
+		       (unsigned long long)XXH3_64bits(img, len),
+		       (unsigned long long)golden_dict_coded_hash(m));
+	fflush(stdout);
+	ck_assert_uint_eq(XXH3_64bits(img, len), GOLDEN_DICT_IMAGE);
+	ck_assert_uint_eq(golden_dict_coded_hash(m), GOLDEN_DICT_CODED);
+	pf_model_free(m);
+	free(img);
 }
 END_TEST
 
@@ -568,6 +852,17 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, test_simd_matches_scalar);
 	tcase_add_test(tc, test_blas_threads);
 	tcase_add_test(tc, test_golden);
+	tcase_add_test(tc, test_golden_dict);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("slice");
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, dict_setup, dict_teardown);
+	tcase_add_loop_test(tc, test_dict_roundtrip, 0, 2);
+	tcase_add_test(tc, test_dict_repeat);
+	tcase_add_test(tc, test_dict_threads);
+	tcase_add_test(tc, test_dict_hostile);
+	tcase_add_test(tc, test_dict_train_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }
