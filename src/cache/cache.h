@@ -46,10 +46,14 @@ void pf_cache_destroy(pf_cache *cache);
 int pf_cache_root_fd(const pf_cache *cache);
 bool pf_cache_is_hidden_name(const char *name);
 bool pf_cache_read_only(const pf_cache *cache);
+/* True when the store has default models, which pf_file_recode() uses. */
+bool pf_cache_has_default_models(const pf_cache *cache);
 int pf_cache_peek_size(int fd, uint64_t *size);
 
 /* Counters since pf_cache_create(), for reports on a running mount. Each
- * field is read consistently on its own; fields are not one snapshot. */
+ * field is read consistently on its own; fields are not one snapshot,
+ * except the read-ahead job counts: prefetches == prefetch_done +
+ * prefetch_dropped + prefetch_running + queue_depth. */
 typedef struct pf_cache_stats {
 	uint64_t hits, misses;  /* block lookups by readers */
 	uint64_t decodes;       /* blocks decoded (misses + prefetches) */
@@ -60,6 +64,8 @@ typedef struct pf_cache_stats {
 	uint64_t cache_size;    /* the bound on bytes (pf_cache_opts) */
 	uint64_t prefetch_running; /* read-ahead jobs running now */
 	uint64_t prefetch_done;    /* read-ahead jobs finished */
+	uint64_t prefetch_dropped; /* queued, then dropped when their file
+				    * closed */
 	/* Successful decodes by the codec of the block: plain bytes and
 	 * wall-clock nanoseconds spent decoding them. */
 	uint64_t codec_bytes[PF_CODEC_MAX_ID + 1];
@@ -81,6 +87,7 @@ int pf_file_open(pf_cache *cache, int fd, dev_t dev, ino_t ino,
 void pf_file_close(pf_file *f);
 
 uint64_t pf_file_size(pf_file *f);
+uint32_t pf_file_block_size(const pf_file *f);
 uint64_t pf_file_stored_bytes(pf_file *f);
 /* What the file's container holds now (its working index: committed blocks
  * and those already encoded, not dirty data still in memory), for reports
@@ -129,6 +136,21 @@ int pf_file_truncate(pf_file *f, uint64_t size);
 /* Encodes the dirty blocks and commits atomically (store.h); durable means
  * on disk when this returns. @return 0, -EIO, -ENOSPC. */
 int pf_file_commit(pf_file *f, bool durable);
+
+/*
+ * Background recompression. pf_file_recode() re-encodes the block at index
+ * b of the committed data with the learned codec when that is smaller
+ * (store.h pf_container_recode_block(); a block with a write pending in
+ * memory is left alone). @return 1 replaced, 0 kept, -ERANGE past the end,
+ * -EAGAIN changed meanwhile, -EIO, -ENOSPC, -ENOMEM.
+ * pf_file_commit_recoded() commits when the file's only changes are such
+ * re-encodes, so the commit keeps the last committed contents.
+ * @return 0 (also with nothing to commit), -EBUSY when the file has
+ * changes of its own (the close or fsync they belong to commits them), or
+ * a commit error.
+ */
+int pf_file_recode(pf_file *f, uint64_t b);
+int pf_file_commit_recoded(pf_file *f, bool durable);
 
 /* Per-open-handle sequential read detection. Zero-initialise. */
 typedef struct pf_readahead {

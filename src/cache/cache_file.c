@@ -262,6 +262,11 @@ uint64_t pf_file_size(pf_file *f)
 	return size;
 }
 
+uint32_t pf_file_block_size(const pf_file *f)
+{
+	return f->bs;
+}
+
 uint64_t pf_file_stored_bytes(pf_file *f)
 {
 	return pf_container_stored_bytes(f->c);
@@ -462,6 +467,39 @@ int pf_file_commit(pf_file *f, bool durable)
 	if (rc == 0 && pf_container_size(f->c) != f->size)
 		rc = pf_container_set_size(f->c, f->size);
 	if (rc == 0)
+		rc = pf_container_commit(f->c, durable);
+	pthread_rwlock_unlock(&f->lock);
+	return rc;
+}
+
+/* ---- background recompression ---------------------------------------------- */
+
+int pf_file_recode(pf_file *f, uint64_t b)
+{
+	bool past_end, dirty;
+
+	pthread_rwlock_rdlock(&f->lock);
+	past_end = b >= f->size / f->bs + (f->size % f->bs != 0);
+	dirty = dirty_find(f, b, &(size_t){ 0 });
+	pthread_rwlock_unlock(&f->lock);
+	if (past_end)
+		return -ERANGE;
+	/* The container checks under its own lock that b did not change
+	 * meanwhile; f->lock stays free for readers and writers. */
+	return dirty ? 0 : pf_container_recode_block(f->c, b);
+}
+
+int pf_file_commit_recoded(pf_file *f, bool durable)
+{
+	int rc = 0;
+
+	if (f->cache->read_only)
+		return 0;
+	pthread_rwlock_wrlock(&f->lock);
+	if (f->ndirty || pf_container_size(f->c) != f->size ||
+	    pf_container_changed(f->c))
+		rc = -EBUSY;
+	else if (pf_container_dirty(f->c))
 		rc = pf_container_commit(f->c, durable);
 	pthread_rwlock_unlock(&f->lock);
 	return rc;

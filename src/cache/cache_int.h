@@ -124,8 +124,12 @@ bool pf_pool_try_add(pf_pool *pool, pf_job_fn fn, void *owner, uint64_t arg);
 /* Removes queued jobs of owner and waits until none of its jobs runs. Must
  * not be called with a lock that such a job takes. */
 void pf_pool_cancel(pf_pool *pool, const void *owner);
-/* Jobs waiting in the queue now. */
-size_t pf_pool_depth(pf_pool *pool);
+/* One consistent snapshot: added == finished + cancelled + queued + running. */
+typedef struct pf_pool_stats {
+	uint64_t added, finished, cancelled; /* jobs ever */
+	uint64_t queued, running;            /* jobs now */
+} pf_pool_stats;
+void pf_pool_get_stats(pf_pool *pool, pf_pool_stats *st);
 
 /* ---- the cache ------------------------------------------------------------- */
 
@@ -137,9 +141,6 @@ struct pf_cache {
 	pf_pool *pool;            /* locks itself */
 	/* Read-ahead jobs queued, running now and finished; relaxed: they
 	 * are statistics and order nothing. */
-	atomic_uint_fast64_t prefetches;
-	atomic_uint_fast64_t prefetch_running;
-	atomic_uint_fast64_t prefetch_done;
 };
 
 /* ---- files ----------------------------------------------------------------- */

@@ -33,6 +33,9 @@ struct pf_pool {
 	pf_job *queue;        /* ring of cap slots, count used from head */
 	size_t cap, head, count;
 	bool stopping;
+	/* Jobs ever queued, finished and cancelled: with count and the busy
+	 * workers they add up, read together under the lock. */
+	uint64_t added, finished, cancelled;
 	unsigned nworkers;    /* started; immutable after create */
 	pf_worker *workers;
 };
@@ -62,6 +65,7 @@ static void *worker_main(void *arg)
 		job.fn(job.owner, job.arg);
 		pthread_mutex_lock(&pool->lock);
 		w->busy = NULL;
+		pool->finished++;
 		pthread_cond_broadcast(&pool->done);
 	}
 	pthread_mutex_unlock(&pool->lock);
@@ -133,6 +137,7 @@ bool pf_pool_try_add(pf_pool *pool, pf_job_fn fn, void *owner, uint64_t arg)
 		pool->queue[(pool->head + pool->count) % pool->cap] =
 			(pf_job){ .fn = fn, .owner = owner, .arg = arg };
 		pool->count++;
+		pool->added++;
 		queued = true;
 		pthread_cond_signal(&pool->work);
 	}
@@ -160,18 +165,22 @@ void pf_pool_cancel(pf_pool *pool, const void *owner)
 		if (job.owner != owner)
 			pool->queue[(pool->head + kept++) % pool->cap] = job;
 	}
+	pool->cancelled += pool->count - kept;
 	pool->count = kept;
 	while (owner_running(pool, owner))
 		pthread_cond_wait(&pool->done, &pool->lock);
 	pthread_mutex_unlock(&pool->lock);
 }
 
-size_t pf_pool_depth(pf_pool *pool)
+void pf_pool_get_stats(pf_pool *pool, pf_pool_stats *st)
 {
-	size_t n;
-
 	pthread_mutex_lock(&pool->lock);
-	n = pool->count;
+	st->added = pool->added;
+	st->finished = pool->finished;
+	st->cancelled = pool->cancelled;
+	st->queued = pool->count;
+	st->running = 0;
+	for (unsigned i = 0; i < pool->nworkers; i++)
+		st->running += pool->workers[i].busy != NULL;
 	pthread_mutex_unlock(&pool->lock);
-	return n;
 }

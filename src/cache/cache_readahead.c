@@ -25,8 +25,6 @@ void pf_file_prefetch_job(void *owner, uint64_t b)
 	pf_buf *buf;
 	bool zero = true;
 
-	atomic_fetch_add_explicit(&f->cache->prefetch_running, 1,
-				  memory_order_relaxed);
 	pthread_rwlock_rdlock(&f->lock);
 	if (!pf_file_dirty_get(f, b))
 		pf_file_block_key(f, b, &k, &zero);
@@ -34,10 +32,6 @@ void pf_file_prefetch_job(void *owner, uint64_t b)
 	if (!zero && pf_cache_get(f->cache, f->c, &k, true, &buf) == 0)
 		pf_buf_release(buf);
 	pthread_rwlock_unlock(&f->lock);
-	atomic_fetch_add_explicit(&f->cache->prefetch_done, 1,
-				  memory_order_relaxed);
-	atomic_fetch_sub_explicit(&f->cache->prefetch_running, 1,
-				  memory_order_relaxed);
 }
 
 /* True when block b would need a decode now. Caller holds f->lock. */
@@ -63,8 +57,6 @@ static uint64_t prefetch_queue(pf_file *f, uint64_t lo, uint64_t hi)
 			continue;
 		if (!pf_pool_try_add(cache->pool, pf_file_prefetch_job, f, b))
 			break; /* queue full: retry from here on the next read */
-		atomic_fetch_add_explicit(&cache->prefetches, 1,
-					  memory_order_relaxed);
 	}
 	return b * f->bs;
 }

@@ -404,9 +404,6 @@ int pf_cache_create(pf_store *store, const pf_cache_opts *opts, pf_cache **out)
 	cache->store = store;
 	cache->opts = *opts;
 	cache->read_only = pf_store_get_opts(store)->read_only;
-	atomic_init(&cache->prefetches, 0);
-	atomic_init(&cache->prefetch_running, 0);
-	atomic_init(&cache->prefetch_done, 0);
 	rc = table_init(&cache->table, opts->cache_size);
 	if (rc < 0)
 		goto out_free;
@@ -436,6 +433,7 @@ void pf_cache_destroy(pf_cache *cache)
 void pf_cache_get_stats(pf_cache *cache, pf_cache_stats *st)
 {
 	pf_cache_table *t = &cache->table;
+	pf_pool_stats ps;
 
 	pthread_mutex_lock(&t->lock);
 	st->hits = t->hits;
@@ -447,13 +445,12 @@ void pf_cache_get_stats(pf_cache *cache, pf_cache_stats *st)
 	memcpy(st->codec_bytes, t->codec_bytes, sizeof(st->codec_bytes));
 	memcpy(st->codec_ns, t->codec_ns, sizeof(st->codec_ns));
 	pthread_mutex_unlock(&t->lock);
-	st->prefetches = atomic_load_explicit(&cache->prefetches,
-					      memory_order_relaxed);
-	st->prefetch_running = atomic_load_explicit(&cache->prefetch_running,
-						    memory_order_relaxed);
-	st->prefetch_done = atomic_load_explicit(&cache->prefetch_done,
-						 memory_order_relaxed);
-	st->queue_depth = pf_pool_depth(cache->pool);
+	pf_pool_get_stats(cache->pool, &ps);
+	st->prefetches = ps.added;
+	st->prefetch_running = ps.running;
+	st->prefetch_done = ps.finished;
+	st->prefetch_dropped = ps.cancelled;
+	st->queue_depth = ps.queued;
 }
 
 int pf_cache_root_fd(const pf_cache *cache)
@@ -469,6 +466,20 @@ bool pf_cache_is_hidden_name(const char *name)
 bool pf_cache_read_only(const pf_cache *cache)
 {
 	return cache->read_only;
+}
+
+bool pf_cache_has_default_models(const pf_cache *cache)
+{
+	pf_model_info *models;
+	bool any = false;
+	size_t n;
+
+	if (pf_store_models_list(cache->store, &models, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n && !any; i++)
+		any = models[i].kind[0] != '\0';
+	free(models);
+	return any;
 }
 
 int pf_cache_peek_size(int fd, uint64_t *size)

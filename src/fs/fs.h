@@ -26,6 +26,10 @@ typedef struct pf_mount_opts {
 	pf_store_opts store;
 	pf_cache_opts cache;
 	double attr_timeout; /* seconds the kernel may cache attributes */
+	/* Background recompression to the learned codec (fs_recompress.c). */
+	bool recompress;
+	double recompress_after;  /* seconds unchanged and unused: cold */
+	uint64_t recompress_rate; /* plain bytes per second at most; 0: no limit */
 } pf_mount_opts;
 
 /*

@@ -280,6 +280,23 @@ int pf_inode_stat(pf_inode *inode, struct stat *st)
 	return logical_attrs(inode, st);
 }
 
+int pf_inode_find_at(pf_fs *fs, int dirfd, const char *name, pf_inode **out)
+{
+	struct stat st;
+	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd == -1)
+		return -errno;
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(st.st_mode)) {
+		int rc = S_ISREG(st.st_mode) ? -errno : -EINVAL;
+
+		close(fd);
+		return rc;
+	}
+	return table_lookup(fs, fd, &st, out);
+}
+
 /*
  * With POSIX ACLs on, the kernel leaves the caller's umask to the daemon
  * (whose own umask is 0). As the kernel would, it applies unless the parent
@@ -368,13 +385,12 @@ int pf_fs_create(pf_cache *cache, const pf_mount_opts *opts, pf_fs **out)
 {
 	pf_fs *fs = calloc(1, sizeof(*fs));
 	struct stat st;
-	int root_fd = pf_cache_root_fd(cache);
+	int root_fd = pf_cache_root_fd(cache), rc;
 
 	if (!fs)
 		return -ENOMEM;
 	if (fstatat(root_fd, "", &st, AT_EMPTY_PATH) == -1) {
-		int rc = -errno;
-
+		rc = -errno;
 		pf_log(PF_LOG_ERR, "fstat of the store root: %m");
 		free(fs);
 		return rc;
@@ -391,6 +407,11 @@ int pf_fs_create(pf_cache *cache, const pf_mount_opts *opts, pf_fs **out)
 	fs->chown_new = geteuid() == 0;
 	inode_init(&fs->root, root_fd, &st);
 	pthread_mutex_init(&fs->table_lock, NULL);
+	rc = pf_recompress_start(fs);
+	if (rc < 0) {
+		pf_fs_destroy(fs);
+		return rc;
+	}
 	*out = fs;
 	return 0;
 }
@@ -413,6 +434,7 @@ void pf_fs_destroy(pf_fs *fs)
 {
 	if (!fs)
 		return;
+	pf_recompress_stop(fs);
 	for (size_t i = 0; i < fs->nbuckets; i++) {
 		while (fs->buckets[i]) {
 			pf_inode *p = fs->buckets[i];

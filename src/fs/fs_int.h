@@ -79,6 +79,10 @@ typedef struct pf_inode {
 	/* Time of the last write while mtime_pending: until the commit the
 	 * backing ctime has not moved, but a write changes ctime too. */
 	struct timespec wtime;
+	/* Open handles, and CLOCK_MONOTONIC seconds when one was last opened
+	 * or closed (0: never): background recompression leaves files in use. */
+	int64_t nhandle;
+	double used_at;
 } pf_inode;
 
 struct pf_fs {
@@ -87,6 +91,7 @@ struct pf_fs {
 	bool read_only;       /* store is read-only; immutable */
 	bool chown_new;       /* running as root: new entries go to the caller */
 	bool posix_acl;       /* the kernel checks POSIX ACLs; set by init */
+	struct pf_recompress *recompress; /* background thread, or NULL */
 	pf_inode root;        /* never freed, never in the table */
 
 	pthread_mutex_t table_lock; /* guards buckets..count, nlookup, nopen */
@@ -148,6 +153,12 @@ void pf_inode_proc_path(const pf_inode *inode, char buf[static 32]);
 mode_t pf_fs_create_mode(const pf_fs *fs, const pf_inode *parent, mode_t mode,
 			 mode_t umask);
 
+/* Finds or makes the inode of the regular file name in dirfd (a backing
+ * directory) and takes one reference on it, released with
+ * pf_inode_unref(fs, inode, 1). @return 0, -EINVAL not a regular file,
+ * -errno. */
+int pf_inode_find_at(pf_fs *fs, int dirfd, const char *name, pf_inode **out);
+
 /* True when name in parent is the store's metadata directory. */
 bool pf_fs_hidden(pf_fs *fs, const pf_inode *parent, const char *name);
 
@@ -158,6 +169,15 @@ bool pf_fs_hidden(pf_fs *fs, const pf_inode *parent, const char *name);
 int pf_inode_file_get(pf_fs *fs, pf_inode *inode, pf_file **out);
 /* Unpins; the last user commits (writable store) and closes the file. */
 void pf_inode_file_put(pf_fs *fs, pf_inode *inode);
+
+/* Background recompression writes re-encoded blocks into the container,
+ * which moves its mtime: first the backing mtime becomes the logical one
+ * (I3), unless a write already made one. pf_inode_commit_recoded() commits
+ * such blocks (pf_file_commit_recoded(), durable) and puts the mtime back;
+ * a file with changes of its own is left to their commit. @return 0 or
+ * -errno. */
+void pf_inode_hold_mtime(pf_inode *inode);
+int pf_inode_commit_recoded(pf_inode *inode, pf_file *f);
 
 /* Commits f, then restores the backing mtime to the logical one (I3).
  * @return 0 or -errno from the commit or the restore. */
@@ -204,5 +224,24 @@ void pf_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    size_t size);
 void pf_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void pf_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* ---- background recompression (fs_recompress.c) -------------------------- */
+
+/* CLOCK_MONOTONIC in seconds (pf_inode.used_at). */
+double pf_fs_now(void);
+
+/* Starts the thread when the options ask for it and it can do anything (a
+ * writable store with default models, codec auto or learned). @return 0,
+ * or -errno when the thread cannot start. */
+int pf_recompress_start(pf_fs *fs);
+/* Stops and joins it (waiting for the block being coded). NULL is ok. */
+void pf_recompress_stop(pf_fs *fs);
+
+/* What it did since the mount, for user.priorfs.stats. */
+typedef struct pf_recompress_stats {
+	bool running;
+	uint64_t scans, files, blocks;
+} pf_recompress_stats;
+void pf_recompress_get_stats(pf_fs *fs, pf_recompress_stats *st);
 
 #endif

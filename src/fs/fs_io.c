@@ -72,18 +72,30 @@ int pf_inode_file_get(pf_fs *fs, pf_inode *inode, pf_file **out)
 
 /* Commit, then the mtime restore of (I3). Caller holds inode->lock, so a
  * write finishing meanwhile marks its mtime only after the restore. */
-static int commit_locked(pf_inode *inode, pf_file *f, bool durable)
+static int restore_mtime_locked(pf_inode *inode)
 {
 	struct timespec tv[2] = { { 0, UTIME_OMIT }, { 0, 0 } };
+	struct stat st;
 
-	PF_FORWARD(pf_file_commit(f, durable));
 	if (!inode->mtime_pending)
 		return 0;
 	tv[1] = inode->mtime;
+	/* Unchanged (nothing was written): no utimens, which moves ctime. */
+	if (fstatat(inode->fd, "", &st, AT_EMPTY_PATH) == 0 &&
+	    st.st_mtim.tv_sec == tv[1].tv_sec && st.st_mtim.tv_nsec == tv[1].tv_nsec) {
+		inode->mtime_pending = false;
+		return 0;
+	}
 	if (utimensat(inode->fd, "", tv, AT_EMPTY_PATH) == -1)
 		return -errno;
 	inode->mtime_pending = false;
 	return 0;
+}
+
+static int commit_locked(pf_inode *inode, pf_file *f, bool durable)
+{
+	PF_FORWARD(pf_file_commit(f, durable));
+	return restore_mtime_locked(inode);
 }
 
 int pf_inode_commit(pf_fs *fs, pf_inode *inode, pf_file *f, bool durable)
@@ -96,6 +108,31 @@ int pf_inode_commit(pf_fs *fs, pf_inode *inode, pf_file *f, bool durable)
 	rc = commit_locked(inode, f, durable);
 	pthread_mutex_unlock(&inode->lock);
 	return rc;
+}
+
+void pf_inode_hold_mtime(pf_inode *inode)
+{
+	struct stat st;
+
+	pthread_mutex_lock(&inode->lock);
+	if (!inode->mtime_pending &&
+	    fstatat(inode->fd, "", &st, AT_EMPTY_PATH) == 0) {
+		inode->mtime = st.st_mtim;
+		inode->mtime_pending = true;
+	}
+	pthread_mutex_unlock(&inode->lock);
+}
+
+int pf_inode_commit_recoded(pf_inode *inode, pf_file *f)
+{
+	int rc;
+
+	pthread_mutex_lock(&inode->lock);
+	rc = pf_file_commit_recoded(f, true);
+	if (rc == 0)
+		rc = restore_mtime_locked(inode);
+	pthread_mutex_unlock(&inode->lock);
+	return rc == -EBUSY ? 0 : rc;
 }
 
 void pf_inode_file_put(pf_fs *fs, pf_inode *inode)
@@ -175,8 +212,19 @@ int pf_inode_utimens(pf_fs *fs, pf_inode *inode, const struct timespec tv[2])
 
 /* ---- handles ---------------------------------------------------------------- */
 
+/* Counts the handles of an inode (+1 or -1) and notes the time, which
+ * keeps background recompression away from files in use. */
+static void count_handle(pf_inode *inode, int delta)
+{
+	pthread_mutex_lock(&inode->lock);
+	inode->nhandle += delta;
+	inode->used_at = pf_fs_now();
+	pthread_mutex_unlock(&inode->lock);
+}
+
 static void handle_close(pf_fs *fs, pf_handle *h)
 {
+	count_handle(h->inode, -1);
 	pf_inode_file_put(fs, h->inode);
 	pthread_mutex_destroy(&h->ra_lock);
 	free(h);
@@ -198,6 +246,7 @@ static int do_open(pf_fs *fs, pf_inode *inode, int flags, pf_handle **out)
 		free(h);
 		return rc;
 	}
+	count_handle(inode, 1);
 	h->inode = inode;
 	h->writable = writable;
 	pthread_mutex_init(&h->ra_lock, NULL);

@@ -23,6 +23,8 @@
 #define PF_DIRTY_LIMIT_MIN (1ull << 20)
 #define PF_DIRTY_LIMIT_MAX (4ull << 30)
 #define PF_ATTR_TIMEOUT_DEFAULT 1.0
+#define PF_RECOMPRESS_AFTER_DEFAULT 600.0
+#define PF_RECOMPRESS_RATE_DEFAULT (4ull << 20)
 
 enum opt_key {
 	KEY_RO,
@@ -39,6 +41,9 @@ enum opt_key {
 	KEY_VERIFY,
 	KEY_SYNC_VALUE,
 	KEY_ATTR_TIMEOUT,
+	KEY_RECOMPRESS,
+	KEY_RECOMPRESS_AFTER,
+	KEY_RECOMPRESS_RATE,
 };
 
 static const struct fuse_opt pf_opt_table[] = {
@@ -56,6 +61,9 @@ static const struct fuse_opt pf_opt_table[] = {
 	FUSE_OPT_KEY("verify=", KEY_VERIFY),
 	FUSE_OPT_KEY("sync=", KEY_SYNC_VALUE),
 	FUSE_OPT_KEY("attr_timeout=", KEY_ATTR_TIMEOUT),
+	FUSE_OPT_KEY("recompress=", KEY_RECOMPRESS),
+	FUSE_OPT_KEY("recompress_after=", KEY_RECOMPRESS_AFTER),
+	FUSE_OPT_KEY("recompress_rate=", KEY_RECOMPRESS_RATE),
 	FUSE_OPT_END
 };
 
@@ -78,6 +86,9 @@ static const size_rule readahead_rule = {
 };
 static const size_rule dirty_limit_rule = {
 	PF_DIRTY_LIMIT_MIN, PF_DIRTY_LIMIT_MAX, false, "must be from 1M to 4G"
+};
+static const size_rule recompress_rate_rule = {
+	0, UINT64_MAX, false, "must be a size per second, 0 for no limit"
 };
 
 typedef struct parse_ctx {
@@ -219,6 +230,15 @@ static int set_value(pf_mount_opts *o, int key, const char *v,
 	case KEY_ATTR_TIMEOUT:
 		*why = "must be a number of seconds, 0 or more";
 		return parse_seconds(v, &o->attr_timeout);
+	case KEY_RECOMPRESS:
+		*why = "must be 0 or 1";
+		return parse_bool(v, &o->recompress);
+	case KEY_RECOMPRESS_AFTER:
+		*why = "must be a number of seconds, 0 or more";
+		return parse_seconds(v, &o->recompress_after);
+	case KEY_RECOMPRESS_RATE:
+		*why = recompress_rate_rule.range;
+		return parse_size(v, &recompress_rate_rule, &o->recompress_rate);
 	}
 	*why = "unknown option";
 	return -1;
@@ -261,6 +281,8 @@ static void opts_default(pf_mount_opts *o)
 	o->cache.threads = PF_THREADS_DEFAULT;
 	o->cache.dirty_limit = PF_DIRTY_LIMIT_DEFAULT;
 	o->attr_timeout = PF_ATTR_TIMEOUT_DEFAULT;
+	o->recompress_after = PF_RECOMPRESS_AFTER_DEFAULT;
+	o->recompress_rate = PF_RECOMPRESS_RATE_DEFAULT;
 }
 
 int pf_mount_opts_parse(struct fuse_args *args, pf_mount_opts *opts, char *err,
@@ -300,6 +322,12 @@ void pf_mount_opts_help(FILE *out)
 "    -o verify=0|1          check block checksums on read (default 1)\n"
 "    -o sync, -o sync=0|1   make every commit durable (default 0)\n"
 "    -o attr_timeout=S      seconds the kernel caches attributes (default 1)\n"
+"    -o recompress=0|1      move cold files to the learned codec in the\n"
+"                           background (default 0)\n"
+"    -o recompress_after=S  seconds a file stays unchanged and unused before\n"
+"                           it is cold (default 600)\n"
+"    -o recompress_rate=N   plain bytes per second recompressed at most,\n"
+"                           0 for no limit (default 4M)\n"
 "    -o ro                  mount and open the store read-only\n"
 "Sizes take a K, M or G suffix (powers of 1024).\n");
 }

@@ -142,11 +142,13 @@ out_file:
 #define STATS_NAME "stats"
 #define STATS_VERSION 1
 
-static void format_stats(pf_cache *cache, FILE *out)
+static void format_stats(pf_fs *fs, FILE *out)
 {
+	pf_recompress_stats rs;
 	pf_cache_stats st;
 
-	pf_cache_get_stats(cache, &st);
+	pf_cache_get_stats(fs->cache, &st);
+	pf_recompress_get_stats(fs, &rs);
 	fprintf(out, "version=%d\n", STATS_VERSION);
 	fprintf(out, "hits=%" PRIu64 "\nmisses=%" PRIu64 "\n", st.hits,
 		st.misses);
@@ -158,11 +160,14 @@ static void format_stats(pf_cache *cache, FILE *out)
 			PRIu64 "\n", codec_names[i], st.codec_bytes[i],
 			codec_names[i], st.codec_ns[i]);
 	fprintf(out, "readahead_queued=%" PRIu64 "\nreadahead_running=%"
-		PRIu64 "\nreadahead_done=%" PRIu64 "\nqueue_depth=%" PRIu64
-		"\n", st.prefetches, st.prefetch_running, st.prefetch_done,
-		st.queue_depth);
+		PRIu64 "\nreadahead_done=%" PRIu64 "\nreadahead_dropped=%" PRIu64
+		"\nqueue_depth=%" PRIu64 "\n", st.prefetches, st.prefetch_running,
+		st.prefetch_done, st.prefetch_dropped, st.queue_depth);
 	fprintf(out, "cache_bytes=%" PRIu64 "\ncache_size=%" PRIu64 "\n",
 		st.bytes, st.cache_size);
+	fprintf(out, "recompress=%d\nrecompress_scans=%" PRIu64
+		"\nrecompress_files=%" PRIu64 "\nrecompress_blocks=%" PRIu64 "\n",
+		rs.running, rs.scans, rs.files, rs.blocks);
 }
 
 /* The value of user.priorfs.stats into r (buf set, len its length). */
@@ -175,7 +180,7 @@ static int do_get_stats(pf_fs *fs, xattr_reply *r)
 	out = open_memstream(&r->buf, &len);
 	if (!out)
 		return -ENOMEM;
-	format_stats(fs->cache, out);
+	format_stats(fs, out);
 	if (fclose(out) != 0) {
 		free(r->buf);
 		r->buf = NULL;

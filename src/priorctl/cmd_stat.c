@@ -663,10 +663,19 @@ static void mount_human(const struct mount_stats *m, const char *path)
 		putchar('\n');
 	}
 	printf("read-ahead: %" PRIu64 " queued, %" PRIu64 " running, %" PRIu64
-	       " done, queue depth %" PRIu64 "\n",
+	       " done, %" PRIu64 " dropped, queue depth %" PRIu64 "\n",
 	       mount_stat(m, "readahead_queued"),
 	       mount_stat(m, "readahead_running"),
-	       mount_stat(m, "readahead_done"), mount_stat(m, "queue_depth"));
+	       mount_stat(m, "readahead_done"),
+	       mount_stat(m, "readahead_dropped"), mount_stat(m, "queue_depth"));
+	if (mount_stat(m, "recompress"))
+		printf("background: %" PRIu64 " scans, %" PRIu64 " files, %" PRIu64
+		       " blocks moved to the learned codec\n",
+		       mount_stat(m, "recompress_scans"),
+		       mount_stat(m, "recompress_files"),
+		       mount_stat(m, "recompress_blocks"));
+	else
+		puts("background: recompression off");
 }
 
 static void mount_json(const struct mount_stats *m, const char *path)
@@ -675,7 +684,8 @@ static void mount_json(const struct mount_stats *m, const char *path)
 	static const char *const plain[] = {
 		"version", "hits", "misses", "decodes", "decoded_bytes",
 		"readahead_queued", "readahead_running", "readahead_done",
-		"queue_depth", "cache_bytes", "cache_size",
+		"readahead_dropped", "queue_depth", "cache_bytes", "cache_size", "recompress",
+		"recompress_scans", "recompress_files", "recompress_blocks",
 	};
 
 	fputs("{\n  \"mount\": ", stdout);

@@ -144,6 +144,9 @@ uint32_t pf_container_block_size(const pf_container *c);
 uint64_t pf_container_stored_bytes(pf_container *c);
 /* True when the working state differs from the last commit. */
 bool pf_container_dirty(pf_container *c);
+/* True when it differs in more than re-encoded blocks (see below): the
+ * contents changed. */
+bool pf_container_changed(pf_container *c);
 const char *pf_container_label(const pf_container *c);
 
 /* Copies the working index entry of block b into *e. A block at or past
@@ -171,6 +174,20 @@ int pf_container_read_block(pf_container *c, uint64_t b, void *plain,
  */
 int pf_container_write_block(pf_container *c, uint64_t b, const void *plain,
 			     uint32_t len);
+
+/*
+ * Re-encodes working block b, stored with zstd or raw, with the learned
+ * codec and the store's default models (whatever the store's codec options;
+ * the file's model is picked by a trial of the first block recoded), and
+ * replaces it when that is smaller. Same plain bytes, so the contents do not
+ * change (pf_container_changed() stays false). Decoding and encoding run
+ * without the container's lock, so readers and writers are not held up; the
+ * block is replaced only if nobody changed it meanwhile.
+ * @return 1 replaced; 0 kept (a hole, learned already, no default model, or
+ *         not smaller); -EAGAIN changed meanwhile; -EIO (block corrupt,
+ *         logged), -ENOSPC, -ENOMEM, -EROFS.
+ */
+int pf_container_recode_block(pf_container *c, uint64_t b);
 
 /*
  * Sets the working logical size. Blocks wholly past it are dropped; the block

@@ -284,6 +284,16 @@ uint64_t pf_container_stored_bytes(pf_container *c)
 	return used < (uint64_t)st.st_size ? used : (uint64_t)st.st_size;
 }
 
+bool pf_container_changed(pf_container *c)
+{
+	bool changed;
+
+	pthread_rwlock_rdlock(&c->lock);
+	changed = c->dirty && !c->recoded_only;
+	pthread_rwlock_unlock(&c->lock);
+	return changed;
+}
+
 bool pf_container_dirty(pf_container *c)
 {
 	bool dirty;
@@ -509,7 +519,7 @@ static int store_block(pf_container *c, uint64_t b, const void *plain, uint32_t 
 	n = pf_codec_encode(&params, plain, len, out, cap, &e.codec);
 	rc = n < 0 ? (int)n : 0;
 	if (rc == 0 && e.codec == PF_CODEC_LEARNED) {
-		rc = pf_learned_slot(c);
+		rc = pf_learned_slot(c, c->write_model_id);
 		e.model = (uint8_t)(rc > 0 ? rc : 0);
 		rc = rc < 0 ? rc : 0;
 	}
@@ -529,6 +539,7 @@ static int store_block(pf_container *c, uint64_t b, const void *plain, uint32_t 
 	drop_entry(c, b);
 	c->widx[b] = e;
 	c->dirty = true;
+	c->recoded_only = false;
 out_free:
 	free(out);
 	return rc;
@@ -580,6 +591,7 @@ static int set_size_locked(pf_container *c, uint64_t size, uint64_t skip)
 	PF_FORWARD(resize_index(c, n));
 	c->wsize = size;
 	c->dirty = true;
+	c->recoded_only = false;
 	return 0;
 }
 
@@ -620,6 +632,119 @@ int pf_container_set_size(pf_container *c, uint64_t size)
 		rc = set_size_locked(c, size, UINT64_MAX);
 	pthread_rwlock_unlock(&c->lock);
 	return rc;
+}
+
+/* ---- re-encoding in place ------------------------------------------------- */
+
+/* The default model recodes of c use: picked by a trial of the first block
+ * recoded (slow, so without the lock; two racing picks agree or either will
+ * do). *model is NULL when the store has no default model. */
+static int recode_model(pf_container *c, const void *plain, uint32_t len,
+			const pf_model **model, uint8_t id[PF_MODEL_ID_SIZE])
+{
+	bool picked;
+
+	pthread_rwlock_rdlock(&c->lock);
+	picked = c->recode_picked;
+	*model = c->recode_model;
+	memcpy(id, c->recode_model_id, PF_MODEL_ID_SIZE);
+	pthread_rwlock_unlock(&c->lock);
+	if (picked)
+		return 0;
+	PF_FORWARD(pf_learned_best(c->store, plain, len, model, id));
+	pthread_rwlock_wrlock(&c->lock);
+	c->recode_picked = true;
+	c->recode_model = *model;
+	memcpy(c->recode_model_id, id, PF_MODEL_ID_SIZE);
+	pthread_rwlock_unlock(&c->lock);
+	return 0;
+}
+
+static bool same_entry(const pf_block_entry *a, const pf_block_entry *b)
+{
+	return a->offset == b->offset && a->stored_len == b->stored_len &&
+	       a->codec == b->codec && a->checksum == b->checksum;
+}
+
+/* Makes e (stored bytes at out, model id) working block b, if b is still
+ * `was` at plain length len. */
+static int recode_install(pf_container *c, uint64_t b, uint32_t len,
+			  const pf_block_entry *was, pf_block_entry *e,
+			  const uint8_t *out, const uint8_t id[PF_MODEL_ID_SIZE])
+{
+	pf_block_entry cur;
+	int rc;
+
+	pthread_rwlock_wrlock(&c->lock);
+	rc = check_writable(c);
+	cur = entry_at(c, b);
+	if (rc == 0 && (!same_entry(&cur, was) ||
+			pf_fmt_block_len(c->wsize, c->shift, b) != len))
+		rc = -EAGAIN;
+	if (rc == 0) {
+		rc = pf_learned_slot(c, id);
+		e->model = (uint8_t)(rc > 0 ? rc : 0);
+		rc = rc < 0 ? rc : 0;
+	}
+	if (rc == 0)
+		rc = alloc_extent(c, e->stored_len, &e->offset);
+	if (rc == 0) {
+		rc = pf_pwrite_full(c->fd, out, e->stored_len, e->offset);
+		if (rc < 0)
+			pf_extents_add(&c->free, e->offset, e->stored_len);
+	}
+	if (rc == 0) {
+		if (!c->dirty)
+			c->recoded_only = true;
+		drop_entry(c, b);
+		c->widx[b] = *e;
+		c->dirty = true;
+	}
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}
+
+int pf_container_recode_block(pf_container *c, uint64_t b)
+{
+	uint32_t bs = block_size(c), len = 0;
+	uint8_t *plain = malloc(bs), *out = NULL;
+	uint8_t id[PF_MODEL_ID_SIZE];
+	pf_codec_params params = c->store->opts.codec;
+	pf_block_entry was, e = { 0 };
+	ssize_t n = 0;
+	int rc;
+
+	if (!plain)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&c->lock);
+	rc = check_writable(c);
+	was = entry_at(c, b);
+	if (rc == 0 && (was.codec == PF_CODEC_ZSTD || was.codec == PF_CODEC_RAW))
+		rc = read_block_locked(c, b, plain, bs, &len, true);
+	else if (rc == 0)
+		rc = 1; /* a hole, zeros, or learned already */
+	pthread_rwlock_unlock(&c->lock);
+	if (rc == 0)
+		rc = recode_model(c, plain, len, &params.model, id);
+	if (rc == 0 && !params.model)
+		rc = 1;
+	params.choice = PF_CHOICE_LEARNED; /* zstd made what is stored */
+	if (rc == 0 && !(out = malloc(pf_codec_bound(len))))
+		rc = -ENOMEM;
+	if (rc == 0) {
+		n = pf_codec_encode(&params, plain, len, out, pf_codec_bound(len), &e.codec);
+		rc = n < 0 ? (int)n : 0;
+	}
+	if (rc == 0 && (e.codec != PF_CODEC_LEARNED || (uint64_t)n >= was.stored_len))
+		rc = 1; /* the learned codec does not beat what is stored */
+	if (rc == 0) {
+		e.stored_len = (uint32_t)n;
+		e.checksum = was.checksum;
+		rc = recode_install(c, b, len, &was, &e, out, id);
+	}
+	free(out);
+	free(plain);
+	return rc < 0 ? rc : rc == 0;
 }
 
 /* ---- committing ----------------------------------------------------------- */

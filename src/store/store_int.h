@@ -147,6 +147,8 @@ struct pf_container {
 	bool has_header;         /* header bytes are on disk */
 	bool failed;             /* (I4) */
 	bool dirty;              /* working state != committed state */
+	bool recoded_only;       /* when dirty: only re-encoded blocks, the
+				  * contents are the committed ones */
 	uint8_t hdr[PF_HEADER_SIZE];
 	pf_slot committed;       /* seq 0: nothing committed yet */
 	int slot_no;             /* slot holding `committed` (0 or 1) */
@@ -165,6 +167,10 @@ struct pf_container {
 	bool model_picked;               /* write_model chosen (may be NULL) */
 	const pf_model *write_model;     /* owned by the store */
 	uint8_t write_model_id[PF_MODEL_ID_SIZE];
+	/* The same for pf_container_recode_block(), picked on its first call. */
+	bool recode_picked;
+	const pf_model *recode_model;
+	uint8_t recode_model_id[PF_MODEL_ID_SIZE];
 };
 
 /* ---- learned blocks (store_learned.c) -------------------------------------- */
@@ -173,8 +179,12 @@ struct pf_container {
  * model, picked by a trial encode of `plain` on first use. */
 int pf_learned_params(pf_container *c, const void *plain, uint32_t len,
 		      pf_codec_params *params);
-/* Model slot (1-based) for c->write_model, added to the table if needed. */
-int pf_learned_slot(pf_container *c);
+/* The store's default model that codes plain smallest (the only one when
+ * there is one; *model NULL when there is none), by a trial encode. */
+int pf_learned_best(pf_store *store, const void *plain, uint32_t len,
+		    const pf_model **model, uint8_t id[PF_MODEL_ID_SIZE]);
+/* Model slot (1-based) for model id, added to the table if needed. */
+int pf_learned_slot(pf_container *c, const uint8_t id[PF_MODEL_ID_SIZE]);
 /* The loaded model of slot `slot` of c. @return 0, -ENOENT, -EIO. */
 int pf_learned_model(pf_container *c, unsigned slot, const pf_model **out);
 /* Drops table entries no working block uses and renumbers the blocks, so a

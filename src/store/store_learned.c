@@ -6,8 +6,10 @@
  * A file picks its model once per open: the first block that may use the
  * learned codec is encoded with each of the store's default models and the
  * smallest wins (zstd and raw stay in the race per block, codec_block.c).
- * The caller holds the container's write lock, or its read lock for
- * pf_learned_model().
+ * Background recompression picks its model the same way, separately
+ * (pf_container_recode_block()). The caller holds the container's write
+ * lock, or its read lock for pf_learned_model(); pf_learned_best() needs no
+ * container.
  */
 #include "store/store_int.h"
 
@@ -15,27 +17,25 @@
 
 #define TRIAL_MODELS_MAX 16
 
-/* Encodes plain with each default model; keeps the one with fewest bytes. */
-static int pick_model(pf_container *c, const void *plain, uint32_t len)
+int pf_learned_best(pf_store *store, const void *plain, uint32_t len,
+		    const pf_model **model, uint8_t id[PF_MODEL_ID_SIZE])
 {
 	const pf_model *models[TRIAL_MODELS_MAX];
 	uint8_t ids[TRIAL_MODELS_MAX][PF_MODEL_ID_SIZE];
-	int n = pf_models_defaults(c->store, models, ids, TRIAL_MODELS_MAX);
+	int n = pf_models_defaults(store, models, ids, TRIAL_MODELS_MAX);
 	ssize_t best = -1;
 	uint8_t *out;
 
-	c->model_picked = true;
-	if (n <= 1) {
-		c->write_model = n == 1 ? models[0] : NULL;
-		if (n == 1)
-			memcpy(c->write_model_id, ids[0], PF_MODEL_ID_SIZE);
+	*model = n == 1 ? models[0] : NULL;
+	if (n == 1)
+		memcpy(id, ids[0], PF_MODEL_ID_SIZE);
+	if (n <= 1)
 		return 0;
-	}
 	out = malloc(pf_codec_bound(len));
 	if (!out)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
-		pf_codec_params trial = { PF_CHOICE_LEARNED, c->store->opts.codec.zstd_level,
+		pf_codec_params trial = { PF_CHOICE_LEARNED, store->opts.codec.zstd_level,
 					  models[i] };
 		uint8_t codec;
 		ssize_t got = pf_codec_encode(&trial, plain, len, out, pf_codec_bound(len),
@@ -43,8 +43,8 @@ static int pick_model(pf_container *c, const void *plain, uint32_t len)
 
 		if (codec == PF_CODEC_LEARNED && got > 0 && (best < 0 || got < best)) {
 			best = got;
-			c->write_model = models[i];
-			memcpy(c->write_model_id, ids[i], PF_MODEL_ID_SIZE);
+			*model = models[i];
+			memcpy(id, ids[i], PF_MODEL_ID_SIZE);
 		}
 	}
 	free(out);
@@ -59,16 +59,19 @@ int pf_learned_params(pf_container *c, const void *plain, uint32_t len,
 	if (!c->store->opts.use_models || params->choice == PF_CHOICE_ZSTD ||
 	    params->choice == PF_CHOICE_RAW)
 		return 0;
-	if (!c->model_picked)
-		PF_FORWARD(pick_model(c, plain, len));
+	if (!c->model_picked) {
+		PF_FORWARD(pf_learned_best(c->store, plain, len, &c->write_model,
+					   c->write_model_id));
+		c->model_picked = true;
+	}
 	params->model = c->write_model;
 	return 0;
 }
 
-int pf_learned_slot(pf_container *c)
+int pf_learned_slot(pf_container *c, const uint8_t id[PF_MODEL_ID_SIZE])
 {
 	for (unsigned i = 0; i < c->nmodels; i++)
-		if (memcmp(c->models[i], c->write_model_id, PF_MODEL_ID_SIZE) == 0)
+		if (memcmp(c->models[i], id, PF_MODEL_ID_SIZE) == 0)
 			return (int)i + 1;
 	if (!c->models) {
 		c->models = calloc(PF_MODELS_MAX, PF_MODEL_ID_SIZE);
@@ -79,7 +82,7 @@ int pf_learned_slot(pf_container *c)
 		pf_learned_compact(c);
 	if (c->nmodels == PF_MODELS_MAX)
 		return -ENOSPC;
-	memcpy(c->models[c->nmodels++], c->write_model_id, PF_MODEL_ID_SIZE);
+	memcpy(c->models[c->nmodels++], id, PF_MODEL_ID_SIZE);
 	return (int)c->nmodels;
 }
 

@@ -59,7 +59,7 @@ expect "$PF_WORK/s0" "$PF_WORK/s1" 'b["misses"] > 0 and b["decodes"] >= b["misse
 expect "$PF_WORK/s0" "$PF_WORK/s1" "b['decoded_bytes'] >= $TOTAL"
 expect "$PF_WORK/s0" "$PF_WORK/s1" 'b["decoded_bytes.zstd"] > 0 and b["decoded_bytes.raw"] > 0 and b["decode_ns.zstd"] > 0'
 expect "$PF_WORK/s0" "$PF_WORK/s1" 'b["decoded_bytes"] == sum(v for k, v in b.items() if k.startswith("decoded_bytes."))'
-expect "$PF_WORK/s0" "$PF_WORK/s1" 'b["readahead_queued"] > 0 and b["readahead_done"] + b["readahead_running"] + b["queue_depth"] == b["readahead_queued"]'
+expect "$PF_WORK/s0" "$PF_WORK/s1" 'b["readahead_queued"] > 0 and b["readahead_done"] + b["readahead_dropped"] + b["readahead_running"] + b["queue_depth"] == b["readahead_queued"]'
 expect "$PF_WORK/s0" "$PF_WORK/s1" 'b["cache_bytes"] <= b["cache_size"] and b["cache_bytes"] > 0'
 
 check "warm reads (kernel page cache dropped) hit and decode nothing new"

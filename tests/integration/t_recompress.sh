@@ -1,0 +1,141 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# t_recompress.sh - background recompression (-o recompress=1): cold files written through the mount move from zstd to the learned codec with their bytes and times unchanged; open files wait; a writer during recompression wins; kill -9 mid-way leaves an fsck-clean store; stats show the work.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$(dirname "$0")/lib.sh"
+pf_setup
+[ -x "$PRIORCTL" ] || fail "no priorctl at $PRIORCTL"
+command -v getfattr >/dev/null || fail "getfattr (package attr) is needed and missing"
+
+SRC=$PF_WORK/src STORE=$PF_WORK/store MNT=$PF_WORK/mnt REF=$PF_WORK/ref
+mkdir -p "$SRC" "$REF"
+
+# zipf FILE SIZE SEED: prose-like text over a made-up Zipf vocabulary, which
+# the learned codec codes smaller than zstd.
+zipf() {
+	python3 - "$@" <<'EOF' || fail "zipf $*"
+import itertools, random, sys
+path, size, rng = sys.argv[1], int(sys.argv[2]), random.Random(int(sys.argv[3]))
+syl = "ka lo mi ne ru sa te vi do pa ri en al or is un th st ch qu".split()
+vocab = ["".join(rng.choice(syl) for _ in range(rng.choice((1, 2, 2, 3, 3, 4))))
+         for _ in range(3000)]
+cum = list(itertools.accumulate(1.0 / (i + 1) for i in range(len(vocab))))
+out, n = [], 0
+while n < size:
+    s = " ".join(rng.choices(vocab, cum_weights=cum, k=rng.randint(4, 18))).capitalize() + ".\n"
+    out.append(s)
+    n += len(s)
+open(path, "w").write("".join(out)[:size])
+EOF
+}
+
+# codec_count FILE CODEC: blocks of FILE (on the mount) stored with CODEC.
+codec_count() {
+	getfattr --only-values -n user.priorfs.codec "$1" 2>/dev/null |
+		tr ' ' '\n' | sed -n "s/^$2://p"
+}
+
+# stat_key KEY: a counter of user.priorfs.stats of the mount.
+stat_key() {
+	getfattr --only-values -n user.priorfs.stats "$MNT" | sed -n "s/^$1=//p"
+}
+
+# wait_learned FILE SECONDS: until FILE has no zstd block left.
+wait_learned() {
+	local i
+	for ((i = 0; i < $2 * 4; i++)); do
+		[ "$(codec_count "$1" zstd)" = 0 ] && [ "$(codec_count "$1" learned)" -gt 0 ] && return 0
+		sleep 0.25
+	done
+	fail "$1 still has zstd blocks after $2 s: $(getfattr --only-values -n user.priorfs.codec "$1")"
+}
+
+check "a store with a text model"
+zipf "$SRC/train.txt" 3000000 1
+pf_ctl 0 import --level fast "$SRC" "$STORE"
+pf_ctl 0 models list "$STORE"
+has "$OUT" ' text$'
+
+check "files written through the mount land as zstd, then become learned in the background"
+OPTS=recompress=1,recompress_after=2,attr_timeout=0
+pf_mount "$STORE" "$MNT" "$OPTS"
+[ "$(stat_key recompress)" = 1 ] || fail "the mount does not report recompress=1"
+mkdir -p "$MNT/d/e" "$REF/d/e"
+zipf "$REF/a.txt" 1500000 2
+zipf "$REF/d/e/b.txt" 700000 3
+pf_gen random 300K 4 "$REF/noise.bin"
+for f in a.txt d/e/b.txt noise.bin; do
+	cp "$REF/$f" "$MNT/$f" || fail "cp $f"
+	touch -d "2020-01-02 03:04:05.123456789" "$MNT/$f" "$REF/$f" || fail "touch $f"
+done
+[ "$(codec_count "$MNT/a.txt" learned)" = 0 ] || fail "a.txt was written learned"
+[ "$(codec_count "$MNT/a.txt" zstd)" -gt 0 ] || fail "a.txt has no zstd blocks"
+wait_learned "$MNT/a.txt" 60
+wait_learned "$MNT/d/e/b.txt" 60
+for f in a.txt d/e/b.txt noise.bin; do
+	cmp "$REF/$f" "$MNT/$f" || fail "$f changed"
+	[ "$(stat -c %y "$MNT/$f")" = "$(stat -c %y "$REF/$f")" ] ||
+		fail "$f mtime $(stat -c %y "$MNT/$f"), want $(stat -c %y "$REF/$f")"
+done
+[ "$(codec_count "$MNT/noise.bin" raw)" -gt 0 ] || fail "noise.bin is no longer raw"
+[ "$(stat_key recompress_files)" -ge 2 ] || fail "stats: $(stat_key recompress_files) files"
+[ "$(stat_key recompress_blocks)" -ge 9 ] || fail "stats: $(stat_key recompress_blocks) blocks"
+
+check "a file held open stays as it is until it is closed and cold"
+zipf "$REF/held.txt" 600000 5
+cp "$REF/held.txt" "$MNT/held.txt" || fail "cp held.txt"
+exec 7<"$MNT/held.txt"
+sleep 6
+[ "$(codec_count "$MNT/held.txt" learned)" = 0 ] || fail "an open file was recompressed"
+exec 7<&-
+wait_learned "$MNT/held.txt" 60
+cmp "$REF/held.txt" "$MNT/held.txt" || fail "held.txt changed"
+pf_umount "$MNT"
+pf_ctl 0 fsck "$STORE"
+
+check "a writer during a slow recompression wins; the result is its data"
+OPTS=recompress=1,recompress_after=1,recompress_rate=128K,attr_timeout=0
+pf_mount "$STORE" "$MNT" "$OPTS"
+zipf "$REF/slow.txt" 1300000 6
+cp "$REF/slow.txt" "$MNT/slow.txt" || fail "cp slow.txt"
+for ((i = 0; i < 80; i++)); do
+	[ "$(codec_count "$MNT/slow.txt" learned)" -gt 0 ] && break
+	sleep 0.25
+done
+[ "$(codec_count "$MNT/slow.txt" learned)" -gt 0 ] || fail "slow.txt never started"
+# Overwrite a block near the end (not yet recompressed) and one at the start,
+# with more of the same kind of text, which the model codes best too.
+python3 - "$REF/held.txt" "$REF/slow.txt" "$MNT/slow.txt" <<'EOF' || fail "rewrite slow.txt"
+import sys
+new = open(sys.argv[1], "rb").read()[5000:7000]
+for path in sys.argv[2:]:
+    with open(path, "r+b") as f:
+        for off in (1000, 1200000):
+            f.seek(off)
+            f.write(new)
+EOF
+cmp "$REF/slow.txt" "$MNT/slow.txt" || fail "slow.txt differs right after the rewrite"
+wait_learned "$MNT/slow.txt" 120
+cmp "$REF/slow.txt" "$MNT/slow.txt" || fail "slow.txt differs after recompression"
+pf_remount "$STORE" "$MNT" attr_timeout=0
+cmp "$REF/slow.txt" "$MNT/slow.txt" || fail "slow.txt differs after a remount"
+pf_umount "$MNT"
+pf_ctl 0 fsck "$STORE"
+
+check "kill -9 during recompression: fsck clean, every file as committed"
+pf_mount "$STORE" "$MNT" "$OPTS"
+zipf "$REF/killed.txt" 1300000 7
+cp "$REF/killed.txt" "$MNT/killed.txt" || fail "cp killed.txt"
+for ((i = 0; i < 80; i++)); do
+	[ "$(codec_count "$MNT/killed.txt" learned)" -gt 0 ] && break
+	sleep 0.25
+done
+pf_kill_daemon "$MNT"
+pf_drop_mount "$MNT"
+pf_ctl 0 fsck "$STORE"
+pf_mount "$STORE" "$MNT" ro
+for f in a.txt d/e/b.txt noise.bin held.txt slow.txt killed.txt; do
+	cmp "$REF/$f" "$MNT/$f" || fail "$f differs after kill -9"
+done
+[ "$(stat_key recompress)" = 0 ] || fail "a read-only mount recompresses"
+pf_umount "$MNT"
