@@ -183,11 +183,12 @@ pf_drop_caches() {
 # ---- test data --------------------------------------------------------------
 
 # pf_gen KIND SIZE SEED FILE: deterministic data. KIND is text (compressible,
-# prose-like lines), random, zeros, or mixed (64K runs of the other three).
-# SIZE accepts K/M suffixes.
+# prose-like lines), random, zeros, mixed (64K runs of those three), or zipf
+# (sentences over a made-up vocabulary with Zipf-distributed words, which the
+# learned codec codes smaller than zstd). SIZE accepts K/M suffixes.
 pf_gen() {
 	python3 - "$@" <<'EOF' || fail "pf_gen $*"
-import random, sys
+import itertools, random, sys
 kind, size, seed, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 mult = {"K": 1 << 10, "M": 1 << 20}
 size = int(size[:-1]) * mult[size[-1]] if size[-1] in mult else int(size)
@@ -210,9 +211,23 @@ def text(n):
         total += len(line)
     return "".join(out).encode()[:n]
 
+def zipf(n):
+    syl = "ka lo mi ne ru sa te vi do pa ri en al or is un th st ch qu".split()
+    vocab = ["".join(rng.choice(syl) for _ in range(rng.choice((1, 2, 2, 3, 3, 4))))
+             for _ in range(3000)]
+    cum = list(itertools.accumulate(1.0 / (i + 1) for i in range(len(vocab))))
+    out, total = [], 0
+    while total < n:
+        s = " ".join(rng.choices(vocab, cum_weights=cum, k=rng.randint(4, 18)))
+        out.append(s.capitalize() + ".\n")
+        total += len(out[-1])
+    return "".join(out).encode()[:n]
+
 def chunk(k, n):
     if k == "text":
         return text(n)
+    if k == "zipf":
+        return zipf(n)
     if k == "random":
         return rng.randbytes(n)
     if k == "zeros":
@@ -222,7 +237,7 @@ def chunk(k, n):
 with open(path, "wb") as f:
     left = size
     while left > 0:
-        n = min(left, 65536 if kind == "mixed" else 1 << 22)
+        n = min(left, 65536 if kind == "mixed" else left if kind == "zipf" else 1 << 22)
         k = rng.choice(("text", "random", "zeros")) if kind == "mixed" else kind
         f.write(chunk(k, n))
         left -= n

@@ -10,25 +10,6 @@ command -v getfattr >/dev/null || fail "getfattr (package attr) is needed and mi
 SRC=$PF_WORK/src STORE=$PF_WORK/store MNT=$PF_WORK/mnt REF=$PF_WORK/ref
 mkdir -p "$SRC" "$REF"
 
-# zipf FILE SIZE SEED: prose-like text over a made-up Zipf vocabulary, which
-# the learned codec codes smaller than zstd.
-zipf() {
-	python3 - "$@" <<'EOF' || fail "zipf $*"
-import itertools, random, sys
-path, size, rng = sys.argv[1], int(sys.argv[2]), random.Random(int(sys.argv[3]))
-syl = "ka lo mi ne ru sa te vi do pa ri en al or is un th st ch qu".split()
-vocab = ["".join(rng.choice(syl) for _ in range(rng.choice((1, 2, 2, 3, 3, 4))))
-         for _ in range(3000)]
-cum = list(itertools.accumulate(1.0 / (i + 1) for i in range(len(vocab))))
-out, n = [], 0
-while n < size:
-    s = " ".join(rng.choices(vocab, cum_weights=cum, k=rng.randint(4, 18))).capitalize() + ".\n"
-    out.append(s)
-    n += len(s)
-open(path, "w").write("".join(out)[:size])
-EOF
-}
-
 # codec_count FILE CODEC: blocks of FILE (on the mount) stored with CODEC.
 codec_count() {
 	getfattr --only-values -n user.priorfs.codec "$1" 2>/dev/null |
@@ -38,6 +19,16 @@ codec_count() {
 # stat_key KEY: a counter of user.priorfs.stats of the mount.
 stat_key() {
 	getfattr --only-values -n user.priorfs.stats "$MNT" | sed -n "s/^$1=//p"
+}
+
+# wait_started FILE: until FILE has a learned block (20 s at most).
+wait_started() {
+	local i
+	for ((i = 0; i < 80; i++)); do
+		[ "$(codec_count "$1" learned)" -gt 0 ] && return 0
+		sleep 0.25
+	done
+	fail "recompression of $1 never started"
 }
 
 # wait_learned FILE SECONDS: until FILE has no zstd block left.
@@ -51,7 +42,7 @@ wait_learned() {
 }
 
 check "a store with a text model"
-zipf "$SRC/train.txt" 3000000 1
+pf_gen zipf 3000000 1 "$SRC/train.txt"
 pf_ctl 0 import --level fast "$SRC" "$STORE"
 pf_ctl 0 models list "$STORE"
 has "$OUT" ' text$'
@@ -61,8 +52,8 @@ OPTS=recompress=1,recompress_after=2,attr_timeout=0
 pf_mount "$STORE" "$MNT" "$OPTS"
 [ "$(stat_key recompress)" = 1 ] || fail "the mount does not report recompress=1"
 mkdir -p "$MNT/d/e" "$REF/d/e"
-zipf "$REF/a.txt" 1500000 2
-zipf "$REF/d/e/b.txt" 700000 3
+pf_gen zipf 1500000 2 "$REF/a.txt"
+pf_gen zipf 700000 3 "$REF/d/e/b.txt"
 pf_gen random 300K 4 "$REF/noise.bin"
 for f in a.txt d/e/b.txt noise.bin; do
 	cp "$REF/$f" "$MNT/$f" || fail "cp $f"
@@ -82,7 +73,7 @@ done
 [ "$(stat_key recompress_blocks)" -ge 9 ] || fail "stats: $(stat_key recompress_blocks) blocks"
 
 check "a file held open stays as it is until it is closed and cold"
-zipf "$REF/held.txt" 600000 5
+pf_gen zipf 600000 5 "$REF/held.txt"
 cp "$REF/held.txt" "$MNT/held.txt" || fail "cp held.txt"
 exec 7<"$MNT/held.txt"
 sleep 6
@@ -96,13 +87,9 @@ pf_ctl 0 fsck "$STORE"
 check "a writer during a slow recompression wins; the result is its data"
 OPTS=recompress=1,recompress_after=1,recompress_rate=128K,attr_timeout=0
 pf_mount "$STORE" "$MNT" "$OPTS"
-zipf "$REF/slow.txt" 1300000 6
+pf_gen zipf 1300000 6 "$REF/slow.txt"
 cp "$REF/slow.txt" "$MNT/slow.txt" || fail "cp slow.txt"
-for ((i = 0; i < 80; i++)); do
-	[ "$(codec_count "$MNT/slow.txt" learned)" -gt 0 ] && break
-	sleep 0.25
-done
-[ "$(codec_count "$MNT/slow.txt" learned)" -gt 0 ] || fail "slow.txt never started"
+wait_started "$MNT/slow.txt"
 # Overwrite a block near the end (not yet recompressed) and one at the start,
 # with more of the same kind of text, which the model codes best too.
 python3 - "$REF/held.txt" "$REF/slow.txt" "$MNT/slow.txt" <<'EOF' || fail "rewrite slow.txt"
@@ -124,12 +111,9 @@ pf_ctl 0 fsck "$STORE"
 
 check "kill -9 during recompression: fsck clean, every file as committed"
 pf_mount "$STORE" "$MNT" "$OPTS"
-zipf "$REF/killed.txt" 1300000 7
+pf_gen zipf 1300000 7 "$REF/killed.txt"
 cp "$REF/killed.txt" "$MNT/killed.txt" || fail "cp killed.txt"
-for ((i = 0; i < 80; i++)); do
-	[ "$(codec_count "$MNT/killed.txt" learned)" -gt 0 ] && break
-	sleep 0.25
-done
+wait_started "$MNT/killed.txt"
 pf_kill_daemon "$MNT"
 pf_drop_mount "$MNT"
 pf_ctl 0 fsck "$STORE"

@@ -164,29 +164,10 @@ salvaged "$SAL/noise.bin" "$SRC/noise.bin" 65536 4
 
 # ---- part 2: a flipped bit in a model file ------------------------------------
 
-# Text whose words follow a Zipf law over a made-up vocabulary, which the
-# learned codec codes smaller than zstd -19 (t_learned.sh uses the same).
-gen_zipf() {
-	python3 - "$@" <<'EOF' || fail "gen_zipf $*"
-import itertools, random, sys
-path, size, rng = sys.argv[1], int(sys.argv[2]), random.Random(int(sys.argv[3]))
-syl = "ka lo mi ne ru sa te vi do pa ri en al or is un th st ch qu".split()
-vocab = ["".join(rng.choice(syl) for _ in range(rng.choice((1, 2, 2, 3, 3, 4))))
-         for _ in range(3000)]
-cum = list(itertools.accumulate(1.0 / (i + 1) for i in range(len(vocab))))
-out, n = [], 0
-while n < size:
-    s = " ".join(rng.choices(vocab, cum_weights=cum, k=rng.randint(4, 18))).capitalize() + ".\n"
-    out.append(s)
-    n += len(s)
-open(path, "w").write("".join(out)[:size])
-EOF
-}
-
 STORE2=$PF_WORK/store2 SRC2=$PF_WORK/src2
 mkdir -p "$SRC2/d"
-gen_zipf "$SRC2/d/learned.txt" $((6 * 256 * 1024 + 1000)) 61 # 7 blocks of 256K
-gen_zipf "$SRC2/other.txt" $((600 * 1024)) 62
+pf_gen zipf $((6 * 256 * 1024 + 1000)) 61 "$SRC2/d/learned.txt" # 7 blocks of 256K
+pf_gen zipf $((600 * 1024)) 62 "$SRC2/other.txt"
 check "import trains a text model and stores learned blocks"
 pf_ctl 0 import --jobs 2 --level fast --sample 2M "$SRC2" "$STORE2"
 has "$OUT" '^text .* yes$'
