@@ -48,6 +48,11 @@ bool pf_cache_is_hidden_name(const char *name);
 bool pf_cache_read_only(const pf_cache *cache);
 /* True when the store has default models, which pf_file_recode() uses. */
 bool pf_cache_has_default_models(const pf_cache *cache);
+/* Trains a default model from a sample of the store's data (store.h
+ * pf_store_train_default()); new blocks and pf_file_recode() use it at
+ * once. */
+int pf_cache_train_default(pf_cache *cache, const void *sample, size_t len,
+			   uint64_t logical, pf_store_train_result *res);
 int pf_cache_peek_size(int fd, uint64_t *size);
 
 /* Counters since pf_cache_create(), for reports on a running mount. Each

@@ -482,6 +482,12 @@ bool pf_cache_has_default_models(const pf_cache *cache)
 	return any;
 }
 
+int pf_cache_train_default(pf_cache *cache, const void *sample, size_t len,
+			   uint64_t logical, pf_store_train_result *res)
+{
+	return pf_store_train_default(cache->store, sample, len, logical, res);
+}
+
 int pf_cache_peek_size(int fd, uint64_t *size)
 {
 	return pf_container_peek_size(fd, size);

@@ -30,6 +30,8 @@ typedef struct pf_mount_opts {
 	bool recompress;
 	double recompress_after;  /* seconds unchanged and unused: cold */
 	uint64_t recompress_rate; /* plain bytes per second at most; 0: no limit */
+	bool train;               /* train=auto: train a model when there is none */
+	uint64_t train_after;     /* logical bytes of cold data before training */
 } pf_mount_opts;
 
 /*

@@ -25,6 +25,8 @@
 #define PF_ATTR_TIMEOUT_DEFAULT 1.0
 #define PF_RECOMPRESS_AFTER_DEFAULT 600.0
 #define PF_RECOMPRESS_RATE_DEFAULT (4ull << 20)
+#define PF_TRAIN_AFTER_DEFAULT (32ull << 20)
+#define PF_TRAIN_AFTER_MIN (1ull << 20)
 
 enum opt_key {
 	KEY_RO,
@@ -44,6 +46,8 @@ enum opt_key {
 	KEY_RECOMPRESS,
 	KEY_RECOMPRESS_AFTER,
 	KEY_RECOMPRESS_RATE,
+	KEY_TRAIN,
+	KEY_TRAIN_AFTER,
 };
 
 static const struct fuse_opt pf_opt_table[] = {
@@ -64,6 +68,8 @@ static const struct fuse_opt pf_opt_table[] = {
 	FUSE_OPT_KEY("recompress=", KEY_RECOMPRESS),
 	FUSE_OPT_KEY("recompress_after=", KEY_RECOMPRESS_AFTER),
 	FUSE_OPT_KEY("recompress_rate=", KEY_RECOMPRESS_RATE),
+	FUSE_OPT_KEY("train=", KEY_TRAIN),
+	FUSE_OPT_KEY("train_after=", KEY_TRAIN_AFTER),
 	FUSE_OPT_END
 };
 
@@ -89,6 +95,9 @@ static const size_rule dirty_limit_rule = {
 };
 static const size_rule recompress_rate_rule = {
 	0, UINT64_MAX, false, "must be a size per second, 0 for no limit"
+};
+static const size_rule train_after_rule = {
+	PF_TRAIN_AFTER_MIN, UINT64_MAX, false, "must be a size of at least 1M"
 };
 
 typedef struct parse_ctx {
@@ -239,6 +248,15 @@ static int set_value(pf_mount_opts *o, int key, const char *v,
 	case KEY_RECOMPRESS_RATE:
 		*why = recompress_rate_rule.range;
 		return parse_size(v, &recompress_rate_rule, &o->recompress_rate);
+	case KEY_TRAIN:
+		*why = "must be auto or off";
+		if (strcmp(v, "auto") != 0 && strcmp(v, "off") != 0)
+			return -1;
+		o->train = strcmp(v, "auto") == 0;
+		return 0;
+	case KEY_TRAIN_AFTER:
+		*why = train_after_rule.range;
+		return parse_size(v, &train_after_rule, &o->train_after);
 	}
 	*why = "unknown option";
 	return -1;
@@ -283,6 +301,7 @@ static void opts_default(pf_mount_opts *o)
 	o->attr_timeout = PF_ATTR_TIMEOUT_DEFAULT;
 	o->recompress_after = PF_RECOMPRESS_AFTER_DEFAULT;
 	o->recompress_rate = PF_RECOMPRESS_RATE_DEFAULT;
+	o->train_after = PF_TRAIN_AFTER_DEFAULT;
 }
 
 int pf_mount_opts_parse(struct fuse_args *args, pf_mount_opts *opts, char *err,
@@ -328,6 +347,11 @@ void pf_mount_opts_help(FILE *out)
 "                           it is cold (default 600)\n"
 "    -o recompress_rate=N   plain bytes per second recompressed at most,\n"
 "                           0 for no limit (default 4M)\n"
+"    -o train=auto|off      train a model from the mount's cold data when\n"
+"                           the store has none (implies recompress=1;\n"
+"                           default off)\n"
+"    -o train_after=N       cold data before training, at least 1M\n"
+"                           (default 32M)\n"
 "    -o ro                  mount and open the store read-only\n"
 "Sizes take a K, M or G suffix (powers of 1024).\n");
 }

@@ -41,6 +41,13 @@
 /* Seconds between scans at most (and less when recompress_after is
  * shorter, so a short threshold is honoured in tests). */
 #define SCAN_INTERVAL_MAX 60.0
+/* Self-training: the sample it collects, at most this much, in pieces of
+ * at most SAMPLE_PIECE from up to SAMPLE_PIECES places in each cold file;
+ * less than SAMPLE_MIN trains nothing. */
+#define SAMPLE_MAX (8u << 20)
+#define SAMPLE_PIECE (1u << 20)
+#define SAMPLE_PIECES 4
+#define SAMPLE_MIN (1u << 20)
 /* CPU priority of the thread: well below foreground work (nice 0). */
 #define RECOMPRESS_NICE 10
 /* Directory depth walked at most: each level holds a descriptor. */
@@ -64,6 +71,15 @@ struct pf_recompress {
 	 * file where zstd beats the model is not coded again every scan. */
 	uint64_t *done;
 	size_t ndone;
+	/* This scan (thread only): whether the store has default models, and
+	 * with train=auto and none, the sample and the logical bytes of the
+	 * cold files it came from. */
+	bool models;
+	uint8_t *sample;
+	size_t sample_len;
+	uint64_t logical;
+	uint64_t next_train;  /* logical bytes before the next try */
+	uint64_t trainings, trained; /* under lock */
 };
 
 double pf_fs_now(void)
@@ -230,6 +246,30 @@ static bool has_fast_blocks(pf_file *f)
 	return info.blocks[PF_CODEC_ZSTD] + info.blocks[PF_CODEC_RAW] > 0;
 }
 
+/* Adds pieces of a cold file to the training sample. */
+static void sample_file(struct pf_recompress *bg, pf_file *f)
+{
+	uint64_t size = pf_file_size(f);
+	unsigned pieces = size / SAMPLE_PIECE >= SAMPLE_PIECES
+				  ? SAMPLE_PIECES : (unsigned)(size / SAMPLE_PIECE) + 1;
+
+	bg->logical += size;
+	for (unsigned i = 0; i < pieces && bg->sample_len < SAMPLE_MAX; i++) {
+		size_t want = SAMPLE_MAX - bg->sample_len;
+		pf_span span;
+		ssize_t got;
+
+		if (want > SAMPLE_PIECE)
+			want = SAMPLE_PIECE;
+		got = pf_file_read(f, size / pieces * i, want, &span);
+		if (got > 0) {
+			memcpy(bg->sample + bg->sample_len, span.data, (size_t)got);
+			bg->sample_len += (size_t)got;
+		}
+		pf_span_release(&span);
+	}
+}
+
 static void recompress_file(struct pf_recompress *bg, int dirfd, const char *name)
 {
 	pf_fs *fs = bg->fs;
@@ -246,14 +286,16 @@ static void recompress_file(struct pf_recompress *bg, int dirfd, const char *nam
 		pf_inode_unref(fs, inode, 1);
 		return;
 	}
-	if (has_fast_blocks(f)) {
+	if (bg->sample)
+		sample_file(bg, f);
+	if (bg->models && has_fast_blocks(f)) {
 		pf_inode_hold_mtime(inode);
 		replaced = recode_file(bg, inode, f, &whole);
 		/* Also with nothing replaced: gives the held mtime back. */
 		rc = pf_inode_commit_recoded(inode, f);
 		replaced = rc < 0 ? rc : replaced;
 	}
-	if (whole && replaced >= 0 && !in_use(fs, inode) &&
+	if (bg->models && whole && replaced >= 0 && !in_use(fs, inode) &&
 	    fstatat(inode->fd, "", &st, AT_EMPTY_PATH) == 0)
 		mark_done(bg, &st);
 	if (replaced < 0)
@@ -307,6 +349,53 @@ static void scan_dir(struct pf_recompress *bg, int dirfd, unsigned depth)
 	closedir(d);
 }
 
+/* Trains a model from the scan's sample when enough cold data came in
+ * (train=auto); the next scan recompresses with it. A model that does not
+ * pay is not used, and the next try waits for train_after more bytes. */
+static void train_from_sample(struct pf_recompress *bg)
+{
+	pf_store_train_result res;
+	int rc;
+
+	if (bg->logical < bg->next_train || bg->sample_len < SAMPLE_MIN)
+		return;
+	bg->next_train = bg->logical + bg->fs->opts.train_after;
+	rc = pf_cache_train_default(bg->fs->cache, bg->sample, bg->sample_len,
+				    bg->logical, &res);
+	pthread_mutex_lock(&bg->lock);
+	bg->trainings++;
+	bg->trained += res.used;
+	pthread_mutex_unlock(&bg->lock);
+	if (rc < 0)
+		pf_log(PF_LOG_ERR, "train=auto: training failed: %s", strerror(-rc));
+	else
+		pf_log(PF_LOG_INFO, "train=auto: model of %ju bytes from %zu bytes "
+		       "of %ju: %.3f bits/byte (zstd -19 %.3f), predicted saving "
+		       "%jd bytes: %s", (uintmax_t)res.model_bytes, bg->sample_len,
+		       (uintmax_t)bg->logical, res.bits_learned, res.bits_zstd,
+		       (intmax_t)res.saving, res.used ? "made the default" : "not used");
+}
+
+static void scan(struct pf_recompress *bg)
+{
+	pf_fs *fs = bg->fs;
+
+	bg->since = pf_fs_now();
+	bg->coded = 0;
+	bg->models = pf_cache_has_default_models(fs->cache);
+	bg->logical = 0;
+	bg->sample_len = 0;
+	bg->sample = !bg->models && fs->opts.train ? malloc(SAMPLE_MAX) : NULL;
+	scan_dir(bg, fs->root.fd, 0);
+	if (bg->sample && !stopping(bg))
+		train_from_sample(bg);
+	free(bg->sample);
+	bg->sample = NULL;
+	pthread_mutex_lock(&bg->lock);
+	bg->scans++;
+	pthread_mutex_unlock(&bg->lock);
+}
+
 static void *recompress_main(void *arg)
 {
 	struct pf_recompress *bg = arg;
@@ -319,14 +408,8 @@ static void *recompress_main(void *arg)
 		interval = SCAN_INTERVAL_MAX;
 	if (interval < 1)
 		interval = 1;
-	while (!nap(bg, interval)) {
-		bg->since = pf_fs_now();
-		bg->coded = 0;
-		scan_dir(bg, bg->fs->root.fd, 0);
-		pthread_mutex_lock(&bg->lock);
-		bg->scans++;
-		pthread_mutex_unlock(&bg->lock);
-	}
+	while (!nap(bg, interval))
+		scan(bg);
 	return NULL;
 }
 
@@ -336,16 +419,17 @@ int pf_recompress_start(pf_fs *fs)
 	enum pf_codec_choice choice = fs->opts.store.codec.choice;
 	int rc;
 
-	if (!fs->opts.recompress || fs->read_only)
+	if (!(fs->opts.recompress || fs->opts.train) || fs->read_only)
 		return 0;
 	if (choice != PF_CHOICE_AUTO && choice != PF_CHOICE_LEARNED) {
-		pf_log(PF_LOG_WARNING, "recompress=1 needs codec=auto or learned; "
-		       "background recompression is off");
+		pf_log(PF_LOG_WARNING, "recompress=1 and train=auto need codec=auto "
+		       "or learned; background recompression is off");
 		return 0;
 	}
-	if (!pf_cache_has_default_models(fs->cache)) {
+	if (!fs->opts.train && !pf_cache_has_default_models(fs->cache)) {
 		pf_log(PF_LOG_WARNING, "recompress=1: the store has no default "
-		       "models (see priorctl train); background recompression is off");
+		       "models (see priorctl train, or -o train=auto); background "
+		       "recompression is off");
 		return 0;
 	}
 	bg = calloc(1, sizeof(*bg));
@@ -356,6 +440,7 @@ int pf_recompress_start(pf_fs *fs)
 		return -ENOMEM;
 	}
 	bg->fs = fs;
+	bg->next_train = fs->opts.train_after;
 	pthread_mutex_init(&bg->lock, NULL);
 	pthread_cond_init(&bg->wake, NULL);
 	rc = pthread_create(&bg->thread, NULL, recompress_main, bg);
@@ -397,6 +482,8 @@ void pf_recompress_get_stats(pf_fs *fs, pf_recompress_stats *st)
 		return;
 	pthread_mutex_lock(&bg->lock);
 	st->running = true;
+	st->trainings = bg->trainings;
+	st->trained = bg->trained;
 	st->scans = bg->scans;
 	st->files = bg->files;
 	st->blocks = bg->blocks;

@@ -168,6 +168,8 @@ static void format_stats(pf_fs *fs, FILE *out)
 	fprintf(out, "recompress=%d\nrecompress_scans=%" PRIu64
 		"\nrecompress_files=%" PRIu64 "\nrecompress_blocks=%" PRIu64 "\n",
 		rs.running, rs.scans, rs.files, rs.blocks);
+	fprintf(out, "train=%d\ntrain_runs=%" PRIu64 "\ntrain_models=%" PRIu64 "\n",
+		fs->opts.train && rs.running, rs.trainings, rs.trained);
 }
 
 /* The value of user.priorfs.stats into r (buf set, len its length). */

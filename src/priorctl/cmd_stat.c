@@ -676,6 +676,10 @@ static void mount_human(const struct mount_stats *m, const char *path)
 		       mount_stat(m, "recompress_blocks"));
 	else
 		puts("background: recompression off");
+	if (mount_stat(m, "train"))
+		printf("train=auto: %" PRIu64 " runs, %" PRIu64 " models made the "
+		       "default\n", mount_stat(m, "train_runs"),
+		       mount_stat(m, "train_models"));
 }
 
 static void mount_json(const struct mount_stats *m, const char *path)
@@ -686,6 +690,7 @@ static void mount_json(const struct mount_stats *m, const char *path)
 		"readahead_queued", "readahead_running", "readahead_done",
 		"readahead_dropped", "queue_depth", "cache_bytes", "cache_size", "recompress",
 		"recompress_scans", "recompress_files", "recompress_blocks",
+		"train", "train_runs", "train_models",
 	};
 
 	fputs("{\n  \"mount\": ", stdout);

@@ -110,6 +110,24 @@ int pf_store_model_remove(pf_store *store, const uint8_t id[PF_MODEL_ID_SIZE]);
  * picked per file by a trial encode. @return 0 or -errno. */
 int pf_store_set_defaults(pf_store *store, const pf_model_info *v, size_t n);
 
+/* Self-training (store_train.c): trains a model of the DEFAULT level on
+ * sample (its last eighth, at most 1M, held out) for `logical` bytes of data
+ * like it, compares it with zstd -19 on the held-out pieces and, when the
+ * predicted saving over `logical` bytes beats the model's size, adds it and
+ * makes it the default of kind PF_MOUNT_KIND (replacing the previous one).
+ * @return 0 (res says whether the model was used), -EINVAL sample too
+ *         small, -EROFS, -ENOMEM, -ENOSPC. */
+#define PF_MOUNT_KIND "mount"
+typedef struct pf_store_train_result {
+	bool used;
+	uint8_t id[PF_MODEL_ID_SIZE];
+	uint64_t model_bytes;
+	int64_t saving;                /* predicted, model bytes counted */
+	double bits_learned, bits_zstd; /* per byte, on the held-out pieces */
+} pf_store_train_result;
+int pf_store_train_default(pf_store *store, const void *sample, size_t len,
+			   uint64_t logical, pf_store_train_result *res);
+
 /* ---- containers ---------------------------------------------------------- */
 
 typedef struct pf_container pf_container;

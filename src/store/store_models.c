@@ -185,21 +185,21 @@ out_unlock:
 int pf_models_defaults(pf_store *s, const pf_model **models,
 		       uint8_t (*ids)[PF_MODEL_ID_SIZE], int max)
 {
-	int n = 0;
-	size_t count;
+	int n = 0, count;
 
+	/* One copy of the list: pf_store_set_defaults() may replace it. */
 	pthread_mutex_lock(&s->models_lock);
-	count = s->ndefaults;
+	count = s->ndefaults < (size_t)max ? (int)s->ndefaults : max;
+	for (int i = 0; i < count; i++)
+		memcpy(ids[i], s->defaults[i].id, PF_MODEL_ID_SIZE);
 	pthread_mutex_unlock(&s->models_lock);
-	for (size_t i = 0; i < count && n < max; i++) {
-		uint8_t id[PF_MODEL_ID_SIZE];
-
-		pthread_mutex_lock(&s->models_lock);
-		memcpy(id, s->defaults[i].id, PF_MODEL_ID_SIZE);
-		pthread_mutex_unlock(&s->models_lock);
+	for (int i = 0; i < count; i++) {
 		/* A default that does not load is skipped: zstd still works. */
-		if (pf_store_model_get(s, id, &models[n]) == 0)
-			memcpy(ids[n++], id, PF_MODEL_ID_SIZE);
+		if (pf_store_model_get(s, ids[i], &models[n]) == 0) {
+			if (n != i)
+				memcpy(ids[n], ids[i], PF_MODEL_ID_SIZE);
+			n++;
+		}
 	}
 	return n;
 }

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# t_recompress.sh - background recompression (-o recompress=1): cold files written through the mount move from zstd to the learned codec with their bytes and times unchanged; open files wait; a writer during recompression wins; kill -9 mid-way leaves an fsck-clean store; stats show the work.
+# t_recompress.sh - background recompression (-o recompress=1): cold files written through the mount move from zstd to the learned codec with their bytes and times unchanged; open files wait; a writer during recompression wins; kill -9 mid-way leaves an fsck-clean store; stats show the work; train=auto trains the model itself.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 pf_setup
@@ -123,3 +123,28 @@ for f in a.txt d/e/b.txt noise.bin held.txt slow.txt killed.txt; do
 done
 [ "$(stat_key recompress)" = 0 ] || fail "a read-only mount recompresses"
 pf_umount "$MNT"
+
+check "train=auto: a store without models trains one from the mount's cold data and recompresses with it"
+STORE2=$PF_WORK/store2
+pf_init_store "$STORE2"
+pf_mount "$STORE2" "$MNT" train=auto,train_after=2M,recompress_after=1,attr_timeout=0
+[ "$(stat_key train)" = 1 ] || fail "the mount does not report train=1"
+for i in 1 2 3; do
+	pf_gen zipf 900000 $((20 + i)) "$REF/auto$i.txt"
+	cp "$REF/auto$i.txt" "$MNT/auto$i.txt" || fail "cp auto$i.txt"
+done
+for ((i = 0; i < 240; i++)); do
+	[ "$(stat_key train_models)" = 1 ] && break
+	sleep 0.5
+done
+[ "$(stat_key train_models)" = 1 ] ||
+	fail "no model after 120 s: $(stat_key train_runs) training runs; $(grep train= "$PF_LOG" | tail -n 2)"
+has "$PF_LOG" "train=auto: model of [0-9]+ bytes .*made the default"
+for i in 1 2 3; do
+	wait_learned "$MNT/auto$i.txt" 120
+	cmp "$REF/auto$i.txt" "$MNT/auto$i.txt" || fail "auto$i.txt changed"
+done
+pf_umount "$MNT"
+pf_ctl 0 models list "$STORE2"
+has "$OUT" ' mount$'
+pf_ctl 0 fsck "$STORE2"

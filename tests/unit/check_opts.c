@@ -87,6 +87,10 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(o.cache.threads, 2);
 	ck_assert_uint_eq(o.cache.dirty_limit, 64ull << 20);
 	ck_assert(o.attr_timeout == 1.0);
+	ck_assert(!o.recompress && !o.train);
+	ck_assert(o.recompress_after == 600.0);
+	ck_assert_uint_eq(o.recompress_rate, 4ull << 20);
+	ck_assert_uint_eq(o.train_after, 32ull << 20);
 }
 END_TEST
 
@@ -269,6 +273,26 @@ START_TEST(test_attr_timeout)
 }
 END_TEST
 
+START_TEST(test_background)
+{
+	pf_mount_opts o;
+
+	ck_assert_int_eq(parse("recompress=1,recompress_after=0.5,recompress_rate=0", &o), 0);
+	ck_assert(o.recompress && o.recompress_after == 0.5 && o.recompress_rate == 0);
+	ck_assert_int_eq(parse("recompress_rate=64K,train=auto,train_after=1M", &o), 0);
+	ck_assert_uint_eq(o.recompress_rate, 64u << 10);
+	ck_assert(o.train && !o.recompress);
+	ck_assert_uint_eq(o.train_after, 1u << 20);
+	ck_assert_int_eq(parse("train=off", &o), 0);
+	ck_assert(!o.train);
+	expect_bad("recompress=2");
+	expect_bad("recompress_after=-1");
+	expect_bad("recompress_rate=fast");
+	expect_bad("train=on");
+	expect_bad("train_after=512K");
+}
+END_TEST
+
 START_TEST(test_several)
 {
 	pf_mount_opts o;
@@ -362,6 +386,7 @@ static Suite *opts_suite(void)
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_verify_sync);
 	tcase_add_test(tc, test_attr_timeout);
+	tcase_add_test(tc, test_background);
 	tcase_add_test(tc, test_several);
 	tcase_set_timeout(tc, 10);
 	suite_add_tcase(s, tc);
