@@ -260,8 +260,15 @@ grep -q '^no default models' "$PF_WORK/train.out" && LEARNED=zstd
 echo "recompress codecs: zstd raw auto $LEARNED"
 
 # Odd iterations use the defaults; even ones a 1M dirty limit, so the larger
-# versions (1-2M) are encoded into free space before their commit.
-opts() { [ $(($1 % 2)) = 0 ] && echo block_size=64K,dirty_limit=1M || echo block_size=64K; }
+# versions (1-2M) are encoded into free space before their commit. Every
+# third one also recompresses in the background (-o recompress=1), every
+# closed file cold at once, so the thread races the writers and the crash.
+opts() {
+	local o=block_size=64K
+	[ $(($1 % 2)) = 0 ] && o=$o,dirty_limit=1M
+	[ $(($1 % 3)) = 0 ] && o=$o,recompress=1,recompress_after=0
+	echo "$o"
+}
 pf_mount "$STORE" "$MNT" "$(opts 1)"
 survived=0
 for it in $(seq 1 "$ITERS"); do
