@@ -82,11 +82,11 @@ static inline void enc_put(struct enc *e, uint32_t byte)
 static inline void enc_bit(struct enc *e, int p, int bit)
 {
 	uint32_t xmid = e->x1 + (uint32_t)(((uint64_t)(e->x2 - e->x1) * (uint32_t)p) >> 12);
+	uint32_t m = 0U - (uint32_t)bit;
 
-	if (bit)
-		e->x2 = xmid;
-	else
-		e->x1 = xmid + 1;
+	/* masks, not a branch: a well-coded bit is unpredictable by definition */
+	e->x2 = (xmid & m) | (e->x2 & ~m);
+	e->x1 = (e->x1 & m) | ((xmid + 1) & ~m);
 	while (((e->x1 ^ e->x2) & 0xff000000U) == 0) {
 		enc_put(e, e->x2 >> 24);
 		e->x1 <<= 8;
@@ -139,11 +139,10 @@ static inline int dec_bit(struct dec *d, int p)
 {
 	uint32_t xmid = d->x1 + (uint32_t)(((uint64_t)(d->x2 - d->x1) * (uint32_t)p) >> 12);
 	int bit = d->x <= xmid;
+	uint32_t m = 0U - (uint32_t)bit;
 
-	if (bit)
-		d->x2 = xmid;
-	else
-		d->x1 = xmid + 1;
+	d->x2 = (xmid & m) | (d->x2 & ~m); /* no branch, as in enc_bit */
+	d->x1 = (d->x1 & m) | ((xmid + 1) & ~m);
 	while (((d->x1 ^ d->x2) & 0xff000000U) == 0) {
 		d->x1 <<= 8;
 		d->x2 = d->x2 << 8 | 255;

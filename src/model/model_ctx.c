@@ -97,8 +97,13 @@ int pf_cm_reserve(pf_cm *cm, const struct pf_cm_cfg *cfg, size_t hist_len)
 			   pf_cm_apm2_len(cfg), sizeof(*cm->apm2)));
 	PF_FORWARD(grow((void **)&cm->mm_hash, &cm->mm_cap, (size_t)1 << bits,
 			   sizeof(*cm->mm_hash)));
-	if (!cm->w && !(cm->w = calloc(w_cap, sizeof(*cm->w))))
-		return -ENOMEM; /* weights past n_in only ever meet zero inputs */
+	/* 64-byte rows on cache lines: each mixer reads and writes one line */
+	if (!cm->w) {
+		cm->w = aligned_alloc(64, w_cap * sizeof(*cm->w));
+		if (!cm->w)
+			return -ENOMEM;
+		memset(cm->w, 0, w_cap * sizeof(*cm->w)); /* past n_in: only meet 0 inputs */
+	}
 	if (!cm->apm1 &&
 	    !(cm->apm1 = malloc(PF_CM_APM1_CTX * PF_CM_APM_ROWS * sizeof(*cm->apm1))))
 		return -ENOMEM;
@@ -215,14 +220,16 @@ static void ctx_hashes(pf_cm *cm)
  * claims the less used of them (by the hit count of its first slot) and
  * resets it: an unknown context then predicts 1/2 instead of borrowing a
  * colliding context's statistics. Slot 0 of a bucket holds its tag. */
-static uint32_t bucket_find(uint16_t *t, uint32_t base, uint16_t tag)
+static inline __attribute__((always_inline)) uint32_t
+bucket_find(uint16_t *t, uint32_t base, uint16_t tag)
 {
 	uint32_t b1 = base ^ 16, r;
+	uint16_t t0 = t[base], t1 = t[b1];
 
-	if (t[base] == tag)
-		return base;
-	if (t[b1] == tag)
-		return b1;
+	/* one branch, taken for a miss, instead of one per candidate: which
+	 * of the two hits is a coin flip for the branch predictor */
+	if ((t0 == tag) | (t1 == tag))
+		return t0 == tag ? base : b1;
 	static const uint16_t fresh[15] = {
 		PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH,
 		PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH, PF_CM_SLOT_FRESH,
@@ -236,19 +243,89 @@ static uint32_t bucket_find(uint16_t *t, uint32_t base, uint16_t tag)
 	return r;
 }
 
-/* Picks the 16-slot bucket of every context for the nibble starting now. */
+/* The first bucket of every context for the nibble starting now: the hash
+ * of its context and the partial byte (salt) picks a 16-slot bucket in the
+ * context's table; the hash's low 16 bits are the bucket's tag. */
+void pf_cm_buckets_scalar(const uint32_t *h, unsigned n, uint32_t salt,
+			  unsigned table_bits, uint32_t *hv, uint32_t *bucket)
+{
+	for (unsigned i = 0; i < n; i++) {
+		hv[i] = hash_fin(h[i] + salt);
+		bucket[i] = ((i << table_bits) | (hv[i] >> (32 - table_bits))) & ~15U;
+	}
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+/* hash_fin on eight lanes: 32-bit multiplies and shifts, exact. */
+__attribute__((target("avx2"))) static inline __m256i hash_fin8(__m256i h)
+{
+	h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
+	h = _mm256_mullo_epi32(h, _mm256_set1_epi32(0x7feb352d));
+	h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 15));
+	h = _mm256_mullo_epi32(h, _mm256_set1_epi32((int)0x846ca68bU));
+	return _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
+}
+
+/* Computes all PF_CM_LANES lanes (the arrays have that many entries);
+ * plain loads and stores, as masked ones are slow on AMD cores. */
+__attribute__((target("avx2"))) void pf_cm_buckets_avx2(const uint32_t *h, unsigned n,
+							uint32_t salt, unsigned table_bits,
+							uint32_t *hv, uint32_t *bucket)
+{
+	const __m128i tb = _mm_cvtsi32_si128((int)table_bits);
+	const __m128i sh = _mm_cvtsi32_si128(32 - (int)table_bits);
+	const __m256i s = _mm256_set1_epi32((int)salt), low = _mm256_set1_epi32(~15);
+	__m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+
+	(void)n;
+	for (unsigned i = 0; i < PF_CM_LANES; i += 8) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(h + i)), b;
+
+		v = hash_fin8(_mm256_add_epi32(v, s));
+		b = _mm256_or_si256(_mm256_sll_epi32(idx, tb), _mm256_srl_epi32(v, sh));
+		_mm256_storeu_si256((__m256i *)(hv + i), v);
+		_mm256_storeu_si256((__m256i *)(bucket + i), _mm256_and_si256(b, low));
+		idx = _mm256_add_epi32(idx, _mm256_set1_epi32(8));
+	}
+}
+#define BUCKETS(h, n, s, tb, hv, b)                                                    \
+	(pf_cm_simd_avx2 ? pf_cm_buckets_avx2(h, n, s, tb, hv, b)                       \
+			 : pf_cm_buckets_scalar(h, n, s, tb, hv, b))
+#else
+#define BUCKETS(h, n, s, tb, hv, b) pf_cm_buckets_scalar(h, n, s, tb, hv, b)
+#endif
+
+static inline __attribute__((always_inline)) void
+buckets_find_n(pf_cm *cm, const uint32_t *hv, unsigned n)
+{
+	uint32_t *bucket = cm->bucket;
+	uint16_t *tab = cm->tab;
+
+#pragma GCC unroll 16
+	for (unsigned i = 0; i < n; i++)
+		__builtin_prefetch(tab + (bucket[i] & ~31U));
+#pragma GCC unroll 16
+	for (unsigned i = 0; i < n; i++)
+		bucket[i] = bucket_find(tab, bucket[i], (uint16_t)hv[i]);
+}
+
+/* Picks the 16-slot bucket of every context for the nibble starting now;
+ * all of them are prefetched before the first is probed. The loops are
+ * unrolled per level (their exits mispredicted). */
 void pf_cm_nibble_update(pf_cm *cm)
 {
-	uint32_t salt = cm->c0 * 0x9E3779B1U, shift = 32 - cm->cfg.table_bits;
-	uint32_t hv[PF_CM_MAX_CTX];
+	uint32_t hv[PF_CM_LANES];
+	unsigned n = cm->cfg.n_ctx;
 
-	for (unsigned i = 0; i < cm->cfg.n_ctx; i++) {
-		hv[i] = hash_fin(cm->h[i] + salt);
-		cm->bucket[i] = ((i << cm->cfg.table_bits) | (hv[i] >> shift)) & ~15U;
-		__builtin_prefetch(cm->tab + (cm->bucket[i] & ~31U));
+	cm->nib = 1;
+	BUCKETS(cm->h, n, cm->c0 * 0x9E3779B1U, cm->cfg.table_bits, hv, cm->bucket);
+	switch (n) {
+	case PF_CM_DEFAULT_CTX: buckets_find_n(cm, hv, PF_CM_DEFAULT_CTX); break;
+	case PF_CM_FAST_CTX: buckets_find_n(cm, hv, PF_CM_FAST_CTX); break;
+	default: buckets_find_n(cm, hv, n); break;
 	}
-	for (unsigned i = 0; i < cm->cfg.n_ctx; i++)
-		cm->bucket[i] = bucket_find(cm->tab, cm->bucket[i], (uint16_t)hv[i]);
 }
 
 void pf_cm_byte_update(pf_cm *cm)

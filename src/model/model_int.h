@@ -40,6 +40,8 @@
 #define PF_CM_TABLE_BITS_DEFAULT 18u
 #define PF_CM_MAX_CTX 11
 #define PF_CM_MAX_IN 16   /* contexts + 2 match inputs + bias, padded */
+#define PF_CM_FINAL_IN 4  /* the final mixer's inputs; its other weights meet 0 */
+#define PF_CM_LANES 16    /* slot values a kernel updates: contexts + match */
 #define PF_CM_SETS 256    /* mixer 1 weight sets, selected by c0 */
 #define PF_CM_SETS2 (9 * 256) /* mixer 2: match state x previous byte */
 #define PF_CM_SETS3 (7 * 8 * 4) /* mixer 3: contexts seen before x bit position */
@@ -133,18 +135,19 @@ typedef struct pf_cm {
 	uint32_t pos;
 	/* byte-level context state */
 	uint32_t c0, c4, c8, bitpos;
+	uint32_t nib; /* 1 and the bits of this nibble so far: the slot in a bucket */
 	uint32_t phase; /* pos % stride for strides up to 4, else 0 */
 	uint32_t word, word_prev, line_start, line_prev;
 	uint32_t field, depth, key, str_hash;
 	bool in_str, esc;
-	uint32_t h[PF_CM_MAX_CTX];
-	uint32_t bucket[PF_CM_MAX_CTX];
+	uint32_t h[PF_CM_LANES];      /* lanes past n_ctx: for the AVX2 kernel */
+	uint32_t bucket[PF_CM_LANES];
 	uint32_t apm2_base;
 	/* per-bit state between predict and update */
 	int32_t x[PF_CM_MAX_IN];
-	uint32_t slot[PF_CM_MAX_CTX];
+	uint16_t sv[PF_CM_LANES]; /* the slots' values: contexts, then the match */
 	unsigned set, set2, set3, mm_idx, apm1_idx, apm2_idx;
-	int32_t xf[PF_CM_MAX_IN]; /* final mixer inputs: the three mixers' outputs */
+	int32_t xf[PF_CM_FINAL_IN]; /* final mixer inputs: the three mixers' outputs, bias */
 	int pr_mix1, pr_mix2, pr_mix3, pr_final, pr;
 	/* allocation sizes, for reuse across blocks */
 	size_t tab_cap, apm2_cap, mm_cap;
@@ -163,12 +166,25 @@ static inline int pf_cm_stretch(int p)
 void pf_cm_tables_init(void); /* idempotent, thread-safe */
 int pf_cm_squash(int d);       /* 12-bit logistic of d/256 */
 void pf_cm_apm_init(uint16_t *t, size_t n_ctx);
-/* Mixer kernels: the scalar reference and (x86-64) the AVX2 path, used when
- * the CPU has it; exposed so that tests can compare them. */
-int64_t pf_cm_dot_scalar(const int32_t *x, const int32_t *w);
-void pf_cm_train_scalar(const int32_t *x, int32_t *w, int32_t err);
-int64_t pf_cm_dot_avx2(const int32_t *x, const int32_t *w);
-void pf_cm_train_avx2(const int32_t *x, int32_t *w, int32_t err);
+/* Per-bit kernels: the scalar reference and (x86-64) the AVX2 path, used
+ * when the CPU has it unless PF_CM_SCALAR is set in the environment or
+ * pf_cm_simd_force_scalar(true) was called; exposed so that tests can
+ * compare them. Both give the same bits. The three mixer rows are distinct
+ * rows of PF_CM_MAX_IN weights over the same (zero padded) inputs. */
+void pf_cm_dot3_scalar(const int32_t *x, const int32_t *const w[3], int64_t dot[3]);
+void pf_cm_train3_scalar(const int32_t *x, int32_t *const w[3], const int32_t err[3]);
+void pf_cm_dot3_avx2(const int32_t *x, const int32_t *const w[3], int64_t dot[3]);
+void pf_cm_train3_avx2(const int32_t *x, int32_t *const w[3], const int32_t err[3]);
+/* The final mixer's step over its PF_CM_FINAL_IN inputs. */
+void pf_cm_train_final_scalar(const int32_t *xf, int32_t *wf, int32_t err);
+void pf_cm_train_final_avx2(const int32_t *xf, int32_t *wf, int32_t err);
+/* Updates slot values v[0..n) after bit; v has PF_CM_LANES entries, and
+ * the AVX2 version rewrites those past n too (any value is a valid slot). */
+void pf_cm_slots_update_scalar(uint16_t *v, unsigned n, int bit);
+void pf_cm_slots_update_avx2(uint16_t *v, unsigned n, int bit);
+/* Test hook: codes with the scalar kernels (true) or the detected best. */
+void pf_cm_simd_force_scalar(bool scalar);
+extern bool pf_cm_simd_avx2; /* the AVX2 kernels are in use */
 int pf_cm_predict(pf_cm *cm);          /* 12-bit P(bit = 1), 1..4095 */
 void pf_cm_update(pf_cm *cm, int bit); /* after buf[pos] is complete, too */
 
@@ -181,6 +197,14 @@ void pf_cm_release(pf_cm *cm);
 /* Starts a block over buf (the history, written by the caller as bits are
  * coded) from the primed state. */
 void pf_cm_start(pf_cm *cm, const struct pf_cm_primed *primed, const uint8_t *buf);
+/* Kernels of pf_cm_nibble_update (scalar reference, AVX2): hv[i] = the
+ * hash of context i salted with the partial byte, bucket[i] = its first
+ * candidate bucket, for i < n (n <= PF_CM_MAX_CTX). The arrays have
+ * PF_CM_LANES entries, and the AVX2 version computes the lanes past n too. */
+void pf_cm_buckets_scalar(const uint32_t *h, unsigned n, uint32_t salt,
+			  unsigned table_bits, uint32_t *hv, uint32_t *bucket);
+void pf_cm_buckets_avx2(const uint32_t *h, unsigned n, uint32_t salt,
+			unsigned table_bits, uint32_t *hv, uint32_t *bucket);
 void pf_cm_byte_update(pf_cm *cm);   /* after the 8th bit of a byte */
 void pf_cm_nibble_update(pf_cm *cm); /* after the 4th */
 

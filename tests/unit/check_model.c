@@ -36,6 +36,7 @@
 #define GOLDEN_IMAGE 0x1376446539abc910ULL /* XXH3 of the committed image */
 #define GOLDEN_CODED 0x8f019fb26c1a117bULL /* XXH3 of the coded golden input */
 #define GOLDEN_COLD 0x674ffa2995c33ed0ULL  /* XXH3 of the cold FAST t10 image */
+#define GOLDEN_DEFAULT_COLD_CODED 0xd88dd7c45f80d4aeULL /* golden input, cold DEFAULT t12 model */
 #define GOLDEN_DICT_PATH PF_SRCDIR "/tests/data/golden/model-fast-t12-dict.bin"
 #define GOLDEN_DICT_IMAGE 0xf6f8f99a74ff6145ULL /* XXH3 of the committed format 3 image */
 #define GOLDEN_DICT_CODED 0xb1ddda05820f1496ULL /* XXH3 of golden_dict_input() coded with it */
@@ -358,6 +359,29 @@ static uint8_t *weight_poisoned(const uint8_t *img, size_t *len)
 	return out;
 }
 
+/* Loads `flips` copies of img (len bytes) with one byte changed: each of the
+ * first 64 bytes, then random ones. Each either fails cleanly or loads a
+ * model that still codes text (3000 bytes) and decodes it back. */
+static void flip_sweep(const uint8_t *img, uint8_t *copy, size_t len, int flips,
+		       uint64_t *s, const uint8_t *text)
+{
+	pf_model *m;
+
+	for (int k = 0; k < flips; k++) {
+		size_t at = k < 64 ? (size_t)k : rng_next(s) % len;
+		int rc;
+
+		memcpy(copy, img, len);
+		copy[at] ^= (uint8_t)(1 + rng_next(s) % 255);
+		rc = pf_model_load(copy, len, &m);
+		ck_assert(rc == 0 || rc == -EIO || rc == -ENOTSUP);
+		if (rc == 0) {
+			round_trip(m, text, 3000);
+			pf_model_free(m);
+		}
+	}
+}
+
 /* Every truncation of a model image fails, so do bad headers; any byte
  * flip either fails to load or loads a model that still round-trips. */
 START_TEST(test_hostile_image)
@@ -383,19 +407,7 @@ START_TEST(test_hostile_image)
 	plen = len;
 	poisoned = weight_poisoned(img, &plen);
 	ck_assert_int_eq(pf_model_load(poisoned, plen, &m), -EIO);
-	for (int k = 0; k < 400; k++) {
-		size_t at = k < 64 ? (size_t)k : rng_next(&s) % len;
-		int rc;
-
-		memcpy(copy, img, len);
-		copy[at] ^= (uint8_t)(1 + rng_next(&s) % 255);
-		rc = pf_model_load(copy, len, &m);
-		ck_assert(rc == 0 || rc == -EIO || rc == -ENOTSUP);
-		if (rc == 0) {
-			round_trip(m, text, 3000);
-			pf_model_free(m);
-		}
-	}
+	flip_sweep(img, copy, len, 400, &s, text);
 	free(img);
 	free(copy);
 	free(text);
@@ -477,29 +489,91 @@ START_TEST(test_blas_threads)
 }
 END_TEST
 
-/* The AVX2 mixer kernels give the scalar reference's bits, extremes too. */
-START_TEST(test_simd_matches_scalar)
+/* ---- SIMD kernels against the scalar reference ----------------------------- */
+
+#define SIMD_ROUNDS 20000
+
+/* A mixer input or weight: the extremes in the first rounds, then random. */
+static int32_t rnd_in(uint64_t *s, int k, int32_t lim)
 {
-	int32_t x[PF_CM_MAX_IN], w1[PF_CM_MAX_IN], w2[PF_CM_MAX_IN];
+	if (k < 4)
+		return k & 1 ? lim : -lim;
+	return (int32_t)(rng_next(s) % (2u * (uint32_t)lim + 1)) - lim;
+}
+
+static int32_t rnd_err(uint64_t *s, int k, uint32_t lr_max)
+{
+	int32_t err = k < 4 ? (k & 2 ? 4095 : -4095) : (int32_t)(rng_next(s) % 8191) - 4095;
+
+	return err * (k < 4 ? (int32_t)lr_max : 1 + (int32_t)(rng_next(s) % lr_max));
+}
+
+/* The AVX2 mixer kernels give the scalar reference's bits, extremes too. */
+START_TEST(test_simd_mixer)
+{
+	int32_t x[PF_CM_MAX_IN], wa[4][PF_CM_MAX_IN], wb[4][PF_CM_MAX_IN], err[3], errf;
+	int32_t *pa[3] = { wa[0], wa[1], wa[2] }, *pb[3] = { wb[0], wb[1], wb[2] };
+	int64_t da[3], db[3];
 	uint64_t s = 17;
 
 	if (!__builtin_cpu_supports("avx2"))
 		return;
-	for (int k = 0; k < 20000; k++) {
-		int32_t err = (int32_t)(rng_next(&s) % 8191) - 4095;
-
-		err *= 1 + (int32_t)(rng_next(&s) % PF_CM_LR_MAX);
+	for (int k = 0; k < SIMD_ROUNDS; k++) {
 		for (int i = 0; i < PF_CM_MAX_IN; i++) {
-			x[i] = k < 4 ? (k & 1 ? 2047 : -2047)
-				     : (int32_t)(rng_next(&s) % 4095) - 2047;
-			w1[i] = w2[i] = k < 4 ? (k & 2 ? PF_CM_WEIGHT_LIMIT : -PF_CM_WEIGHT_LIMIT)
-					      : (int32_t)(rng_next(&s) % (2u * PF_CM_WEIGHT_LIMIT + 1)) -
-							PF_CM_WEIGHT_LIMIT;
+			x[i] = rnd_in(&s, k, 2047);
+			for (int r = 0; r < 4; r++)
+				wa[r][i] = wb[r][i] = rnd_in(&s, k + r, PF_CM_WEIGHT_LIMIT);
 		}
-		ck_assert(pf_cm_dot_avx2(x, w1) == pf_cm_dot_scalar(x, w1));
-		pf_cm_train_avx2(x, w1, err);
-		pf_cm_train_scalar(x, w2, err);
-		ck_assert_int_eq(memcmp(w1, w2, sizeof(w1)), 0);
+		for (int r = 0; r < 3; r++)
+			err[r] = rnd_err(&s, k + r, PF_CM_LR_MAX);
+		errf = rnd_err(&s, k, 6);
+		pf_cm_dot3_avx2(x, (const int32_t *const *)pa, da);
+		pf_cm_dot3_scalar(x, (const int32_t *const *)pb, db);
+		for (int r = 0; r < 3; r++)
+			ck_assert(da[r] == db[r]);
+		pf_cm_train3_avx2(x, pa, err);
+		pf_cm_train3_scalar(x, pb, err);
+		pf_cm_train_final_avx2(x, wa[3], errf);
+		pf_cm_train_final_scalar(x, wb[3], errf);
+		ck_assert_int_eq(memcmp(wa, wb, sizeof(wa)), 0);
+	}
+}
+END_TEST
+
+/* The AVX2 slot update and bucket hashing give the scalar reference's bits
+ * on every 16-bit slot value (each count and probability) and random
+ * contexts, table sizes and context counts. */
+START_TEST(test_simd_slots)
+{
+	uint16_t va[PF_CM_LANES], vb[PF_CM_LANES];
+	uint32_t h[PF_CM_LANES], hva[PF_CM_LANES], hvb[PF_CM_LANES];
+	uint32_t ba[PF_CM_LANES], bb[PF_CM_LANES];
+	uint64_t s = 23;
+
+	if (!__builtin_cpu_supports("avx2"))
+		return;
+	for (uint32_t v = 0; v < 65536; v += PF_CM_LANES) {
+		for (int bit = 0; bit < 2; bit++) {
+			for (unsigned i = 0; i < PF_CM_LANES; i++)
+				va[i] = vb[i] = (uint16_t)(v + i);
+			pf_cm_slots_update_avx2(va, PF_CM_LANES, bit);
+			pf_cm_slots_update_scalar(vb, PF_CM_LANES, bit);
+			ck_assert_int_eq(memcmp(va, vb, sizeof(va)), 0);
+		}
+	}
+	for (int k = 0; k < SIMD_ROUNDS; k++) {
+		unsigned n = 1 + (unsigned)(rng_next(&s) % PF_CM_MAX_CTX);
+		unsigned bits = PF_CM_TABLE_BITS_MIN +
+				(unsigned)(rng_next(&s) % (PF_CM_TABLE_BITS_MAX - PF_CM_TABLE_BITS_MIN + 1));
+		uint32_t salt = (uint32_t)rng_next(&s);
+
+		for (unsigned i = 0; i < PF_CM_LANES; i++)
+			h[i] = (uint32_t)rng_next(&s);
+		pf_cm_buckets_avx2(h, n, salt, bits, hva, ba);
+		pf_cm_buckets_scalar(h, n, salt, bits, hvb, bb);
+		ck_assert_int_eq(memcmp(hva, hvb, n * sizeof(*hva)), 0);
+		ck_assert_int_eq(memcmp(ba, bb, n * sizeof(*ba)), 0);
+		ck_assert_uint_lt(bb[n - 1], (uint32_t)n << bits);
 	}
 }
 END_TEST
@@ -658,19 +732,7 @@ START_TEST(test_dict_hostile)
 	memcpy(copy, img, len);
 	copy[8] = 2; /* format 2 has no slice: its bytes 48..63 are reserved */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
-	for (int k = 0; k < 300; k++) {
-		size_t at = k < 64 ? (size_t)k : rng_next(&s) % len;
-		int rc;
-
-		memcpy(copy, img, len);
-		copy[at] ^= (uint8_t)(1 + rng_next(&s) % 255);
-		rc = pf_model_load(copy, len, &m);
-		ck_assert(rc == 0 || rc == -EIO || rc == -ENOTSUP);
-		if (rc == 0) {
-			round_trip(m, text, 3000);
-			pf_model_free(m);
-		}
-	}
+	flip_sweep(img, copy, len, 300, &s, text);
 	free(img);
 	free(copy);
 	free(text);
@@ -752,6 +814,31 @@ static uint64_t golden_dict_coded_hash(const pf_model *m)
 	free(sample);
 	return coded_hash(m, p);
 }
+
+/* A cold DEFAULT model (no sample, so no BLAS) codes the golden input to
+ * the bits the reference code gave before the per-bit path was vectorised,
+ * with the detected kernels and with the scalar ones forced. FAST is
+ * covered by the committed images below. */
+START_TEST(test_golden_default_cold)
+{
+	size_t len;
+	uint8_t *img = train(PF_MODEL_LEVEL_DEFAULT, 12, NULL, 0, &len);
+	pf_model *m;
+	uint64_t h;
+
+	ck_assert_int_eq(pf_model_load(img, len, &m), 0);
+	h = golden_coded_hash(m);
+	if (getenv("PF_MODEL_GOLDEN_WRITE"))
+		printf("GOLDEN_DEFAULT_COLD_CODED 0x%016llxULL\n", (unsigned long long)h);
+	ck_assert_uint_eq(h, GOLDEN_DEFAULT_COLD_CODED);
+	pf_cm_simd_force_scalar(true);
+	ck_assert(!pf_cm_simd_avx2);
+	ck_assert_uint_eq(golden_coded_hash(m), GOLDEN_DEFAULT_COLD_CODED);
+	pf_cm_simd_force_scalar(false);
+	pf_model_free(m);
+	free(img);
+}
+END_TEST
 
 START_TEST(test_golden)
 {
@@ -849,7 +936,9 @@ static Suite *model_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_unchecked_fixture(tc, models_setup, models_teardown);
 	tcase_add_test(tc, test_threads);
-	tcase_add_test(tc, test_simd_matches_scalar);
+	tcase_add_test(tc, test_simd_mixer);
+	tcase_add_test(tc, test_simd_slots);
+	tcase_add_test(tc, test_golden_default_cold);
 	tcase_add_test(tc, test_blas_threads);
 	tcase_add_test(tc, test_golden);
 	tcase_add_test(tc, test_golden_dict);
