@@ -29,6 +29,18 @@ dd if=/dev/urandom bs=1M count=48 status=none | base64 > "$work/probe.txt" # fio
 # commits punched out do not count; the probe file and models are apart).
 stored() { du -s --block-size=1 "$1/new" | cut -f1; }
 
+# unmount STORE: unmounts and waits until the daemon has let go of the
+# store's writer lock (it commits and exits after the unmount returns).
+unmount() {
+	fusermount3 -u "$mnt"
+	for _ in $(seq 600); do
+		flock -n "$1/.priorfs/lock" true && return 0
+		sleep 0.1
+	done
+	echo "the daemon of $1 did not exit" >&2
+	return 1
+}
+
 # setup STORE: a store with a text model, the probe file and the new data
 # written through a mount with the options given (zstd blocks).
 setup() {
@@ -40,7 +52,7 @@ setup() {
 	"$build/src/priorfs" "$1" "$mnt" -o "recompress=0"
 	cp "$work/probe.txt" "$mnt/"
 	cp -r "$work/new" "$mnt/"
-	fusermount3 -u "$mnt"
+	unmount "$1"
 }
 
 # fio_lat OPTS: p50/p99 4K random-read latency (us) on the probe file, 20 s.
@@ -71,7 +83,7 @@ while sleep 15; do
 	[ "$n" -ge "$(ls "$work/new" | wc -l)" ] && break
 	[ $(($(date +%s) - t0)) -lt 1800 ] || { echo "| gave up after 1800 s |"; break; }
 done
-fusermount3 -u "$mnt"
+unmount "$store"
 after=$(stored "$store")
 
 explicit=$work/explicit
@@ -91,7 +103,7 @@ echo "| mount | p50 us | p99 us | IOPS |"
 echo "|---|---|---|---|"
 rm -rf "$store"
 setup "$store"
-read -r p50 p99 iops < <(fio_lat recompress=0); fusermount3 -u "$mnt"
+read -r p50 p99 iops < <(fio_lat recompress=0); unmount "$store"
 echo "| recompress=0 | $p50 | $p99 | $iops |"
-read -r p50 p99 iops < <(fio_lat "$bg"); fusermount3 -u "$mnt"
+read -r p50 p99 iops < <(fio_lat "$bg"); unmount "$store"
 echo "| $bg, thread busy | $p50 | $p99 | $iops |"
