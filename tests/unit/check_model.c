@@ -433,23 +433,26 @@ static void *dec_thread(void *arg)
 	return NULL;
 }
 
-START_TEST(test_threads)
+/* Encodes p twice with m (the same bytes), then decodes the result in
+ * `threads` threads at once, three times each: always p. Frees p. */
+static void check_threads_agree(const pf_model *m, uint8_t *p, size_t len, int threads)
 {
-	size_t len = 96 * 1024, cap = 2 * len;
-	uint8_t *p = gen_text(len, 41), *a = malloc(cap), *b = malloc(cap);
+	size_t cap = 2 * len;
+	uint8_t *a = malloc(cap), *b = malloc(cap);
 	struct dec_job jobs[4];
 	pthread_t t[4];
-	ssize_t na = pf_model_encode(m_default, p, len, a, cap);
-	ssize_t nb = pf_model_encode(m_default, p, len, b, cap);
+	ssize_t na = pf_model_encode(m, p, len, a, cap);
+	ssize_t nb = pf_model_encode(m, p, len, b, cap);
 
+	ck_assert_int_le(threads, 4);
 	ck_assert_int_gt(na, 0);
 	ck_assert_int_eq(na, nb);
 	ck_assert_int_eq(memcmp(a, b, (size_t)na), 0);
-	for (int i = 0; i < 4; i++) {
-		jobs[i] = (struct dec_job){ m_default, a, (size_t)na, len, malloc(len), 0 };
+	for (int i = 0; i < threads; i++) {
+		jobs[i] = (struct dec_job){ m, a, (size_t)na, len, malloc(len), 0 };
 		ck_assert_int_eq(pthread_create(&t[i], NULL, dec_thread, &jobs[i]), 0);
 	}
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < threads; i++) {
 		pthread_join(t[i], NULL);
 		ck_assert_int_eq(jobs[i].rc, 0);
 		ck_assert_int_eq(memcmp(jobs[i].out, p, len), 0);
@@ -458,6 +461,13 @@ START_TEST(test_threads)
 	free(p);
 	free(a);
 	free(b);
+}
+
+START_TEST(test_threads)
+{
+	size_t len = 96 * 1024;
+
+	check_threads_agree(m_default, gen_text(len, 41), len, 4);
 }
 END_TEST
 
@@ -671,31 +681,11 @@ END_TEST
  * to the same bytes; two encodes give the same stored bytes. */
 START_TEST(test_dict_threads)
 {
-	size_t len = 48 * 1024, cap = 2 * len;
-	uint8_t *p = gen_slice_piece(1000, 20000, len - 20000), *a = malloc(cap), *b = malloc(cap);
-	struct dec_job jobs[2];
-	pthread_t t[2];
-	ssize_t na, nb;
+	size_t len = 48 * 1024;
+	uint8_t *p = gen_slice_piece(1000, 20000, len - 20000);
 
 	memcpy(p + 30000, p + 100, 9000); /* an in-block repeat of slice bytes too */
-	na = pf_model_encode(m_dict_default, p, len, a, cap);
-	nb = pf_model_encode(m_dict_default, p, len, b, cap);
-	ck_assert_int_gt(na, 0);
-	ck_assert_int_eq(na, nb);
-	ck_assert_int_eq(memcmp(a, b, (size_t)na), 0);
-	for (int i = 0; i < 2; i++) {
-		jobs[i] = (struct dec_job){ m_dict_default, a, (size_t)na, len, malloc(len), 0 };
-		ck_assert_int_eq(pthread_create(&t[i], NULL, dec_thread, &jobs[i]), 0);
-	}
-	for (int i = 0; i < 2; i++) {
-		pthread_join(t[i], NULL);
-		ck_assert_int_eq(jobs[i].rc, 0);
-		ck_assert_int_eq(memcmp(jobs[i].out, p, len), 0);
-		free(jobs[i].out);
-	}
-	free(p);
-	free(a);
-	free(b);
+	check_threads_agree(m_dict_default, p, len, 2);
 }
 END_TEST
 
