@@ -122,10 +122,10 @@ static ssize_t read_copy(pf_file *f, uint64_t off, size_t size, uint8_t *out)
 	pf_span span;
 	ssize_t got = pf_file_read(f, off, size, &span);
 
-	if (got >= 0) {
+	if (got >= 0)
 		ck_assert_uint_eq(span.len, (size_t)got);
+	if (got > 0) /* at EOF data is NULL */
 		memcpy(out, span.data, span.len);
-	}
 	pf_span_release(&span);
 	return got;
 }
