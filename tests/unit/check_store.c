@@ -547,7 +547,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tl, test_learned_picks_best_model);
 	tcase_add_test(tl, test_learned_truncated_and_flipped);
 	tcase_add_test(tl, test_writer_lock);
-	tcase_set_timeout(tl, 60);
+	tcase_set_timeout(tl, 180); /* every cut and flip of a learned container; slow under ASan */
 	suite_add_tcase(s, tl);
 	return s;
 }
