@@ -109,12 +109,14 @@ int pf_file_get_info(pf_file *f, pf_file_info *info,
 bool pf_file_dirty(pf_file *f);
 
 /* A read reply: len bytes at data, kept valid by a pin on the one decoded
- * block they lie in, or held in a private copy when the read spans blocks. */
+ * block they lie in, or copied into a buffer of the calling thread when the
+ * read spans blocks: valid until pf_span_release(), which the same thread
+ * calls before its next pf_file_read(). */
 typedef struct pf_span {
 	const void *data;
 	size_t len;
-	void *pin;  /* opaque; released by pf_span_release() */
-	void *copy; /* malloc'd bytes of a read that spans blocks, or NULL */
+	void *pin;        /* opaque; released by pf_span_release() */
+	const void *copy; /* the thread's copy of a read across blocks, or NULL */
 } pf_span;
 
 /*
