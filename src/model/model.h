@@ -64,6 +64,11 @@ typedef struct pf_model_train_opts {
 	void *progress_arg;
 } pf_model_train_opts;
 
+/* log2 table slots for a model that will serve `logical` bytes: about one
+ * slot per 256 of them, within 10..20 (the rule and its measurement:
+ * src/priorctl/cmd_train.c). */
+unsigned pf_model_table_bits_for(uint64_t logical);
+
 /*
  * Trains a model on sample[0..len) (may be 0 bytes: a cold model) and
  * returns the model file image in *image (caller frees with free()).

@@ -187,6 +187,17 @@ static int dict_choose(pf_cm *cm, struct pf_cm_dict *dict, const uint8_t *sample
 	return 0;
 }
 
+#define BYTES_PER_SLOT 256 /* logical bytes per table slot */
+
+unsigned pf_model_table_bits_for(uint64_t logical)
+{
+	unsigned bits = PF_CM_TABLE_BITS_MIN;
+
+	while (bits < PF_CM_TABLE_BITS_MAX && (logical / BYTES_PER_SLOT) >> (bits + 1))
+		bits++;
+	return bits;
+}
+
 int pf_model_train(const void *sample, size_t len, const pf_model_train_opts *opts,
 		   void **image, size_t *image_len)
 {

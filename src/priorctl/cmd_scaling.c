@@ -530,7 +530,7 @@ static void print_recommendation(const struct scaling *sc)
 	       train_sample_opt(b->sample), mib(b->stored, st),
 	       mib(b->stored - (double)b->model_bytes, d),
 	       mib((double)b->model_bytes, m), mib(zstd, z),
-	       pctl_auto_table_bits(sc->ks->logical));
+	       pf_model_table_bits_for(sc->ks->logical));
 	print_edges(sc, b);
 }
 

@@ -15,9 +15,10 @@
  * Model size: the context tables dominate a model file (about one byte per
  * used slot and context after pruning and zstd), and the saving grows with
  * the data the model serves, so by default a kind's tables get about
- * logical / 256 slots (2^10 to 2^20). Measured on the corpus's prose, 44 MB
- * with a 4.4 MB sample (data + model bytes): 2^15 slots 11.24 MB, 2^16
- * 10.92, 2^17 10.73 (the rule's choice), 2^18 10.77, 2^19 11.12.
+ * logical / 256 slots (2^10 to 2^20; pf_model_table_bits_for()). Measured
+ * on the corpus's prose, 44 MB with a 4.4 MB sample (data + model bytes):
+ * 2^15 slots 11.24 MB, 2^16 10.92, 2^17 10.73 (the rule's choice),
+ * 2^18 10.77, 2^19 11.12.
  * --table-bits overrides the choice.
  *
  * New defaults: per kind, the new model or the old default, whichever has
@@ -37,7 +38,6 @@
 #include "common/pf_common.h"
 
 #define TRAIN_MIN_SAMPLE (1u << 20) /* smaller samples give no useful model */
-#define BYTES_PER_SLOT 256 /* logical bytes per table slot (see above) */
 
 static const char train_usage[] =
 	"usage: priorctl train [--from DIR] [--level fast|default] "
@@ -80,16 +80,6 @@ static void train_progress(void *arg, uint64_t done, uint64_t total)
 	pctl_progress_set(bar, done);
 }
 
-unsigned pctl_auto_table_bits(uint64_t logical)
-{
-	unsigned bits = PCTL_TABLE_BITS_MIN;
-
-	while (bits < PCTL_TABLE_BITS_MAX &&
-	       (logical / BYTES_PER_SLOT) >> (bits + 1))
-		bits++;
-	return bits;
-}
-
 static int train_kind(const struct pctl_kind_sample *ks,
 		      const struct pctl_train_opts *opts, size_t dict_bytes,
 		      struct kind_result *r)
@@ -103,7 +93,7 @@ static int train_kind(const struct pctl_kind_sample *ks,
 	int rc;
 
 	if (!o.table_bits)
-		o.table_bits = pctl_auto_table_bits(ks->logical);
+		o.table_bits = pf_model_table_bits_for(ks->logical);
 	snprintf(label, sizeof(label), "training %s", pctl_kind_name(r->kind));
 	pctl_progress_start(&bar, label, ks->train_len);
 	o.progress_arg = &bar;

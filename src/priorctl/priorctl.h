@@ -346,10 +346,6 @@ struct pctl_train_opts {
 #define PCTL_TABLE_BITS_MAX 20
 #define PCTL_EVAL_ZSTD_LEVEL 19 /* the baseline models are measured against */
 
-/* train's default --table-bits for a kind of `logical` bytes: about one
- * table slot per 256 of them, within PCTL_TABLE_BITS_MIN..MAX. */
-unsigned pctl_auto_table_bits(uint64_t logical);
-
 /*
  * Codes every held-out piece of ks as one block with each of params[0..n)
  * and adds the stored bytes to bytes[j] (a ZERO block costs 0); bar, if not

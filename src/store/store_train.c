@@ -17,17 +17,6 @@
 #define EVAL_PIECE (256u << 10)  /* the default block size */
 #define EVAL_PIECES_MAX 4
 #define EVAL_ZSTD_LEVEL 19
-#define BYTES_PER_SLOT 256       /* table size rule of priorctl train */
-
-/* log2 table slots for `logical` bytes of data (as priorctl train). */
-static unsigned table_bits_for(uint64_t logical)
-{
-	unsigned bits = 10;
-
-	while (bits < 20 && (1ull << (bits + 1)) * BYTES_PER_SLOT <= logical)
-		bits++;
-	return bits;
-}
 
 /* Codes each held-out piece with choice/model; @return total bytes. */
 static int64_t eval_bytes(const uint8_t *held, size_t len, const pf_model *model)
@@ -80,7 +69,7 @@ int pf_store_train_default(pf_store *s, const void *sample, size_t len,
 	size_t held = len / 8 < EVAL_PIECES_MAX * EVAL_PIECE ? len / 8
 							     : EVAL_PIECES_MAX * EVAL_PIECE;
 	pf_model_train_opts opts = { .level = PF_MODEL_LEVEL_DEFAULT,
-				     .table_bits = table_bits_for(logical) };
+				     .table_bits = pf_model_table_bits_for(logical) };
 	const uint8_t *tail = (const uint8_t *)sample + (len - held);
 	pf_model *model = NULL;
 	void *image = NULL;
