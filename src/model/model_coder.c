@@ -40,6 +40,7 @@ static void scratch_key_create(void)
  * from the model's primed state over buf. NULL when out of memory. */
 static pf_cm *scratch_start(const pf_model *model, const uint8_t *buf, size_t len)
 {
+	struct pf_cm_cfg cfg;
 	pf_cm *cm;
 
 	pthread_once(&scratch_once, scratch_key_create);
@@ -55,7 +56,8 @@ static pf_cm *scratch_start(const pf_model *model, const uint8_t *buf, size_t le
 			return NULL;
 		}
 	}
-	if (pf_cm_reserve(cm, &model->cfg, len) < 0)
+	pf_cm_cfg_for_block(&model->cfg, len, &cfg);
+	if (pf_cm_reserve(cm, &cfg, len) < 0)
 		return NULL;
 	pf_cm_start(cm, &model->primed, buf);
 	return cm;

@@ -348,10 +348,45 @@ void pf_cm_byte_update(pf_cm *cm)
 
 /* ---- block start ---------------------------------------------------------- */
 
+void pf_cm_cfg_for_block(const struct pf_cm_cfg *model, size_t len, struct pf_cm_cfg *cfg)
+{
+	unsigned bits = 3;
+
+	while (bits < model->code_bits && ((size_t)1 << (bits - 3)) < len)
+		bits++;
+	*cfg = *model;
+	if (bits > model->table_bits)
+		cfg->table_bits = bits;
+}
+
+/* Copies the primed tables into tables 2^k times as wide. A context whose
+ * hash picks bucket B of a pair {B, B^1} in the primed table picks a bucket
+ * B' of the pair {B', B'^1} with B' >> k == B in the wide one; giving that
+ * pair the primed pair's two buckets (bucket B' gets B ^ (B' & 1)) lets
+ * bucket_find() find every primed context where it looks. */
+static void tables_widen(uint16_t *dst, unsigned dst_bits, const uint16_t *src,
+			 unsigned src_bits, unsigned n_ctx)
+{
+	unsigned k = dst_bits - src_bits;
+	size_t buckets = (size_t)1 << (dst_bits - 4);
+
+	for (unsigned c = 0; c < n_ctx; c++) {
+		const uint16_t *from = src + ((size_t)c << src_bits);
+		uint16_t *to = dst + ((size_t)c << dst_bits);
+
+		for (size_t b = 0; b < buckets; b++)
+			memcpy(to + b * 16, from + ((b >> k) ^ (b & 1)) * 16, 16 * sizeof(*to));
+	}
+}
+
 void pf_cm_start(pf_cm *cm, const struct pf_cm_primed *primed, const uint8_t *buf)
 {
 	if (primed) {
-		memcpy(cm->tab, primed->tables, pf_cm_tab_slots(&cm->cfg) * 2);
+		if (cm->cfg.table_bits == primed->table_bits)
+			memcpy(cm->tab, primed->tables, pf_cm_tab_slots(&cm->cfg) * 2);
+		else
+			tables_widen(cm->tab, cm->cfg.table_bits, primed->tables,
+				     primed->table_bits, cm->cfg.n_ctx);
 		memcpy(cm->mm_sm, primed->mm, sizeof(cm->mm_sm));
 		for (size_t s = 0; s < PF_CM_W_ROWS; s++)
 			memcpy(cm->w + s * PF_CM_MAX_IN, primed->weights + s * cm->cfg.n_in * 4,

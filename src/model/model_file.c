@@ -4,10 +4,12 @@
  * loading (validating) untrusted images.
  *
  * Layout, all little-endian (docs/model.md):
- *   0  "PFCMODEL"   8  u32 version (2|3) 12 u32 level    16 u32 table_bits
+ *   0  "PFCMODEL"   8  u32 version (2|3|4) 12 u32 level   16 u32 table_bits
  *   20 u32 n_ctx    24 u32 n_in          28 u32 stride   32 u32 lr
  *   36 u32 apm2_bits 40 u32 weight rows (2792) 44 u32 payload bytes
- *   48 u32 slice bytes (version 3: 64..2^23; version 2: 0)   52..63 0
+ *   48 u32 slice bytes (version 2: 0; 3: 64..2^23; 4: 0 or 64..2^23)
+ *   52 u32 code_bits (version 4: table_bits..20, the widest coding tables;
+ *      versions 2 and 3: 0, coding tables as wide as table_bits)   56..63 0
  *   then the payload as zstd frames (the slice part in a frame of its own),
  *   which must decompress to exactly:
  *         bucket tags     u16[(n_ctx << table_bits) / 16]
@@ -17,7 +19,7 @@
  *                         (mixers 1, 2, 3: 256, 2304, 224 rows; final: 8)
  *         APM 1           u8[256][33]               (top 8 bits of each point)
  *         APM 2           u8[(1 << apm2_bits)][33]  (DEFAULT only)
- *       version 3 only:
+ *       versions 3 and 4 with a slice:
  *         slice strengths u16[64]                   (matches into the slice)
  *         slice           u8[slice bytes]           (training data)
  * The payload is compressed because the image's bytes count against what
@@ -26,8 +28,8 @@
  * header and the weights need range checks; the payload length must match
  * the header. A loaded model owns the weights, the slice with its index
  * (model_dict.c) and the expanded tables, shared read-only. Version 1
- * (pre-release) images are refused; a model without a slice is written as
- * version 2, so it codes exactly as before.
+ * (pre-release) images are refused; training writes version 4, and
+ * versions 2 and 3 still load and code exactly as they did.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,10 @@ int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits,
 	cfg->table_bits = table_bits;
 	cfg->n_ctx = level == PF_MODEL_LEVEL_FAST ? PF_CM_FAST_CTX : PF_CM_DEFAULT_CTX;
 	cfg->n_in = cfg->n_ctx + 3;
+	cfg->code_bits = level == PF_MODEL_LEVEL_FAST ? PF_CM_CODE_BITS_FAST
+						      : PF_CM_CODE_BITS_DEFAULT;
+	if (cfg->code_bits < table_bits)
+		cfg->code_bits = table_bits;
 	cfg->apm2_bits = level == PF_MODEL_LEVEL_FAST ? 0 : PF_CM_APM2_BITS;
 	cfg->stride = 2;
 	cfg->lr = 6;
@@ -227,7 +233,8 @@ static int payload_expand(pf_model *m, uint32_t dict_len)
 	shrunk = realloc(m->payload, kept + dict_part);
 	if (shrunk)
 		m->payload = shrunk;
-	m->primed = (struct pf_cm_primed){ .tables = m->expanded, .mm = m->payload,
+	m->primed = (struct pf_cm_primed){ .tables = m->expanded,
+					   .table_bits = cfg->table_bits, .mm = m->payload,
 					   .weights = m->payload + PF_CM_MM_SLOTS * 2,
 					   .apm1 = apm1,
 					   .apm2 = cfg->apm2_bits ? apm2 : NULL };
@@ -243,11 +250,10 @@ static int payload_expand(pf_model *m, uint32_t dict_len)
 static void header_write(const struct pf_cm_cfg *cfg, size_t raw, uint32_t dict_len,
 			 uint8_t *h)
 {
-	const uint32_t fields[] = { dict_len ? PF_CM_VERSION_DICT : PF_CM_VERSION,
-				    cfg->level,     cfg->table_bits,
-				    cfg->n_ctx,    cfg->n_in,      cfg->stride,
-				    cfg->lr,       cfg->apm2_bits, PF_CM_W_ROWS,
-				    (uint32_t)raw, dict_len };
+	const uint32_t fields[] = { PF_CM_VERSION_WIDE, cfg->level,     cfg->table_bits,
+				    cfg->n_ctx,         cfg->n_in,      cfg->stride,
+				    cfg->lr,            cfg->apm2_bits, PF_CM_W_ROWS,
+				    (uint32_t)raw,      dict_len,       cfg->code_bits };
 
 	memset(h, 0, PF_CM_HEADER_LEN);
 	memcpy(h, image_magic, sizeof(image_magic));
@@ -296,8 +302,8 @@ fail:
 	return -ENOMEM;
 }
 
-/* Checks the header against the configuration its level implies; a
- * version 3 image's slice length against the slice limits. */
+/* Checks the header against the configuration its level implies, the
+ * slice length against the slice limits and a version 4 image's code_bits. */
 static int header_parse(const uint8_t *h, size_t len, struct pf_cm_cfg *cfg,
 			uint32_t *dict_len)
 {
@@ -307,10 +313,10 @@ static int header_parse(const uint8_t *h, size_t len, struct pf_cm_cfg *cfg,
 	if (len < PF_CM_HEADER_LEN || memcmp(h, image_magic, sizeof(image_magic)))
 		return PF_CORRUPT("model image magic");
 	version = pf_le32(h + 8);
-	if (version != PF_CM_VERSION && version != PF_CM_VERSION_DICT)
+	if (version < PF_CM_VERSION || version > PF_CM_VERSION_WIDE)
 		return -ENOTSUP;
 	dl = pf_le32(h + 48);
-	if (version == PF_CM_VERSION_DICT &&
+	if ((version == PF_CM_VERSION_DICT || (version == PF_CM_VERSION_WIDE && dl)) &&
 	    (dl < PF_CM_DICT_MIN || dl > PF_MODEL_DICT_MAX))
 		return PF_CORRUPT("model image slice length");
 	if (version == PF_CM_VERSION && dl)
@@ -329,7 +335,11 @@ static int header_parse(const uint8_t *h, size_t len, struct pf_cm_cfg *cfg,
 		return PF_CORRUPT("model image stride or learning rate");
 	if (pf_le32(h + 44) != payload_len(&want, dl))
 		return PF_CORRUPT("model image payload length");
-	for (unsigned i = 52; i < PF_CM_HEADER_LEN; i++)
+	want.code_bits = version == PF_CM_VERSION_WIDE ? pf_le32(h + 52) : want.table_bits;
+	if (want.code_bits < want.table_bits || want.code_bits > PF_CM_CODE_BITS_MAX ||
+	    (version != PF_CM_VERSION_WIDE && pf_le32(h + 52)))
+		return PF_CORRUPT("model image code_bits");
+	for (unsigned i = 56; i < PF_CM_HEADER_LEN; i++)
 		if (h[i])
 			return PF_CORRUPT("model image reserved bytes");
 	*cfg = want;

@@ -13,7 +13,10 @@
  *   cache line.
  * - The model image holds the primed tables; a block starts by copying them
  *   into this thread's pf_cm ("copy at start": a few MB of memcpy, about
- *   0.1% of coding a 256 KiB block) and then adapts freely.
+ *   1% of coding a 256 KiB block) and then adapts freely. From format 4 the
+ *   copy is wider than the image's tables: the primed tables stay as small
+ *   as the model's cost allows, while the block's own contexts, which
+ *   outnumber a small table's buckets, get room (docs/model.md).
  * - All coding arithmetic is integer, so predictions are bit-exact on every
  *   machine. Only model_train.c and model_fit.c use float (and OpenBLAS).
  */
@@ -34,10 +37,16 @@
 /* ---- hyper-parameters fixed by the format version ----------------------- */
 #define PF_CM_VERSION 2u /* 1: pre-release, 16-bit slots, two mixers */
 #define PF_CM_VERSION_DICT 3u /* 2 + a slice of training data to match into */
+#define PF_CM_VERSION_WIDE 4u /* 2 or 3 + coding tables wider than the primed ones */
 #define PF_CM_HEADER_LEN 64u
 #define PF_CM_TABLE_BITS_MIN 10u
 #define PF_CM_TABLE_BITS_MAX 20u /* 11 tables x 2 MiB: inside 64 MiB/thread */
 #define PF_CM_TABLE_BITS_DEFAULT 18u
+/* Coding tables (format 4): a block of len bytes codes with tables of
+ * 2^clamp(ceil(log2 len) + 3, table_bits, code_bits) slots per context. */
+#define PF_CM_CODE_BITS_FAST 18u
+#define PF_CM_CODE_BITS_DEFAULT 20u
+#define PF_CM_CODE_BITS_MAX PF_CM_TABLE_BITS_MAX
 #define PF_CM_MAX_CTX 11
 #define PF_CM_MAX_IN 16   /* contexts + 2 match inputs + bias, padded */
 #define PF_CM_FINAL_IN 4  /* the final mixer's inputs; its other weights meet 0 */
@@ -73,7 +82,8 @@ enum pf_cm_ctx {
 /* What a loaded image says; every field has been range-checked. */
 struct pf_cm_cfg {
 	enum pf_model_level level;
-	unsigned table_bits;
+	unsigned table_bits; /* the primed tables' size, and the coding tables' here */
+	unsigned code_bits;  /* the most a block widens its coding tables to */
 	unsigned n_ctx;
 	unsigned n_in; /* n_ctx + 3 */
 	unsigned stride;
@@ -95,6 +105,7 @@ struct pf_cm_dict {
  * strengths and weights as they lie in the payload (little-endian). */
 struct pf_cm_primed {
 	const uint16_t *tables; /* n_ctx << table_bits slots */
+	unsigned table_bits;
 	const uint8_t *mm;      /* PF_CM_MM_SLOTS u16 */
 	const uint8_t *weights; /* PF_CM_W_ROWS * n_in int32 */
 	const uint16_t *apm1;   /* PF_CM_APM1_CTX * 33 */
@@ -194,8 +205,11 @@ size_t pf_cm_apm2_len(const struct pf_cm_cfg *cfg);
 /* Sizes the state for cfg and the history length (no copy). -ENOMEM. */
 int pf_cm_reserve(pf_cm *cm, const struct pf_cm_cfg *cfg, size_t hist_len);
 void pf_cm_release(pf_cm *cm);
+/* The configuration a block of len bytes codes with: model's, its tables
+ * widened for the block (format 4). */
+void pf_cm_cfg_for_block(const struct pf_cm_cfg *model, size_t len, struct pf_cm_cfg *cfg);
 /* Starts a block over buf (the history, written by the caller as bits are
- * coded) from the primed state. */
+ * coded) from the primed state, widening its tables to the state's size. */
 void pf_cm_start(pf_cm *cm, const struct pf_cm_primed *primed, const uint8_t *buf);
 /* Kernels of pf_cm_nibble_update (scalar reference, AVX2): hv[i] = the
  * hash of context i salted with the partial byte, bucket[i] = its first

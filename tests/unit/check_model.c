@@ -9,13 +9,15 @@
  * with it must hash (XXH3-64) to GOLDEN_CODED and decode back.
  * model-fast-t12-dict.bin (format 3) is trained on gen_dict_sample() with
  * its random tail as the stored slice; it codes golden_dict_input(), text
- * with a piece of that slice inside, to GOLDEN_DICT_CODED. The committed
- * images, not fresh training runs, are the reference, because training uses
- * float BLAS and may round differently on another CPU; coding may not.
- * Regenerate (only after a deliberate format change, with a version bump;
- * never the format 2 vector for a format 3 change) by running this test
- * with PF_MODEL_GOLDEN_WRITE=1 (or PF_MODEL_GOLDEN_DICT_WRITE=1 for the
- * format 3 one) and updating the constants it prints.
+ * with a piece of that slice inside, to GOLDEN_DICT_CODED.
+ * model-fast-t12-wide.bin (format 4: coding tables wider than the primed
+ * ones) is trained like the format 3 one and codes the same input to
+ * GOLDEN_WIDE_CODED. The committed images, not fresh training runs, are the
+ * reference, because training uses float BLAS and may round differently on
+ * another CPU; coding may not. Formats 2 and 3 are no longer written, so
+ * their images are frozen; the current format's is regenerated (only after
+ * a deliberate format change, with a version bump) by running this test
+ * with PF_MODEL_GOLDEN_WRITE=1 and updating the constants it prints.
  */
 #include <cblas.h>
 #include <check.h>
@@ -35,11 +37,15 @@
 #define GOLDEN_LEN 20000
 #define GOLDEN_IMAGE 0x1376446539abc910ULL /* XXH3 of the committed image */
 #define GOLDEN_CODED 0x8f019fb26c1a117bULL /* XXH3 of the coded golden input */
-#define GOLDEN_COLD 0x674ffa2995c33ed0ULL  /* XXH3 of the cold FAST t10 image */
-#define GOLDEN_DEFAULT_COLD_CODED 0xd88dd7c45f80d4aeULL /* golden input, cold DEFAULT t12 model */
+#define GOLDEN_COLD 0xc554fa23073c5874ULL  /* XXH3 of the cold FAST t10 image */
+#define GOLDEN_DEFAULT_COLD_CODED 0xd88dd7c45f80d4aeULL /* golden input, cold DEFAULT t12 as format 2 */
+#define GOLDEN_DEFAULT_COLD_WIDE 0x81370175615a817fULL /* the same model as format 4 */
 #define GOLDEN_DICT_PATH PF_SRCDIR "/tests/data/golden/model-fast-t12-dict.bin"
 #define GOLDEN_DICT_IMAGE 0xf6f8f99a74ff6145ULL /* XXH3 of the committed format 3 image */
 #define GOLDEN_DICT_CODED 0xb1ddda05820f1496ULL /* XXH3 of golden_dict_input() coded with it */
+#define GOLDEN_WIDE_PATH PF_SRCDIR "/tests/data/golden/model-fast-t12-wide.bin"
+#define GOLDEN_WIDE_IMAGE 0x4ab141561123af5dULL /* XXH3 of the committed format 4 image */
+#define GOLDEN_WIDE_CODED 0xdeb4463f61ba820aULL /* XXH3 of golden_dict_input() coded with it */
 #define DICT_TEXT (48 * 1024) /* gen_dict_sample(): text, then random bytes */
 #define DICT_RANDOM (32 * 1024)
 
@@ -245,24 +251,32 @@ START_TEST(test_roundtrip_4mib)
 }
 END_TEST
 
-/* A model trained on nothing codes anything; priming makes it better. */
+/* A model trained on nothing codes anything; priming on text like it
+ * makes it better. (Widened coding tables took away most of what a cold
+ * 2^12-slot model used to lose to collisions, hence the smaller margin.)
+ * Primed contexts that the widened tables failed to find would leave the
+ * primed model no better than the cold one. */
 START_TEST(test_cold_model)
 {
-	size_t img_len, len = 32 * 1024, cold, primed;
-	void *img = train(_i ? PF_MODEL_LEVEL_DEFAULT : PF_MODEL_LEVEL_FAST, 12, NULL,
-			  0, &img_len);
-	uint8_t *p = gen_text(len, 21);
-	pf_model *m;
+	enum pf_model_level level = _i ? PF_MODEL_LEVEL_DEFAULT : PF_MODEL_LEVEL_FAST;
+	size_t img_len, primed_len, len = 32 * 1024, cold, primed;
+	uint8_t *sample = gen_text(96 * 1024, 1), *p = gen_text(len, 21);
+	void *img = train(level, 12, NULL, 0, &img_len);
+	void *primed_img = train(level, 12, sample, 96 * 1024, &primed_len);
+	pf_model *m, *mp;
 
 	ck_assert_int_eq(pf_model_load(img, img_len, &m), 0);
-	ck_assert_int_eq(pf_model_get_level(m), _i ? PF_MODEL_LEVEL_DEFAULT
-						   : PF_MODEL_LEVEL_FAST);
+	ck_assert_int_eq(pf_model_load(primed_img, primed_len, &mp), 0);
+	ck_assert_int_eq(pf_model_get_level(m), level);
 	cold = round_trip(m, p, len);
-	primed = round_trip(_i ? m_default : m_fast, p, len);
+	primed = round_trip(mp, p, len);
 	ck_assert_uint_lt(cold, len / 2);
-	ck_assert_uint_lt(primed, cold - cold / (_i ? 8 : 32));
+	ck_assert_uint_lt(primed, cold - cold / 20);
 	pf_model_free(m);
+	pf_model_free(mp);
 	free(img);
+	free(primed_img);
+	free(sample);
 	free(p);
 }
 END_TEST
@@ -402,7 +416,7 @@ START_TEST(test_hostile_image)
 	ck_assert_int_eq(pf_model_load(copy, len + 1, &m), -EIO);
 	copy[8] = 1; /* the pre-release version */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -ENOTSUP);
-	copy[8] = 4; /* a future one */
+	copy[8] = 5; /* a future one */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -ENOTSUP);
 	plen = len;
 	poisoned = weight_poisoned(img, &plen);
@@ -644,7 +658,7 @@ START_TEST(test_dict_roundtrip)
 	uint8_t *tail = gen_slice_piece(DICT_RANDOM - 3000, 3000, 2000);
 	ssize_t n;
 
-	ck_assert_uint_eq(pf_le32(img + 8), 3);
+	ck_assert_uint_eq(pf_le32(img + 8), 4);
 	ck_assert_uint_eq(pf_le32(img + 48), DICT_RANDOM);
 	ck_assert_uint_lt(round_trip(m, text, len), len / 3);
 	fill_random(rnd, len, 77);
@@ -689,22 +703,23 @@ START_TEST(test_dict_threads)
 }
 END_TEST
 
-/* A small format 3 image: FAST, 2^10 slots, 1 KiB slice. */
+/* A small image with a slice: FAST, 2^10 slots, 1 KiB slice. */
 static uint8_t *small_dict_image(size_t *len)
 {
 	uint8_t *sample = gen_text(4096, 23), *img;
 
 	img = train_dict(PF_MODEL_LEVEL_FAST, 10, sample, 4096, 1024, len);
 	free(sample);
-	ck_assert_uint_eq(pf_le32(img + 8), 3);
+	ck_assert_uint_eq(pf_le32(img + 8), 4);
 	return img;
 }
 
-/* Every truncation, a bad slice length in the header, a slice length in a
- * format 2 header: -EIO; byte flips load and round-trip, or fail cleanly. */
+/* Every truncation, a bad slice length or code_bits in the header, a slice
+ * length in a format 2 header, code_bits in a format 3 one: -EIO; byte flips load and round-trip, or fail cleanly. */
 START_TEST(test_dict_hostile)
 {
 	static const uint32_t bad_len[] = { 0, 1, 63, 1023, 1025, (8u << 20) + 1, 0xffffffffu };
+	static const uint32_t bad_code_bits[] = { 0, 9, 21, 0xffffffffu }; /* table_bits 10 */
 	size_t len;
 	uint8_t *img = small_dict_image(&len), *copy = malloc(len), *text = gen_text(3000, 8);
 	uint64_t s = 19;
@@ -721,7 +736,16 @@ START_TEST(test_dict_hostile)
 	}
 	memcpy(copy, img, len);
 	copy[8] = 2; /* format 2 has no slice: its bytes 48..63 are reserved */
+	pf_put_le32(copy + 52, 0);
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
+	memcpy(copy, img, len);
+	copy[8] = 3; /* format 3 codes with the primed width: no code_bits */
+	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
+	for (size_t k = 0; k < sizeof(bad_code_bits) / sizeof(*bad_code_bits); k++) {
+		memcpy(copy, img, len);
+		pf_put_le32(copy + 52, bad_code_bits[k]);
+		ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
+	}
 	flip_sweep(img, copy, len, 300, &s, text);
 	free(img);
 	free(copy);
@@ -730,7 +754,8 @@ START_TEST(test_dict_hostile)
 END_TEST
 
 /* dict_bytes past the sample takes all of it; under 64 bytes (or an empty
- * sample) writes a format 2 image, byte for byte the one without a slice. */
+ * sample) writes an image without a slice, byte for byte the one trained
+ * without asking for one. */
 START_TEST(test_dict_train_limits)
 {
 	uint8_t *sample = gen_text(6000, 29), *a, *b;
@@ -738,7 +763,7 @@ START_TEST(test_dict_train_limits)
 	pf_model *m;
 
 	a = train_dict(PF_MODEL_LEVEL_FAST, 10, sample, 6000, 1u << 30, &la);
-	ck_assert_uint_eq(pf_le32(a + 8), 3);
+	ck_assert_uint_eq(pf_le32(a + 8), 4);
 	ck_assert_uint_eq(pf_le32(a + 48), 6000);
 	ck_assert_int_eq(pf_model_load(a, la, &m), 0);
 	ck_assert_uint_lt(round_trip(m, sample, 6000), 600);
@@ -746,13 +771,13 @@ START_TEST(test_dict_train_limits)
 	free(a);
 	a = train_dict(PF_MODEL_LEVEL_FAST, 10, sample, 6000, 63, &la);
 	b = train(PF_MODEL_LEVEL_FAST, 10, sample, 6000, &lb);
-	ck_assert_uint_eq(pf_le32(a + 8), 2);
+	ck_assert_uint_eq(pf_le32(a + 48), 0);
 	ck_assert_uint_eq(la, lb);
 	ck_assert_int_eq(memcmp(a, b, la), 0);
 	free(a);
 	free(b);
 	a = train_dict(PF_MODEL_LEVEL_FAST, 10, NULL, 0, 4096, &la);
-	ck_assert_uint_eq(pf_le32(a + 8), 2);
+	ck_assert_uint_eq(pf_le32(a + 48), 0);
 	free(a);
 	free(sample);
 }
@@ -805,97 +830,115 @@ static uint64_t golden_dict_coded_hash(const pf_model *m)
 	return coded_hash(m, p);
 }
 
-/* A cold DEFAULT model (no sample, so no BLAS) codes the golden input to
- * the bits the reference code gave before the per-bit path was vectorised,
- * with the detected kernels and with the scalar ones forced. FAST is
- * covered by the committed images below. */
-START_TEST(test_golden_default_cold)
+/* Makes a format 4 image without a slice the format 2 image of the same
+ * model: coding tables as wide as the primed ones. */
+static void image_as_format2(uint8_t *img)
 {
-	size_t len;
-	uint8_t *img = train(PF_MODEL_LEVEL_DEFAULT, 12, NULL, 0, &len);
+	ck_assert_uint_eq(pf_le32(img + 8), 4);
+	ck_assert_uint_eq(pf_le32(img + 48), 0);
+	pf_put_le32(img + 8, 2);
+	pf_put_le32(img + 52, 0);
+}
+
+/* The golden input's hash with img's model, with the detected kernels and
+ * with the scalar ones forced: they must agree. */
+static uint64_t golden_both_kernels(const uint8_t *img, size_t len)
+{
 	pf_model *m;
 	uint64_t h;
 
 	ck_assert_int_eq(pf_model_load(img, len, &m), 0);
 	h = golden_coded_hash(m);
-	if (getenv("PF_MODEL_GOLDEN_WRITE"))
-		printf("GOLDEN_DEFAULT_COLD_CODED 0x%016llxULL\n", (unsigned long long)h);
-	ck_assert_uint_eq(h, GOLDEN_DEFAULT_COLD_CODED);
 	pf_cm_simd_force_scalar(true);
 	ck_assert(!pf_cm_simd_avx2);
-	ck_assert_uint_eq(golden_coded_hash(m), GOLDEN_DEFAULT_COLD_CODED);
+	ck_assert_uint_eq(golden_coded_hash(m), h);
 	pf_cm_simd_force_scalar(false);
 	pf_model_free(m);
+	return h;
+}
+
+/* A cold DEFAULT model (no sample, so no BLAS) codes the golden input to
+ * the bits the reference code gave before the per-bit path was vectorised
+ * (as format 2), and to fixed bits as format 4 (its tables widened for the
+ * block), with the detected kernels and with the scalar ones forced. FAST
+ * is covered by the committed images below. */
+START_TEST(test_golden_default_cold)
+{
+	size_t len;
+	uint8_t *img = train(PF_MODEL_LEVEL_DEFAULT, 12, NULL, 0, &len);
+	uint64_t wide = golden_both_kernels(img, len), narrow;
+
+	image_as_format2(img);
+	narrow = golden_both_kernels(img, len);
+	if (getenv("PF_MODEL_GOLDEN_WRITE"))
+		printf("GOLDEN_DEFAULT_COLD_WIDE 0x%016llxULL\n", (unsigned long long)wide);
+	fflush(stdout);
+	ck_assert_uint_eq(narrow, GOLDEN_DEFAULT_COLD_CODED);
+	ck_assert_uint_eq(wide, GOLDEN_DEFAULT_COLD_WIDE);
 	free(img);
 }
 END_TEST
 
-START_TEST(test_golden)
+/* A committed image must hash to image_hash, and code the input that
+ * coded_hash_of() makes to coded. */
+static void golden_check(const char *path, uint32_t version, uint64_t image_hash,
+			 uint64_t (*coded_hash_of)(const pf_model *), uint64_t coded)
 {
-	size_t len, cold_len;
-	uint8_t *img, *cold = train(PF_MODEL_LEVEL_FAST, 10, NULL, 0, &cold_len);
+	size_t len;
+	uint8_t *img = golden_read(path, &len);
 	pf_model *m;
 
-	if (getenv("PF_MODEL_GOLDEN_WRITE")) {
-		size_t slen;
-		uint8_t *sample = gen_sample(&slen);
-		FILE *f = fopen(GOLDEN_PATH, "wb");
-
-		img = train(PF_MODEL_LEVEL_FAST, 12, sample, slen, &len);
-		ck_assert_ptr_nonnull(f);
-		ck_assert_uint_eq(fwrite(img, 1, len, f), len);
-		fclose(f);
-		free(img);
-		free(sample);
-	}
-	img = golden_read(GOLDEN_PATH, &len);
+	ck_assert_uint_eq(pf_le32(img + 8), version);
 	ck_assert_int_eq(pf_model_load(img, len, &m), 0);
-	if (getenv("PF_MODEL_GOLDEN_WRITE"))
-		printf("GOLDEN_IMAGE 0x%016llxULL GOLDEN_CODED 0x%016llxULL GOLDEN_COLD 0x%016llxULL\n",
-		       (unsigned long long)XXH3_64bits(img, len),
-		       (unsigned long long)golden_coded_hash(m),
-		       (unsigned long long)XXH3_64bits(cold, cold_len));
-	fflush(stdout);
-	ck_assert_uint_eq(XXH3_64bits(img, len), GOLDEN_IMAGE);
-	ck_assert_uint_eq(golden_coded_hash(m), GOLDEN_CODED);
-	ck_assert_uint_eq(XXH3_64bits(cold, cold_len), GOLDEN_COLD);
+	ck_assert_uint_eq(XXH3_64bits(img, len), image_hash);
+	ck_assert_uint_eq(coded_hash_of(m), coded);
 	pf_model_free(m);
 	free(img);
+}
+
+/* The frozen format 2 and 3 images, and a cold FAST image as training
+ * writes it now (no sample: no BLAS, the same bytes everywhere). */
+START_TEST(test_golden)
+{
+	size_t cold_len;
+	uint8_t *cold = train(PF_MODEL_LEVEL_FAST, 10, NULL, 0, &cold_len);
+
+	if (getenv("PF_MODEL_GOLDEN_WRITE"))
+		printf("GOLDEN_COLD 0x%016llxULL\n",
+		       (unsigned long long)XXH3_64bits(cold, cold_len));
+	fflush(stdout);
+	golden_check(GOLDEN_PATH, 2, GOLDEN_IMAGE, golden_coded_hash, GOLDEN_CODED);
+	golden_check(GOLDEN_DICT_PATH, 3, GOLDEN_DICT_IMAGE, golden_dict_coded_hash,
+		     GOLDEN_DICT_CODED);
+	ck_assert_uint_eq(XXH3_64bits(cold, cold_len), GOLDEN_COLD);
 	free(cold);
 }
 END_TEST
 
-/* The format 3 golden vector: a stored slice, matched into. */
-START_TEST(test_golden_dict)
+/* The format 4 golden vector: a slice, and tables widened for the block. */
+START_TEST(test_golden_wide)
 {
-	size_t len;
-	uint8_t *img;
-	pf_model *m;
-
-	if (getenv("PF_MODEL_GOLDEN_DICT_WRITE")) {
-		size_t slen;
-		uint8_t *sample = gen_dict_sample(&slen);
-		FILE *f = fopen(GOLDEN_DICT_PATH, "wb");
+	if (getenv("PF_MODEL_GOLDEN_WRITE")) {
+		size_t slen, len;
+		uint8_t *sample = gen_dict_sample(&slen), *img;
+		FILE *f = fopen(GOLDEN_WIDE_PATH, "wb");
+		pf_model *m;
 
 		img = train_dict(PF_MODEL_LEVEL_FAST, 12, sample, slen, DICT_RANDOM, &len);
 		ck_assert_ptr_nonnull(f);
 		ck_assert_uint_eq(fwrite(img, 1, len, f), len);
 		fclose(f);
+		ck_assert_int_eq(pf_model_load(img, len, &m), 0);
+		printf("GOLDEN_WIDE_IMAGE 0x%016llxULL GOLDEN_WIDE_CODED 0x%016llxULL\n",
+		       (unsigned long long)XXH3_64bits(img, len),
+		       (unsigned long long)golden_dict_coded_hash(m));
+		fflush(stdout);
+		pf_model_free(m);
 		free(img);
 		free(sample);
 	}
-	img = golden_read(GOLDEN_DICT_PATH, &len);
-	ck_assert_uint_eq(pf_le32(img + 8), 3);
-	ck_assert_int_eq(pf_model_load(img, len, &m), 0);
-	if (getenv("PF_MODEL_GOLDEN_DICT_WRITE"))
-		printf("GOLDEN_DICT_IMAGE 0x%016llxULL GOLDEN_DICT_CODED 0x%016llxULL\n",
-		       (unsigned long long)XXH3_64bits(img, len),
-		       (unsigned long long)golden_dict_coded_hash(m));
-	fflush(stdout);
-	ck_assert_uint_eq(XXH3_64bits(img, len), GOLDEN_DICT_IMAGE);
-	ck_assert_uint_eq(golden_dict_coded_hash(m), GOLDEN_DICT_CODED);
-	pf_model_free(m);
-	free(img);
+	golden_check(GOLDEN_WIDE_PATH, 4, GOLDEN_WIDE_IMAGE, golden_dict_coded_hash,
+		     GOLDEN_WIDE_CODED);
 }
 END_TEST
 
@@ -931,7 +974,7 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, test_golden_default_cold);
 	tcase_add_test(tc, test_blas_threads);
 	tcase_add_test(tc, test_golden);
-	tcase_add_test(tc, test_golden_dict);
+	tcase_add_test(tc, test_golden_wide);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("slice");
