@@ -6,10 +6,12 @@
 # foreground readers (fio 4K random-read latency on another file, with the
 # thread working and with recompress=0).
 #
-# usage: contrib/bench/recompress.sh BUILD_DIR TEXT_DIR [MB [auto]]
+# usage: contrib/bench/recompress.sh BUILD_DIR TEXT_DIR [MB|all [auto]]
 #   TEXT_DIR: plain text files (e.g. the corpus's 1-prose); its first 8 MB
 #   train the model (priorctl import), the next MB (default 32) are written
 #   through the mount and left to the background thread.
+#   all: copy TEXT_DIR's whole tree as it is instead (e.g. the shared corpus);
+#   with a model up front, the tree's first 8 MB also train it.
 #   auto: no model up front; the mount trains one itself (-o train=auto,
 #   train_after=8M), compared with `priorctl train && priorctl recompress`.
 set -euo pipefail
@@ -21,8 +23,13 @@ trap 'fusermount3 -u "$mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/train" "$work/new" "$mnt"
 find "$text" -type f -print0 | sort -z | xargs -0 cat > "$work/all"
 head -c $((8 << 20)) "$work/all" > "$work/train/train.txt"
-dd if="$work/all" of="$work/new.txt" bs=1M skip=8 count="$mb" status=none
-split -b 4M -d "$work/new.txt" "$work/new/part"
+if [ "$mb" = all ]; then
+	cp -r "$text/." "$work/new/"
+else
+	dd if="$work/all" of="$work/new.txt" bs=1M skip=8 count="$mb" status=none
+	split -b 4M -d "$work/new.txt" "$work/new/part"
+fi
+rm -f "$work/all" "$work/new.txt"
 dd if=/dev/urandom bs=1M count=48 status=none | base64 > "$work/probe.txt" # fio target
 
 # stored STORE: disk bytes of the new data's containers (free gaps that
@@ -69,19 +76,27 @@ bg=recompress=1,recompress_after=1,recompress_rate=0
 [ "$mode" = auto ] && bg=$bg,train=auto,train_after=8M
 store=$work/store
 setup "$store"
-echo "new data: $mb MB written through the mount as zstd; its stored bytes (disk use) over time:"
+echo "new data: $(du -sm "$work/new" | cut -f1) MB written through the mount as zstd; its stored bytes (disk use) over time:"
 before=$(stored "$store")
 "$build/src/priorfs" "$store" "$mnt" -o "$bg"
 t0=$(date +%s)
 echo "| seconds | stored bytes |"
 echo "|---|---|"
 echo "| 0 | $before |"
+# Done when a whole scan has passed with no file converted since the last
+# conversion seen (files that stay zstd or raw never count as converted),
+# and, with train=auto, a model has been kept.
+stat_of() { sed -n "s/^$1=//p" "$work/stats"; }
+files=-1; settled=0
 while sleep 15; do
-	n=$(getfattr --only-values -n user.priorfs.stats "$mnt" 2>/dev/null |
-		sed -n 's/^recompress_files=//p')
+	getfattr --only-values -n user.priorfs.stats "$mnt" > "$work/stats" 2>/dev/null
 	echo "| $(($(date +%s) - t0)) | $(stored "$store") |"
-	[ "$n" -ge "$(ls "$work/new" | wc -l)" ] && break
-	[ $(($(date +%s) - t0)) -lt 1800 ] || { echo "| gave up after 1800 s |"; break; }
+	if [ "$(stat_of recompress_files)" != "$files" ]; then
+		files=$(stat_of recompress_files); settled=$(($(stat_of recompress_scans) + 2))
+	fi
+	[ "$mode" = auto ] && [ "$(stat_of train_models)" -eq 0 ] && settled=$(($(stat_of recompress_scans) + 2))
+	[ "$(stat_of recompress_scans)" -ge "$settled" ] && break
+	[ $(($(date +%s) - t0)) -lt 7200 ] || { echo "| gave up after 7200 s |"; break; }
 done
 unmount "$store"
 after=$(stored "$store")
