@@ -65,7 +65,7 @@ typedef struct pf_model_train_opts {
 } pf_model_train_opts;
 
 /* log2 table slots for a model that will serve `logical` bytes: about one
- * slot per 256 of them, within 10..20 (the rule and its measurement:
+ * slot per 2048 of them, within 10..20 (the rule and its measurement:
  * src/priorctl/cmd_train.c). */
 unsigned pf_model_table_bits_for(uint64_t logical);
 

@@ -187,7 +187,7 @@ static int dict_choose(pf_cm *cm, struct pf_cm_dict *dict, const uint8_t *sample
 	return 0;
 }
 
-#define BYTES_PER_SLOT 256 /* logical bytes per table slot */
+#define BYTES_PER_SLOT 2048 /* logical bytes per table slot (cmd_train.c) */
 
 unsigned pf_model_table_bits_for(uint64_t logical)
 {

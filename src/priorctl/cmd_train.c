@@ -15,10 +15,15 @@
  * Model size: the context tables dominate a model file (about one byte per
  * used slot and context after pruning and zstd), and the saving grows with
  * the data the model serves, so by default a kind's tables get about
- * logical / 256 slots (2^10 to 2^20; pf_model_table_bits_for()). Measured
- * on the corpus's prose, 44 MB with a 4.4 MB sample (data + model bytes):
- * 2^15 slots 11.24 MB, 2^16 10.92, 2^17 10.73 (the rule's choice),
- * 2^18 10.77, 2^19 11.12.
+ * logical / 2048 slots (2^10 to 2^20; pf_model_table_bits_for()). Blocks
+ * code with wider tables than the model stores (model format 4), so the
+ * stored tables need hold only what priming taught. Estimated by this
+ * command (held-out bits/byte x logical bytes + model) on 40 MiB cuts of
+ * the corpus with 10% samples, 2^13..2^17 slots: prose 13.72 13.70 13.70
+ * 13.74 13.86 MB (2^14 the rule's choice), source 6.08 6.07 6.09 6.15
+ * 6.31, JSON/XML 4.59 4.60 4.63 4.71 4.88, tokens 16.11 16.11 16.17 16.26
+ * 16.43 (the held-out pieces code worse than a whole import, which also
+ * has the slice); with format 2's narrow tables 2^17 had been best.
  * --table-bits overrides the choice.
  *
  * New defaults: per kind, the new model or the old default, whichever has
