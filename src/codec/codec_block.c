@@ -94,14 +94,16 @@ static ssize_t learned_within(const pf_model *model, const void *plain,
  * use; a model can still code data that looks like noise to both (16-bit
  * PCM, photographs: 10-20% below raw). So before giving up on such a block
  * the model codes a slice of it, and the block is tried in full only if the
- * slice saves 1/8. */
+ * slice saves 1/32. Not the block's 1/8: a slice codes worse than a whole
+ * block, where the model has adapted for longer (16-bit PCM, 2^14-slot
+ * model: 7% saved on 8 KiB, 17% on 256 KiB); noise saves nothing. */
 static bool learned_may_pay(const pf_model *model, const uint8_t *plain,
 			    size_t plain_len, void *out)
 {
 	size_t n = plain_len < LEARNED_PROBE ? plain_len : LEARNED_PROBE;
 	const uint8_t *mid = plain + (plain_len - n) / 2;
 
-	return pf_model_encode(model, mid, n, out, max_useful_frame(n)) > 0;
+	return pf_model_encode(model, mid, n, out, n - n / 32) > 0;
 }
 
 /* PF_CHOICE_AUTO and LEARNED: raw for data the probe finds incompressible
