@@ -12,8 +12,8 @@
  *   nibble (1..15) picks the slot, so one bucket serves four bits from one
  *   cache line.
  * - The model image holds the primed tables; a block starts by copying them
- *   into this thread's pf_cm ("copy at start": a few MB of memcpy, about
- *   1% of coding a 256 KiB block) and then adapts freely. From format 4 the
+ *   into this thread's pf_cm ("copy at start": up to 23 MB of memcpy, under
+ *   0.5% of coding a 256 KiB block) and then adapts freely. From format 4 the
  *   copy is wider than the image's tables: the primed tables stay as small
  *   as the model's cost allows, while the block's own contexts, which
  *   outnumber a small table's buckets, get room (docs/model.md).
