@@ -79,8 +79,9 @@ int pf_codec_decode_model(uint8_t codec, const pf_model *model, const void *stor
 /* Loads a model image (borrowed; must outlive the model). See pf_model_load. */
 int pf_codec_model_load(const void *image, size_t len, pf_model **out);
 void pf_codec_model_free(pf_model *model);
-/* The level a loaded model was trained for. */
+/* The level a loaded model was trained for, and its make. */
 enum pf_model_level pf_codec_model_level(const pf_model *model);
+void pf_codec_model_shape(const pf_model *model, pf_model_shape *shape);
 /* Trains a model image from a sample. See pf_model_train. */
 int pf_codec_model_train(const void *sample, size_t len,
 			 const pf_model_train_opts *opts, void **image,

@@ -231,6 +231,11 @@ enum pf_model_level pf_codec_model_level(const pf_model *model)
 	return pf_model_get_level(model);
 }
 
+void pf_codec_model_shape(const pf_model *model, pf_model_shape *shape)
+{
+	pf_model_get_shape(model, shape);
+}
+
 int pf_codec_model_train(const void *sample, size_t len,
 			 const pf_model_train_opts *opts, void **image,
 			 size_t *image_len)

@@ -82,4 +82,14 @@ int pf_model_train(const void *sample, size_t len, const pf_model_train_opts *op
 /* Level the model was trained for, and the bytes of its file image. */
 enum pf_model_level pf_model_get_level(const pf_model *model);
 
+/* What a loaded model's image says about its make (docs/model.md). */
+typedef struct pf_model_shape {
+	unsigned version;     /* image format: 2, 3 or 4 */
+	unsigned table_bits;  /* the image's tables: 2^table_bits slots per context */
+	unsigned code_bits;   /* blocks code with tables of up to 2^code_bits */
+	unsigned stride;      /* of the strided contexts */
+	uint32_t slice_bytes; /* training data kept for the match model; 0: none */
+} pf_model_shape;
+void pf_model_get_shape(const pf_model *model, pf_model_shape *shape);
+
 #endif

@@ -50,6 +50,7 @@ int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits,
 	if (table_bits < PF_CM_TABLE_BITS_MIN || table_bits > PF_CM_TABLE_BITS_MAX)
 		return -EINVAL;
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->version = PF_CM_VERSION_WIDE;
 	cfg->level = level;
 	cfg->table_bits = table_bits;
 	cfg->n_ctx = level == PF_MODEL_LEVEL_FAST ? PF_CM_FAST_CTX : PF_CM_DEFAULT_CTX;
@@ -335,6 +336,7 @@ static int header_parse(const uint8_t *h, size_t len, struct pf_cm_cfg *cfg,
 		return PF_CORRUPT("model image stride or learning rate");
 	if (pf_le32(h + 44) != payload_len(&want, dl))
 		return PF_CORRUPT("model image payload length");
+	want.version = version;
 	want.code_bits = version == PF_CM_VERSION_WIDE ? pf_le32(h + 52) : want.table_bits;
 	if (want.code_bits < want.table_bits || want.code_bits > PF_CM_CODE_BITS_MAX ||
 	    (version != PF_CM_VERSION_WIDE && pf_le32(h + 52)))
@@ -417,4 +419,13 @@ void pf_model_free(pf_model *model)
 enum pf_model_level pf_model_get_level(const pf_model *model)
 {
 	return model->cfg.level;
+}
+
+void pf_model_get_shape(const pf_model *model, pf_model_shape *shape)
+{
+	*shape = (pf_model_shape){ .version = model->cfg.version,
+				   .table_bits = model->cfg.table_bits,
+				   .code_bits = model->cfg.code_bits,
+				   .stride = model->cfg.stride,
+				   .slice_bytes = model->dict.len };
 }

@@ -81,6 +81,7 @@ enum pf_cm_ctx {
 
 /* What a loaded image says; every field has been range-checked. */
 struct pf_cm_cfg {
+	unsigned version; /* of the image it came from, or will go to */
 	enum pf_model_level level;
 	unsigned table_bits; /* the primed tables' size, and the coding tables' here */
 	unsigned code_bits;  /* the most a block widens its coding tables to */

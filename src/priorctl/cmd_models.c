@@ -200,13 +200,26 @@ static long find_prefix(const pf_model_info *v, size_t n, const char *prefix)
 	return found;
 }
 
-static const char *level_name(pf_store *store, const uint8_t *id)
+/* Prints the level and make of model id; @return false when it does not load. */
+static bool print_make(pf_store *store, const uint8_t *id)
 {
 	const pf_model *m;
+	pf_model_shape sh;
+	char b[16];
 
-	if (pf_store_model_get(store, id, &m) < 0)
-		return NULL;
-	return pf_codec_model_level(m) == PF_MODEL_LEVEL_FAST ? "fast" : "default";
+	if (pf_store_model_get(store, id, &m) < 0) {
+		printf("level:    ? (does not load: corrupt or wrong hash)\n");
+		return false;
+	}
+	pf_codec_model_shape(m, &sh);
+	printf("level:    %s\nformat:   %u: tables of 2^%u slots, blocks code with up to 2^%u; "
+	       "stride %u; ", pf_codec_model_level(m) == PF_MODEL_LEVEL_FAST ? "fast" : "default",
+	       sh.version, sh.table_bits, sh.code_bits, sh.stride);
+	if (sh.slice_bytes)
+		printf("slice %s\n", pctl_human_size(sh.slice_bytes, b));
+	else
+		printf("no slice\n");
+	return true;
 }
 
 static int models_show(pf_store *store, const char *path, const char *prefix)
@@ -214,7 +227,7 @@ static int models_show(pf_store *store, const char *path, const char *prefix)
 	char hex[2 * PF_MODEL_ID_SIZE + 1], b[16];
 	struct model_use use = { 0 };
 	pf_model_info *v = NULL;
-	const char *level;
+	bool loads;
 	uint64_t errors = 0;
 	size_t n = 0;
 	long i;
@@ -223,17 +236,15 @@ static int models_show(pf_store *store, const char *path, const char *prefix)
 	if (list_models(store, &v, &n) < 0 || (i = find_prefix(v, n, prefix)) < 0)
 		goto out_free;
 	pctl_id_hex(v[i].id, sizeof(hex) - 1, hex);
-	level = level_name(store, v[i].id);
-	printf("id:       %s\nbytes:    %" PRIu64 " (%s)\ndefault:  %s\n"
-	       "level:    %s\n", hex, v[i].bytes, pctl_human_size(v[i].bytes, b),
-	       v[i].kind[0] ? v[i].kind : "no",
-	       level ? level : "? (does not load: corrupt or wrong hash)");
+	printf("id:       %s\nbytes:    %" PRIu64 " (%s)\ndefault:  %s\n", hex, v[i].bytes,
+	       pctl_human_size(v[i].bytes, b), v[i].kind[0] ? v[i].kind : "no");
+	loads = print_make(store, v[i].id);
 	if (scan_store(path, &v[i], 1, &use, &errors) < 0)
 		goto out_free;
 	printf("files:    %" PRIu64 "\nblocks:   %" PRIu64
 	       "\nlogical:  %" PRIu64 " (%s)\n", use.files, use.blocks,
 	       use.logical, pctl_human_size(use.logical, b));
-	status = level && !errors ? PCTL_EXIT_OK : PCTL_EXIT_FAULT;
+	status = loads && !errors ? PCTL_EXIT_OK : PCTL_EXIT_FAULT;
 out_free:
 	free(v);
 	return status;

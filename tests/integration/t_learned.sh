@@ -118,6 +118,7 @@ has "$OUT" '^[0-9a-f]{16} +[0-9.]+[KM]? +text$'
 MODEL=$(awk '$3 == "text" { print $1 }' "$OUT")
 pf_ctl 0 models show "$MODEL" "$STORE"
 has "$OUT" '^default: +text$'
+has "$OUT" '^format: +4: tables of 2\^1[0-9] slots, blocks code with up to 2\^18; stride [0-9]+; (no slice|slice [0-9.]+[KM]?)$'
 has "$OUT" '^files: +(1[89]|2[01])$'
 LEARNED=$(blocks learned)
 [ "$LEARNED" -gt 10 ] || fail "only $LEARNED learned blocks after import"

@@ -942,6 +942,37 @@ START_TEST(test_golden_wide)
 }
 END_TEST
 
+/* The make each committed image states, as pf_model_get_shape() reports it. */
+START_TEST(test_shape)
+{
+	static const struct {
+		const char *path;
+		pf_model_shape want;
+	} images[] = {
+		{ GOLDEN_PATH, { 2, 12, 12, 2, 0 } },
+		{ GOLDEN_DICT_PATH, { 3, 12, 12, 2, DICT_RANDOM } },
+		{ GOLDEN_WIDE_PATH, { 4, 12, PF_CM_CODE_BITS_FAST, 2, DICT_RANDOM } },
+	};
+
+	for (size_t i = 0; i < sizeof(images) / sizeof(*images); i++) {
+		size_t len;
+		uint8_t *img = golden_read(images[i].path, &len);
+		pf_model_shape sh;
+		pf_model *m;
+
+		ck_assert_int_eq(pf_model_load(img, len, &m), 0);
+		pf_model_get_shape(m, &sh);
+		ck_assert_uint_eq(sh.version, images[i].want.version);
+		ck_assert_uint_eq(sh.table_bits, images[i].want.table_bits);
+		ck_assert_uint_eq(sh.code_bits, images[i].want.code_bits);
+		ck_assert_uint_eq(sh.stride, images[i].want.stride);
+		ck_assert_uint_eq(sh.slice_bytes, images[i].want.slice_bytes);
+		pf_model_free(m);
+		free(img);
+	}
+}
+END_TEST
+
 static Suite *model_suite(void)
 {
 	Suite *s = suite_create("model");
@@ -975,6 +1006,7 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, test_blas_threads);
 	tcase_add_test(tc, test_golden);
 	tcase_add_test(tc, test_golden_wide);
+	tcase_add_test(tc, test_shape);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("slice");
