@@ -14,6 +14,7 @@
 #   with a model up front, the tree's first 8 MB also train it.
 #   auto: no model up front; the mount trains one itself (-o train=auto,
 #   train_after=8M), compared with `priorctl train && priorctl recompress`.
+# LATENCY_ONLY=1 in the environment runs the read-latency part alone.
 set -euo pipefail
 build=$(cd "$1" && pwd); text=$(cd "$2" && pwd); mb=${3:-32}; mode=${4:-model}
 ctl=$build/src/priorctl/priorctl
@@ -74,45 +75,53 @@ fio_lat() {
 
 bg=recompress=1,recompress_after=1,recompress_rate=0
 [ "$mode" = auto ] && bg=$bg,train=auto,train_after=8M
+stat_of() { sed -n "s/^$1=//p" "$work/stats"; } # KEY: from the last stats read
+
+# size_run: stored bytes over time while the thread works, then the same
+# data through an explicit recompress.
+size_run() {
+	setup "$store"
+	echo "new data: $(du -sm "$work/new" | cut -f1) MB written through the mount as zstd; its stored bytes (disk use) over time:"
+	before=$(stored "$store")
+	"$build/src/priorfs" "$store" "$mnt" -o "$bg"
+	t0=$(date +%s)
+	echo "| seconds | stored bytes |"
+	echo "|---|---|"
+	echo "| 0 | $before |"
+	# Done when a whole scan has passed with no file converted since the last
+	# conversion seen (files that stay zstd or raw never count as converted),
+	# and, with train=auto, a model has been kept.
+	files=-1; settled=0
+	while sleep 15; do
+		getfattr --only-values -n user.priorfs.stats "$mnt" > "$work/stats" 2>/dev/null
+		echo "| $(($(date +%s) - t0)) | $(stored "$store") |"
+		if [ "$(stat_of recompress_files)" != "$files" ]; then
+			files=$(stat_of recompress_files); settled=$(($(stat_of recompress_scans) + 2))
+		fi
+		[ "$mode" = auto ] && [ "$(stat_of train_models)" -eq 0 ] && settled=$(($(stat_of recompress_scans) + 2))
+		[ "$(stat_of recompress_scans)" -ge "$settled" ] && break
+		[ $(($(date +%s) - t0)) -lt 7200 ] || { echo "| gave up after 7200 s |"; break; }
+	done
+	unmount "$store"
+	after=$(stored "$store")
+
+	explicit=$work/explicit
+	setup "$explicit"
+	[ "$mode" = auto ] && "$ctl" train "$explicit" > /dev/null
+	"$ctl" recompress "$explicit" > /dev/null
+	echo
+	echo "| what | stored bytes |"
+	echo "|---|---|"
+	echo "| after writing (zstd) | $before |"
+	echo "| after background recompression | $after |"
+	echo "| after explicit $([ "$mode" = auto ] && echo "priorctl train && ")priorctl recompress | $(stored "$explicit") |"
+}
+
 store=$work/store
-setup "$store"
-echo "new data: $(du -sm "$work/new" | cut -f1) MB written through the mount as zstd; its stored bytes (disk use) over time:"
-before=$(stored "$store")
-"$build/src/priorfs" "$store" "$mnt" -o "$bg"
-t0=$(date +%s)
-echo "| seconds | stored bytes |"
-echo "|---|---|"
-echo "| 0 | $before |"
-# Done when a whole scan has passed with no file converted since the last
-# conversion seen (files that stay zstd or raw never count as converted),
-# and, with train=auto, a model has been kept.
-stat_of() { sed -n "s/^$1=//p" "$work/stats"; }
-files=-1; settled=0
-while sleep 15; do
-	getfattr --only-values -n user.priorfs.stats "$mnt" > "$work/stats" 2>/dev/null
-	echo "| $(($(date +%s) - t0)) | $(stored "$store") |"
-	if [ "$(stat_of recompress_files)" != "$files" ]; then
-		files=$(stat_of recompress_files); settled=$(($(stat_of recompress_scans) + 2))
-	fi
-	[ "$mode" = auto ] && [ "$(stat_of train_models)" -eq 0 ] && settled=$(($(stat_of recompress_scans) + 2))
-	[ "$(stat_of recompress_scans)" -ge "$settled" ] && break
-	[ $(($(date +%s) - t0)) -lt 7200 ] || { echo "| gave up after 7200 s |"; break; }
-done
-unmount "$store"
-after=$(stored "$store")
-
-explicit=$work/explicit
-setup "$explicit"
-[ "$mode" = auto ] && "$ctl" train "$explicit" > /dev/null
-"$ctl" recompress "$explicit" > /dev/null
-echo
-echo "| what | stored bytes |"
-echo "|---|---|"
-echo "| after writing (zstd) | $before |"
-echo "| after background recompression | $after |"
-echo "| after explicit $([ "$mode" = auto ] && echo "priorctl train && ")priorctl recompress | $(stored "$explicit") |"
-
-echo
+if [ -z "${LATENCY_ONLY:-}" ]; then
+	size_run
+	echo
+fi
 echo "foreground 4K random reads of another file while the thread works (fio, 20 s, O_DIRECT):"
 echo "| mount | p50 us | p99 us | IOPS |"
 echo "|---|---|---|---|"
