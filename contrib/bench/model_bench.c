@@ -13,11 +13,12 @@
  *   gcc -O2 -std=gnu11 -D_GNU_SOURCE -Isrc -Iinclude contrib/bench/model_bench.c \
  *       -o /tmp/model_bench -LBUILD/lib/.libs -Wl,-rpath,BUILD/lib/.libs -lprior -lzstd -lpthread
  *
- * Usage: model_bench FILE [blocks] [fast|default] [table_bits] [dict_bytes]
+ * Usage: model_bench FILE [blocks] [fast|default|max] [table_bits] [dict_bytes]
  * dict_bytes: the slice of the sample stored in the model for the match
  * model (pf_model_train_opts.dict_bytes; 0, the default, for none).
  * MODEL_BENCH_SAMPLE=BYTES trains on the first BYTES (at most half the
- * file) instead of the first 10%.
+ * file) instead of the first 10%. MODEL_BENCH_NET=H1 sets level max's
+ * network width; its loss curve goes to stderr.
  * Prints one line: file, sample bytes, model bytes, coded bytes, bits/byte
  * (model, zstd -19), train/encode/decode MB/s (CPU time, best of 3 runs per
  * block), block start cost.
@@ -377,6 +378,14 @@ static int mem_main(int argc, char **argv)
 	return 0;
 }
 
+static void loss_print(void *arg, uint64_t step, uint64_t steps, double train_bpb,
+		       double held_bpb)
+{
+	(void)arg;
+	fprintf(stderr, "net step %llu/%llu: train %.4f held-out %.4f bits/byte\n",
+		(unsigned long long)step, (unsigned long long)steps, train_bpb, held_bpb);
+}
+
 int main(int argc, char **argv)
 {
 	pf_model_train_opts opts = { 0 };
@@ -387,13 +396,18 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--mem"))
 		return mem_main(argc, argv);
 	if (argc < 2 || !(data = file_load(argv[1], &len))) {
-		fprintf(stderr, "usage: model_bench FILE [blocks] [fast|default] [table_bits] "
+		fprintf(stderr, "usage: model_bench FILE [blocks] [fast|default|max] [table_bits] "
 				"[dict_bytes]\n"
 				"       model_bench --mem MODEL_FILE FILE THREADS [blocks]\n");
 		return 2;
 	}
-	opts.level = argc > 3 && !strcmp(argv[3], "fast") ? PF_MODEL_LEVEL_FAST
-							  : PF_MODEL_LEVEL_DEFAULT;
+	opts.level = PF_MODEL_LEVEL_DEFAULT;
+	if (argc > 3 && !strcmp(argv[3], "fast"))
+		opts.level = PF_MODEL_LEVEL_FAST;
+	else if (argc > 3 && !strcmp(argv[3], "max"))
+		opts.level = PF_MODEL_LEVEL_MAX;
+	opts.net_width = getenv("MODEL_BENCH_NET") ? (unsigned)atoi(getenv("MODEL_BENCH_NET")) : 0;
+	opts.loss = loss_print;
 	opts.table_bits = argc > 4 ? (unsigned)atoi(argv[4]) : 0;
 	opts.dict_bytes = argc > 5 ? strtoull(argv[5], NULL, 10) : 0;
 	if (getenv("MODEL_BENCH_DEBUG"))

@@ -24,8 +24,13 @@
 
 typedef struct pf_model pf_model;
 
-/* Coding levels: fast uses fewer contexts; both decode any block they made. */
-enum pf_model_level { PF_MODEL_LEVEL_FAST = 0, PF_MODEL_LEVEL_DEFAULT = 1 };
+/* Coding levels: fast uses fewer contexts; max adds a neural predictor to
+ * default (about 4x slower). A block decodes with the model it was made with. */
+enum pf_model_level {
+	PF_MODEL_LEVEL_FAST = 0,
+	PF_MODEL_LEVEL_DEFAULT = 1,
+	PF_MODEL_LEVEL_MAX = 2
+};
 
 /*
  * Parses and validates a model file image (untrusted bytes: every size,
@@ -51,7 +56,14 @@ int pf_model_decode(const pf_model *model, const void *stored, size_t stored_len
 /* Progress callback for training: done of total bytes; may be NULL. */
 typedef void (*pf_model_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
+/* Level max's loss curve: after step of steps, the network's bits per
+ * byte on the positions just trained on and on held-out ones. */
+typedef void (*pf_model_loss_fn)(void *arg, uint64_t step, uint64_t steps,
+				 double train_bpb, double held_bpb);
+
 #define PF_MODEL_DICT_MAX ((size_t)8 << 20)
+#define PF_MODEL_NET_WIDTH_MIN 16u
+#define PF_MODEL_NET_WIDTH_MAX 256u
 
 typedef struct pf_model_train_opts {
 	enum pf_model_level level;
@@ -60,8 +72,13 @@ typedef struct pf_model_train_opts {
 	 * to match into (a format 3 image); 0 = none (format 2). More than
 	 * the sample or PF_MODEL_DICT_MAX is cut to that. */
 	size_t dict_bytes;
+	/* Level max: the network's first layer width, a multiple of 16 in
+	 * PF_MODEL_NET_WIDTH_MIN..MAX; 0 = the default (64). */
+	unsigned net_width;
 	pf_model_progress_fn progress;
 	void *progress_arg;
+	pf_model_loss_fn loss; /* may be NULL */
+	void *loss_arg;
 } pf_model_train_opts;
 
 /* log2 table slots for a model that will serve `logical` bytes: about one
@@ -84,11 +101,12 @@ enum pf_model_level pf_model_get_level(const pf_model *model);
 
 /* What a loaded model's image says about its make (docs/model.md). */
 typedef struct pf_model_shape {
-	unsigned version;     /* image format: 2, 3 or 4 */
+	unsigned version;     /* image format: 2, 3, 4 or 5 (with a network) */
 	unsigned table_bits;  /* the image's tables: 2^table_bits slots per context */
 	unsigned code_bits;   /* blocks code with tables of up to 2^code_bits */
 	unsigned stride;      /* of the strided contexts */
 	uint32_t slice_bytes; /* training data kept for the match model; 0: none */
+	unsigned net_width;   /* the network's first layer; 0: none */
 } pf_model_shape;
 void pf_model_get_shape(const pf_model *model, pf_model_shape *shape);
 

@@ -343,6 +343,10 @@ void pf_cm_byte_update(pf_cm *cm)
 	match_update(cm, c, cm->h[CTX_O6]);
 	if (cm->dict)
 		pf_cm_dict_update(cm, c, cm->h[CTX_O6]);
+	if (cm->net) {
+		pf_net_ctx_push(&cm->net_ctx, c);
+		pf_net_forward(cm->net, &cm->net_ctx, cm->net_h2);
+	}
 	pf_cm_nibble_update(cm);
 }
 
@@ -398,6 +402,7 @@ void pf_cm_start(pf_cm *cm, const struct pf_cm_primed *primed, const uint8_t *bu
 		cm->dict = primed->dict;
 		if (primed->dict)
 			memcpy(cm->dm_sm, primed->dm, sizeof(cm->dm_sm));
+		cm->net = primed->net;
 	}
 	memset(cm->mm_hash, 0, ((size_t)1 << cm->mm_bits) * sizeof(*cm->mm_hash));
 	memset(cm->x, 0, sizeof(cm->x)); /* inputs past n_in stay 0 */
@@ -410,6 +415,9 @@ void pf_cm_start(pf_cm *cm, const struct pf_cm_primed *primed, const uint8_t *bu
 	cm->word = cm->word_prev = cm->line_start = cm->line_prev = 0;
 	cm->field = cm->depth = cm->key = cm->str_hash = 0;
 	cm->in_str = cm->esc = false;
+	cm->net_ctx = (struct pf_net_ctx){ 0 };
+	if (cm->net)
+		pf_net_forward(cm->net, &cm->net_ctx, cm->net_h2);
 	ctx_hashes(cm);
 	pf_cm_nibble_update(cm);
 }

@@ -4,12 +4,14 @@
  * loading (validating) untrusted images.
  *
  * Layout, all little-endian (docs/model.md):
- *   0  "PFCMODEL"   8  u32 version (2|3|4) 12 u32 level   16 u32 table_bits
+ *   0  "PFCMODEL"   8  u32 version (2..5) 12 u32 level   16 u32 table_bits
  *   20 u32 n_ctx    24 u32 n_in          28 u32 stride   32 u32 lr
  *   36 u32 apm2_bits 40 u32 weight rows (2792) 44 u32 payload bytes
  *   48 u32 slice bytes (version 2: 0; 3: 64..2^23; 4: 0 or 64..2^23)
  *   52 u32 code_bits (version 4: table_bits..20, the widest coding tables;
- *      versions 2 and 3: 0, coding tables as wide as table_bits)   56..63 0
+ *      versions 2 and 3: 0, coding tables as wide as table_bits)
+ *   56 u32 network width h1 (version 5, level max: 16..256, a multiple of
+ *      16; else 0)   60..63 0
  *   then the payload as zstd frames (the slice part in a frame of its own),
  *   which must decompress to exactly:
  *         bucket tags     u16[(n_ctx << table_bits) / 16]
@@ -18,18 +20,23 @@
  *         mixer weights   i32[2792][n_in]           (16.16, |w| <= 2^24)
  *                         (mixers 1, 2, 3: 256, 2304, 224 rows; final: 8)
  *         APM 1           u8[256][33]               (top 8 bits of each point)
- *         APM 2           u8[(1 << apm2_bits)][33]  (DEFAULT only)
+ *         APM 2           u8[(1 << apm2_bits)][33]  (DEFAULT and MAX)
+ *       version 5, the network (h2 = h1 / 2; model_net.c):
+ *         b1 i32[h1]  b2 i32[h2]  u i32[256]
+ *         embeddings i16[PF_NET_ROWS][h1]  w2 i16[h2][h1]  v i16[256][h2]
  *       versions 3 and 4 with a slice:
  *         slice strengths u16[64]                   (matches into the slice)
  *         slice           u8[slice bytes]           (training data)
  * The payload is compressed because the image's bytes count against what
  * the model saves: trained tables shrink 3-4x, untouched ones to nothing.
  * Every tag, slot code and APM point is valid by construction, so only the
- * header and the weights need range checks; the payload length must match
+ * header, the mixer weights and the network's dense weights need range
+ * checks (pf_net_check); the payload length must match
  * the header. A loaded model owns the weights, the slice with its index
  * (model_dict.c) and the expanded tables, shared read-only. Version 1
- * (pre-release) images are refused; training writes version 4, and
- * versions 2 and 3 still load and code exactly as they did.
+ * (pre-release) images are refused; training writes version 4 (version 5
+ * at level max), and versions 2 and 3 still load and code exactly as they
+ * did.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,19 +49,24 @@
 
 static const char image_magic[8] = { 'P', 'F', 'C', 'M', 'O', 'D', 'E', 'L' };
 
-int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits,
+int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits, unsigned net_h1,
 			struct pf_cm_cfg *cfg)
 {
-	if (level != PF_MODEL_LEVEL_FAST && level != PF_MODEL_LEVEL_DEFAULT)
+	bool max = level == PF_MODEL_LEVEL_MAX;
+
+	if (level != PF_MODEL_LEVEL_FAST && level != PF_MODEL_LEVEL_DEFAULT && !max)
 		return -EINVAL;
 	if (table_bits < PF_CM_TABLE_BITS_MIN || table_bits > PF_CM_TABLE_BITS_MAX)
 		return -EINVAL;
+	if (max && (net_h1 < PF_NET_H1_MIN || net_h1 > PF_NET_H1_MAX || net_h1 % 16))
+		return -EINVAL;
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->version = PF_CM_VERSION_WIDE;
+	cfg->version = max ? PF_CM_VERSION_NET : PF_CM_VERSION_WIDE;
 	cfg->level = level;
 	cfg->table_bits = table_bits;
 	cfg->n_ctx = level == PF_MODEL_LEVEL_FAST ? PF_CM_FAST_CTX : PF_CM_DEFAULT_CTX;
-	cfg->n_in = cfg->n_ctx + 3;
+	cfg->net_h1 = max ? net_h1 : 0;
+	cfg->n_in = cfg->n_ctx + 3 + max;
 	cfg->code_bits = level == PF_MODEL_LEVEL_FAST ? PF_CM_CODE_BITS_FAST
 						      : PF_CM_CODE_BITS_DEFAULT;
 	if (cfg->code_bits < table_bits)
@@ -158,9 +170,14 @@ static size_t weights_len(const struct pf_cm_cfg *cfg)
 	return (size_t)PF_CM_W_ROWS * cfg->n_in * 4;
 }
 
+static size_t net_len(const struct pf_cm_cfg *cfg)
+{
+	return cfg->net_h1 ? pf_net_payload_len(cfg->net_h1) : 0;
+}
+
 /* Where each part lies in a payload laid out for cfg. */
 struct payload_view {
-	uint8_t *tables, *mm, *weights, *apm1, *apm2, *dm, *dict;
+	uint8_t *tables, *mm, *weights, *apm1, *apm2, *net, *dm, *dict;
 };
 
 static void payload_locate(const struct pf_cm_cfg *cfg, uint8_t *at, struct payload_view *v)
@@ -170,7 +187,8 @@ static void payload_locate(const struct pf_cm_cfg *cfg, uint8_t *at, struct payl
 	v->weights = v->mm + PF_CM_MM_SLOTS * 2;
 	v->apm1 = v->weights + weights_len(cfg);
 	v->apm2 = v->apm1 + APM1_LEN;
-	v->dm = v->apm2 + pf_cm_apm2_len(cfg);
+	v->net = v->apm2 + pf_cm_apm2_len(cfg);
+	v->dm = v->net + net_len(cfg);
 	v->dict = v->dm + PF_CM_MM_SLOTS * 2;
 }
 
@@ -183,7 +201,7 @@ static size_t dict_part_len(uint32_t dict_len)
 static size_t payload_len(const struct pf_cm_cfg *cfg, uint32_t dict_len)
 {
 	return tables_len(cfg) + PF_CM_MM_SLOTS * 2 + weights_len(cfg) + APM1_LEN +
-	       pf_cm_apm2_len(cfg) + dict_part_len(dict_len);
+	       pf_cm_apm2_len(cfg) + net_len(cfg) + dict_part_len(dict_len);
 }
 
 static uint32_t cm_dict_len(const pf_cm *cm)
@@ -205,6 +223,8 @@ static void payload_write(const pf_cm *cm, uint8_t *at)
 		memcpy(v.weights + s * cfg->n_in * 4, cm->w + s * PF_CM_MAX_IN, cfg->n_in * 4);
 	apm_write(cm->apm1, APM1_LEN, v.apm1);
 	apm_write(cm->apm2, pf_cm_apm2_len(cfg), v.apm2);
+	if (cfg->net_h1) /* pf_net_locate() lays the network out from b1 */
+		memcpy(v.net, cm->net->b1, net_len(cfg));
 	if (cm->dict) {
 		memcpy(v.dm, cm->dm_sm, sizeof(cm->dm_sm));
 		memcpy(v.dict, cm->dict->bytes, cm->dict->len);
@@ -212,15 +232,15 @@ static void payload_write(const pf_cm *cm, uint8_t *at)
 }
 
 /* Expands a checked payload into the primed state: tables and APMs into
- * m->expanded. The match strengths, weights and slice are used as they lie,
- * so they move to the payload's start and the rest of it is given back
- * (the packed tables are most of a payload); then the slice is indexed.
- * @return 0, -ENOMEM. */
+ * m->expanded. The match strengths, weights, network and slice are used as
+ * they lie, so they move to the payload's start (each to a lower offset,
+ * 4-aligned) and the rest of it is given back (the packed tables are most
+ * of a payload); then the slice is indexed. @return 0, -ENOMEM. */
 static int payload_expand(pf_model *m, uint32_t dict_len)
 {
 	const struct pf_cm_cfg *cfg = &m->cfg;
 	size_t n_slots = pf_cm_tab_slots(cfg), kept = PF_CM_MM_SLOTS * 2 + weights_len(cfg);
-	size_t dict_part = dict_part_len(dict_len);
+	size_t dict_part = dict_part_len(dict_len), net = net_len(cfg);
 	uint16_t *apm1 = m->expanded + n_slots, *apm2 = apm1 + APM1_LEN;
 	struct payload_view v;
 	uint8_t *shrunk;
@@ -230,6 +250,8 @@ static int payload_expand(pf_model *m, uint32_t dict_len)
 	apm_read(v.apm1, APM1_LEN, apm1);
 	apm_read(v.apm2, pf_cm_apm2_len(cfg), apm2);
 	memmove(m->payload, v.mm, kept); /* mm and weights are adjacent */
+	memmove(m->payload + kept, v.net, net);
+	kept += net;
 	memmove(m->payload + kept, v.dm, dict_part); /* so are dm and the slice */
 	shrunk = realloc(m->payload, kept + dict_part);
 	if (shrunk)
@@ -239,6 +261,11 @@ static int payload_expand(pf_model *m, uint32_t dict_len)
 					   .weights = m->payload + PF_CM_MM_SLOTS * 2,
 					   .apm1 = apm1,
 					   .apm2 = cfg->apm2_bits ? apm2 : NULL };
+	if (net) {
+		pf_net_locate(&m->net, cfg->net_h1, m->payload + kept - net);
+		PF_FORWARD(pf_net_check(&m->net));
+		m->primed.net = &m->net;
+	}
 	if (!dict_len)
 		return 0;
 	PF_FORWARD(pf_cm_dict_init(&m->dict, m->payload + kept + PF_CM_MM_SLOTS * 2,
@@ -251,10 +278,11 @@ static int payload_expand(pf_model *m, uint32_t dict_len)
 static void header_write(const struct pf_cm_cfg *cfg, size_t raw, uint32_t dict_len,
 			 uint8_t *h)
 {
-	const uint32_t fields[] = { PF_CM_VERSION_WIDE, cfg->level,     cfg->table_bits,
-				    cfg->n_ctx,         cfg->n_in,      cfg->stride,
-				    cfg->lr,            cfg->apm2_bits, PF_CM_W_ROWS,
-				    (uint32_t)raw,      dict_len,       cfg->code_bits };
+	const uint32_t fields[] = { cfg->version, cfg->level,     cfg->table_bits,
+				    cfg->n_ctx,   cfg->n_in,      cfg->stride,
+				    cfg->lr,      cfg->apm2_bits, PF_CM_W_ROWS,
+				    (uint32_t)raw, dict_len,      cfg->code_bits,
+				    cfg->net_h1 };
 
 	memset(h, 0, PF_CM_HEADER_LEN);
 	memcpy(h, image_magic, sizeof(image_magic));
@@ -303,32 +331,46 @@ fail:
 	return -ENOMEM;
 }
 
+/* The configuration the header's level, table_bits and network width
+ * imply, with its counts checked against the header's. A network (level
+ * max) comes with version 5 and only with it. */
+static int header_level(const uint8_t *h, uint32_t version, struct pf_cm_cfg *want)
+{
+	uint32_t level = pf_le32(h + 12), net_h1 = pf_le32(h + 56);
+	bool max = level == PF_MODEL_LEVEL_MAX;
+
+	if (level > PF_MODEL_LEVEL_MAX || max != (version == PF_CM_VERSION_NET) ||
+	    (!max && net_h1) ||
+	    pf_cm_cfg_for_level((enum pf_model_level)level, pf_le32(h + 16), net_h1, want) < 0)
+		return PF_CORRUPT("model image level, table_bits or network width");
+	if (pf_le32(h + 20) != want->n_ctx || pf_le32(h + 24) != want->n_in ||
+	    pf_le32(h + 36) != want->apm2_bits || pf_le32(h + 40) != PF_CM_W_ROWS)
+		return PF_CORRUPT("model image table counts");
+	return 0;
+}
+
 /* Checks the header against the configuration its level implies, the
- * slice length against the slice limits and a version 4 image's code_bits. */
+ * slice length against the slice limits and code_bits (versions 4, 5). */
 static int header_parse(const uint8_t *h, size_t len, struct pf_cm_cfg *cfg,
 			uint32_t *dict_len)
 {
 	uint32_t version, dl;
 	struct pf_cm_cfg want;
+	bool wide;
 
 	if (len < PF_CM_HEADER_LEN || memcmp(h, image_magic, sizeof(image_magic)))
 		return PF_CORRUPT("model image magic");
 	version = pf_le32(h + 8);
-	if (version < PF_CM_VERSION || version > PF_CM_VERSION_WIDE)
+	if (version < PF_CM_VERSION || version > PF_CM_VERSION_NET)
 		return -ENOTSUP;
+	wide = version >= PF_CM_VERSION_WIDE;
 	dl = pf_le32(h + 48);
-	if ((version == PF_CM_VERSION_DICT || (version == PF_CM_VERSION_WIDE && dl)) &&
+	if ((version == PF_CM_VERSION_DICT || (wide && dl)) &&
 	    (dl < PF_CM_DICT_MIN || dl > PF_MODEL_DICT_MAX))
 		return PF_CORRUPT("model image slice length");
 	if (version == PF_CM_VERSION && dl)
 		return PF_CORRUPT("model image reserved bytes");
-	if (pf_le32(h + 12) > PF_MODEL_LEVEL_DEFAULT ||
-	    pf_cm_cfg_for_level((enum pf_model_level)pf_le32(h + 12), pf_le32(h + 16),
-				&want) < 0)
-		return PF_CORRUPT("model image level or table_bits");
-	if (pf_le32(h + 20) != want.n_ctx || pf_le32(h + 24) != want.n_in ||
-	    pf_le32(h + 36) != want.apm2_bits || pf_le32(h + 40) != PF_CM_W_ROWS)
-		return PF_CORRUPT("model image table counts");
+	PF_FORWARD(header_level(h, version, &want));
 	want.stride = pf_le32(h + 28);
 	want.lr = pf_le32(h + 32);
 	if (want.stride < 2 || want.stride > PF_CM_STRIDE_MAX || want.lr < 1 ||
@@ -337,11 +379,11 @@ static int header_parse(const uint8_t *h, size_t len, struct pf_cm_cfg *cfg,
 	if (pf_le32(h + 44) != payload_len(&want, dl))
 		return PF_CORRUPT("model image payload length");
 	want.version = version;
-	want.code_bits = version == PF_CM_VERSION_WIDE ? pf_le32(h + 52) : want.table_bits;
+	want.code_bits = wide ? pf_le32(h + 52) : want.table_bits;
 	if (want.code_bits < want.table_bits || want.code_bits > PF_CM_CODE_BITS_MAX ||
-	    (version != PF_CM_VERSION_WIDE && pf_le32(h + 52)))
+	    (!wide && pf_le32(h + 52)))
 		return PF_CORRUPT("model image code_bits");
-	for (unsigned i = 56; i < PF_CM_HEADER_LEN; i++)
+	for (unsigned i = 60; i < PF_CM_HEADER_LEN; i++)
 		if (h[i])
 			return PF_CORRUPT("model image reserved bytes");
 	*cfg = want;
@@ -427,5 +469,6 @@ void pf_model_get_shape(const pf_model *model, pf_model_shape *shape)
 				   .table_bits = model->cfg.table_bits,
 				   .code_bits = model->cfg.code_bits,
 				   .stride = model->cfg.stride,
-				   .slice_bytes = model->dict.len };
+				   .slice_bytes = model->dict.len,
+				   .net_width = model->cfg.net_h1 };
 }

@@ -38,6 +38,7 @@
 #define PF_CM_VERSION 2u /* 1: pre-release, 16-bit slots, two mixers */
 #define PF_CM_VERSION_DICT 3u /* 2 + a slice of training data to match into */
 #define PF_CM_VERSION_WIDE 4u /* 2 or 3 + coding tables wider than the primed ones */
+#define PF_CM_VERSION_NET 5u  /* 4 + the neural predictor (level max) */
 #define PF_CM_HEADER_LEN 64u
 #define PF_CM_TABLE_BITS_MIN 10u
 #define PF_CM_TABLE_BITS_MAX 20u /* 11 tables x 2 MiB: inside 64 MiB/thread */
@@ -79,14 +80,32 @@ enum pf_cm_ctx {
 #define PF_CM_FAST_CTX 6
 #define PF_CM_DEFAULT_CTX 11
 
+/* The neural predictor (level max, model_net.c): an embedding bag over the
+ * previous bytes, their pair and the current word, two tanh layers, and a
+ * logit per node of the byte's bit tree. Activations are fixed point with
+ * PF_NET_ONE = 1.0; the bounds keep every sum inside int32 for any image. */
+#define PF_NET_BYTES 6      /* previous bytes, one embedding table each */
+#define PF_NET_PAIR_BITS 12 /* hash of the previous two bytes */
+#define PF_NET_WORD_BITS 11 /* hash of the word so far */
+#define PF_NET_FEATS (PF_NET_BYTES + 2)
+#define PF_NET_ROWS (PF_NET_BYTES * 256 + (1u << PF_NET_PAIR_BITS) + (1u << PF_NET_WORD_BITS))
+#define PF_NET_H1_MIN PF_MODEL_NET_WIDTH_MIN
+#define PF_NET_H1_MAX PF_MODEL_NET_WIDTH_MAX /* h2 = h1 / 2 */
+#define PF_NET_H1_DEFAULT 64u
+#define PF_NET_ONE_SHIFT 8  /* activations and embeddings: 1.0 = 256 */
+#define PF_NET_W_SHIFT 10   /* layer 2 and output weights: 1.0 = 1024 */
+#define PF_NET_W_LIMIT (1 << 13)  /* |w2|, |v|: 8.0 */
+#define PF_NET_B_LIMIT (1 << 24)  /* |b1|, |b2|, |u| */
+
 /* What a loaded image says; every field has been range-checked. */
 struct pf_cm_cfg {
 	unsigned version; /* of the image it came from, or will go to */
+	unsigned net_h1;  /* level max: the network's first layer width; else 0 */
 	enum pf_model_level level;
 	unsigned table_bits; /* the primed tables' size, and the coding tables' here */
 	unsigned code_bits;  /* the most a block widens its coding tables to */
 	unsigned n_ctx;
-	unsigned n_in; /* n_ctx + 3 */
+	unsigned n_in; /* n_ctx + 3, + 1 with a network */
 	unsigned stride;
 	unsigned lr;        /* mixer learning rate: dw = x*err*lr >> 16 */
 	unsigned apm2_bits; /* 0: no second APM (FAST) */
@@ -102,6 +121,23 @@ struct pf_cm_dict {
 	uint32_t *index;
 };
 
+/* The network's quantised weights (little-endian, as in the payload). */
+struct pf_net {
+	unsigned h1, h2;
+	const int32_t *b1;   /* [h1], 1.0 = 2^8 */
+	const int32_t *b2;   /* [h2], 1.0 = 2^18 */
+	const int32_t *u;    /* [256] output biases by node, 1.0 = 2^18 */
+	const int16_t *emb;  /* [PF_NET_ROWS][h1], 1.0 = 2^8 */
+	const int16_t *w2;   /* [h2][h1], 1.0 = 2^10 */
+	const int16_t *v;    /* [256][h2] output weights by node (row 0 unused) */
+};
+
+/* What the network's input is computed from, updated after every byte. */
+struct pf_net_ctx {
+	uint64_t last; /* the previous 8 bytes, the latest in the low byte */
+	uint32_t word; /* hash of the word so far, 0 between words */
+};
+
 /* The primed state: the tables and APMs expanded at load, the match
  * strengths and weights as they lie in the payload (little-endian). */
 struct pf_cm_primed {
@@ -113,6 +149,7 @@ struct pf_cm_primed {
 	const uint16_t *apm2;   /* (1 << apm2_bits) * 33, or NULL */
 	const uint8_t *dm;      /* PF_CM_MM_SLOTS u16 for slice matches, or NULL */
 	const struct pf_cm_dict *dict; /* NULL: format 2, no slice */
+	const struct pf_net *net;      /* NULL: below level max */
 };
 
 struct pf_model {
@@ -121,6 +158,7 @@ struct pf_model {
 	uint16_t *expanded;         /* tables, APM 1, APM 2 */
 	uint8_t *payload;           /* match strengths, weights, slice: read-only */
 	struct pf_cm_dict dict;     /* len 0: none */
+	struct pf_net net;          /* level max: points into payload */
 };
 
 /* Mutable coding state: one per thread (or per training run). */
@@ -142,6 +180,10 @@ typedef struct pf_cm {
 	uint32_t dm_ptr, dm_len;
 	uint32_t dict_skip_lo, dict_skip_hi; /* training: slice range never matched */
 	bool mm_from_dict; /* this bit's match prediction follows the slice */
+	/* the network (level max): its output layer's input for this byte */
+	const struct pf_net *net;
+	struct pf_net_ctx net_ctx;
+	int32_t net_h2[PF_NET_H1_MAX / 2];
 	/* history: the block being coded, bytes [0, pos) are known */
 	const uint8_t *buf;
 	uint32_t pos;
@@ -234,8 +276,30 @@ void pf_cm_dict_update(pf_cm *cm, uint32_t c, uint32_t h6);
 /* ---- model_file.c: the image --------------------------------------------- */
 /* Serialises cfg and the state of cm into a new image. @return 0, -ENOMEM. */
 int pf_cm_image_build(const pf_cm *cm, void **image, size_t *image_len);
-int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits,
+/* net_h1: level max's network width (checked), ignored below it. */
+int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits, unsigned net_h1,
 			struct pf_cm_cfg *cfg);
+
+/* ---- model_net.c: the network's integer inference ------------------------ */
+size_t pf_net_payload_len(unsigned h1);
+/* Points net at a payload part of pf_net_payload_len(h1) bytes (4-aligned). */
+void pf_net_locate(struct pf_net *net, unsigned h1, const uint8_t *at);
+/* Checks the bounds that keep inference inside int32. @return 0, -EIO. */
+int pf_net_check(const struct pf_net *net);
+void pf_net_ctx_push(struct pf_net_ctx *c, uint32_t byte);
+/* The embedding rows the context selects, one per feature. */
+void pf_net_rows(const struct pf_net_ctx *c, uint32_t rows[PF_NET_FEATS]);
+/* The hidden layers for ctx: h2[net->h2], 1.0 = 2^8. */
+void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int32_t *h2);
+/* The stretch (-2047..2047) of P(next bit = 1) at node c0 (1..255). */
+int pf_net_logit(const struct pf_net *net, const int32_t *h2, uint32_t c0);
+
+/* ---- model_net_train.c: training the network with OpenBLAS --------------- */
+/* Trains a network of width h1 on sample[0..len) and writes its quantised
+ * weights into out (pf_net_payload_len(h1) bytes). Repeatable for a given
+ * sample, width, machine and BLAS thread count. @return 0, -ENOMEM. */
+int pf_net_train(const uint8_t *sample, size_t len, unsigned h1,
+		 const pf_model_train_opts *opts, uint8_t *out);
 
 /* ---- model_fit.c: batch logistic regression of the mixer weights (BLAS) ---- */
 struct pf_cm_fit_samples {

@@ -108,7 +108,7 @@ static void state_init_fresh(pf_cm *cm)
 		cm->mm_sm[i] = cm->dm_sm[i] = PF_CM_SLOT_FRESH;
 	for (size_t s = 0; s < PF_CM_W_ROWS; s++)
 		for (unsigned i = 0; i < cm->cfg.n_in; i++)
-			cm->w[s * PF_CM_MAX_IN + i] = i + 1 < cm->cfg.n_in ? INIT_WEIGHT : 0;
+			cm->w[s * PF_CM_MAX_IN + i] = i == cm->cfg.n_ctx + 2 ? 0 : INIT_WEIGHT;
 	for (size_t s = PF_CM_ROWF; s < PF_CM_W_ROWS; s++)
 		for (unsigned i = 0; i < cm->cfg.n_in; i++)
 			cm->w[s * PF_CM_MAX_IN + i] = i < 3 ? 65536 / 3 : 0;
@@ -168,7 +168,8 @@ static int opts_check(const void *sample, size_t len, const pf_model_train_opts 
 
 	if (!opts || (!sample && len) || len > UINT32_MAX)
 		return -EINVAL;
-	return pf_cm_cfg_for_level(opts->level, bits, cfg);
+	return pf_cm_cfg_for_level(opts->level, bits,
+				   opts->net_width ? opts->net_width : PF_NET_H1_DEFAULT, cfg);
 }
 
 /* The sample's last opts->dict_bytes (at most the sample and the format's
@@ -198,11 +199,32 @@ unsigned pf_model_table_bits_for(uint64_t logical)
 	return bits;
 }
 
+/* Level max: trains the network first, so that the mixer's weights are
+ * primed and fitted on what the quantised network really predicts.
+ * @return 0, -ENOMEM. */
+static int net_choose(pf_cm *cm, struct pf_net *net, uint8_t **weights, const uint8_t *sample,
+		      size_t len, const pf_model_train_opts *opts)
+{
+	unsigned h1 = cm->cfg.net_h1;
+
+	if (!h1)
+		return 0;
+	*weights = malloc(pf_net_payload_len(h1)); /* malloc: aligned for the int32 parts */
+	if (!*weights)
+		return -ENOMEM;
+	PF_FORWARD(pf_net_train(sample, len, h1, opts, *weights));
+	pf_net_locate(net, h1, *weights);
+	cm->net = net;
+	return 0;
+}
+
 int pf_model_train(const void *sample, size_t len, const pf_model_train_opts *opts,
 		   void **image, size_t *image_len)
 {
 	struct pf_cm_fit_samples fit;
 	struct pf_cm_dict dict = { 0 };
+	struct pf_net net;
+	uint8_t *net_weights = NULL;
 	struct pf_cm_cfg cfg;
 	pf_cm cm = { 0 };
 	int rc;
@@ -213,6 +235,8 @@ int pf_model_train(const void *sample, size_t len, const pf_model_train_opts *op
 	rc = pf_cm_reserve(&cm, &cfg, TRAIN_BLOCK);
 	if (rc == 0)
 		rc = dict_choose(&cm, &dict, sample, len, opts);
+	if (rc == 0)
+		rc = net_choose(&cm, &net, &net_weights, sample, len, opts);
 	if (rc < 0)
 		goto out_cm;
 	rc = pf_cm_fit_init(&fit, cfg.n_in, FIT_MAX_SAMPLES);
@@ -231,5 +255,6 @@ out_fit:
 out_cm:
 	pf_cm_release(&cm);
 	pf_cm_dict_free(&dict);
+	free(net_weights);
 	return rc;
 }

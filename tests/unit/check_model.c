@@ -416,7 +416,9 @@ START_TEST(test_hostile_image)
 	ck_assert_int_eq(pf_model_load(copy, len + 1, &m), -EIO);
 	copy[8] = 1; /* the pre-release version */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -ENOTSUP);
-	copy[8] = 5; /* a future one */
+	copy[8] = 5; /* the network's version on a FAST image */
+	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
+	copy[8] = 6; /* a future one */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -ENOTSUP);
 	plen = len;
 	poisoned = weight_poisoned(img, &plen);
@@ -949,9 +951,9 @@ START_TEST(test_shape)
 		const char *path;
 		pf_model_shape want;
 	} images[] = {
-		{ GOLDEN_PATH, { 2, 12, 12, 2, 0 } },
-		{ GOLDEN_DICT_PATH, { 3, 12, 12, 2, DICT_RANDOM } },
-		{ GOLDEN_WIDE_PATH, { 4, 12, PF_CM_CODE_BITS_FAST, 2, DICT_RANDOM } },
+		{ GOLDEN_PATH, { 2, 12, 12, 2, 0, 0 } },
+		{ GOLDEN_DICT_PATH, { 3, 12, 12, 2, DICT_RANDOM, 0 } },
+		{ GOLDEN_WIDE_PATH, { 4, 12, PF_CM_CODE_BITS_FAST, 2, DICT_RANDOM, 0 } },
 	};
 
 	for (size_t i = 0; i < sizeof(images) / sizeof(*images); i++) {
@@ -967,6 +969,7 @@ START_TEST(test_shape)
 		ck_assert_uint_eq(sh.code_bits, images[i].want.code_bits);
 		ck_assert_uint_eq(sh.stride, images[i].want.stride);
 		ck_assert_uint_eq(sh.slice_bytes, images[i].want.slice_bytes);
+		ck_assert_uint_eq(sh.net_width, images[i].want.net_width);
 		pf_model_free(m);
 		free(img);
 	}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model_net.c - the neural predictor of level max: integer inference only.
+ *
+ * After each byte the network reads an embedding bag (one row per feature:
+ * each of the previous PF_NET_BYTES bytes, a hash of the previous two, a
+ * hash of the word so far), applies tanh, a dense layer and tanh again; the
+ * result h2 gives, for each node of the byte's bit tree (the partial byte
+ * c0), one logit that enters the CM mixer as an input. The network is
+ * frozen: the mixer learns per block how far to trust it.
+ *
+ * Everything here is integer arithmetic, with tanh taken from the coder's
+ * own squash table (tanh(x) = 2 squash(2x) - 1), so a prediction is the
+ * same on every machine, in any summation order, and for any vector width
+ * the compiler picks. The load-time bounds (pf_net_check) keep every sum
+ * inside int32 for any image, hostile ones included.
+ */
+#include <string.h>
+
+#include "model/model_int.h"
+
+static size_t part_b1(unsigned h1) { return (size_t)h1 * 4; }
+static size_t part_b2(unsigned h1) { return (size_t)h1 / 2 * 4; }
+static size_t part_u(void) { return 256 * 4; }
+static size_t part_emb(unsigned h1) { return (size_t)PF_NET_ROWS * h1 * 2; }
+static size_t part_w2(unsigned h1) { return (size_t)h1 / 2 * h1 * 2; }
+static size_t part_v(unsigned h1) { return (size_t)256 * (h1 / 2) * 2; }
+
+size_t pf_net_payload_len(unsigned h1)
+{
+	return part_b1(h1) + part_b2(h1) + part_u() + part_emb(h1) + part_w2(h1) + part_v(h1);
+}
+
+void pf_net_locate(struct pf_net *net, unsigned h1, const uint8_t *at)
+{
+	net->h1 = h1;
+	net->h2 = h1 / 2;
+	net->b1 = (const int32_t *)at;
+	net->b2 = (const int32_t *)(at += part_b1(h1));
+	net->u = (const int32_t *)(at += part_b2(h1));
+	net->emb = (const int16_t *)(at += part_u());
+	net->w2 = (const int16_t *)(at += part_emb(h1));
+	net->v = (const int16_t *)(at += part_w2(h1));
+}
+
+static bool within(const int32_t *p, size_t n, int32_t limit)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] > limit || p[i] < -limit)
+			return false;
+	return true;
+}
+
+static bool within16(const int16_t *p, size_t n, int32_t limit)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] > limit || p[i] < -limit)
+			return false;
+	return true;
+}
+
+/* |sum| for layer 2: h1 * 2^13 * 2^8 + 2^24 < 2^30 with h1 <= 256. */
+int pf_net_check(const struct pf_net *net)
+{
+	if (!within(net->b1, net->h1, PF_NET_B_LIMIT) || !within(net->b2, net->h2, PF_NET_B_LIMIT) ||
+	    !within(net->u, 256, PF_NET_B_LIMIT) ||
+	    !within16(net->w2, (size_t)net->h2 * net->h1, PF_NET_W_LIMIT) ||
+	    !within16(net->v, (size_t)256 * net->h2, PF_NET_W_LIMIT))
+		return PF_CORRUPT("model image network weight");
+	return 0;
+}
+
+static inline bool is_word_byte(uint32_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c >= 128;
+}
+
+void pf_net_ctx_push(struct pf_net_ctx *c, uint32_t byte)
+{
+	c->last = c->last << 8 | byte;
+	c->word = is_word_byte(byte)
+			  ? (c->word ^ (byte >= 'A' && byte <= 'Z' ? byte | 32 : byte)) * 0x01000193U + 1
+			  : 0;
+}
+
+void pf_net_rows(const struct pf_net_ctx *c, uint32_t rows[PF_NET_FEATS])
+{
+	uint32_t pair = (uint32_t)(c->last & 0xffff) * 0x9E3779B1U;
+	uint32_t word = (c->word + 1) * 0x85EBCA77U;
+
+	for (unsigned d = 0; d < PF_NET_BYTES; d++)
+		rows[d] = d * 256 + (uint32_t)(c->last >> (8 * d) & 255);
+	rows[PF_NET_BYTES] = PF_NET_BYTES * 256 + (pair >> (32 - PF_NET_PAIR_BITS));
+	rows[PF_NET_BYTES + 1] = PF_NET_BYTES * 256 + (1u << PF_NET_PAIR_BITS) +
+				 (word >> (32 - PF_NET_WORD_BITS));
+}
+
+/* tanh of a (1.0 = 2^8), 1.0 = 2^8: 2 squash(2a) - 1 on the coder's curve. */
+static inline int32_t tanh_fixed(int32_t a)
+{
+	a = a > 1023 ? 1023 : (a < -1023 ? -1023 : a);
+	return (pf_cm_squash(2 * a) - 2048) >> 3;
+}
+
+void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int32_t *h2)
+{
+	int32_t a[PF_NET_H1_MAX];
+	uint32_t rows[PF_NET_FEATS];
+	unsigned h1 = net->h1;
+
+	pf_net_rows(c, rows);
+	for (unsigned i = 0; i < h1; i++)
+		a[i] = net->b1[i];
+	for (unsigned f = 0; f < PF_NET_FEATS; f++) {
+		const int16_t *e = net->emb + (size_t)rows[f] * h1;
+
+		for (unsigned i = 0; i < h1; i++)
+			a[i] += e[i];
+	}
+	for (unsigned i = 0; i < h1; i++)
+		a[i] = tanh_fixed(a[i]);
+	for (unsigned j = 0; j < net->h2; j++) {
+		const int16_t *w = net->w2 + (size_t)j * h1;
+		int32_t z = net->b2[j];
+
+		for (unsigned i = 0; i < h1; i++)
+			z += w[i] * a[i];
+		h2[j] = tanh_fixed(z >> PF_NET_W_SHIFT); /* 1.0 = 2^18 -> 2^8 */
+	}
+}
+
+int pf_net_logit(const struct pf_net *net, const int32_t *h2, uint32_t c0)
+{
+	const int16_t *v = net->v + (size_t)c0 * net->h2;
+	int32_t z = net->u[c0];
+
+	for (unsigned j = 0; j < net->h2; j++)
+		z += v[j] * h2[j];
+	z >>= PF_NET_W_SHIFT; /* 1.0 = 2^8: the stretch domain's unit */
+	return z > 2047 ? 2047 : (z < -2047 ? -2047 : z);
+}

@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model_net_train.c - trains the level max network (model_net.c) on the
+ * sample in float with OpenBLAS, then quantises it to the integer weights
+ * the coder runs.
+ *
+ * Minibatch Adam on the bits' cross-entropy: the dense layer's forward and
+ * backward products are sgemm calls; the embedding bag is gathered and its
+ * gradient scattered by hand, and only the rows a batch touched take an
+ * Adam step (rows the sample never selects stay 0 and cost the image
+ * nothing once compressed). The last 1/HOLDOUT_DIV of the sample is never
+ * trained on: it measures the loss curve reported through opts->loss.
+ * Positions are drawn from a seeded generator, so a run is repeatable for a
+ * given sample, width, machine and BLAS thread count. Coding never runs
+ * this file's float arithmetic: it sees only the quantised result.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_int.h"
+
+#define NET_SAMPLE_MAX (8u << 20) /* positions trained on at most */
+#define NET_BATCH 256
+#define NET_EPOCHS 2
+#define NET_LR 0.003f /* Adam step, decayed linearly to a tenth */
+#define NET_REPORTS 8 /* loss curve points */
+#define HOLDOUT_DIV 32
+#define HOLDOUT_MAX (256u << 10)
+#define ADAM_B1 0.9f
+#define ADAM_B2 0.999f
+#define ADAM_EPS 1e-8f
+#define EMB_MAX 127.0f /* int16 at 1.0 = 2^8 */
+#define W_MAX ((float)PF_NET_W_LIMIT / (1 << PF_NET_W_SHIFT))
+#define SEED 0x9E3779B97F4A7C15ULL
+
+/* Parameters, gradients and Adam moments share one flat layout. */
+struct params {
+	float *p, *g, *m, *v;
+	size_t n, emb_n; /* the embedding table comes first */
+	unsigned h1, h2;
+};
+
+struct view {
+	float *emb, *b1, *w2, *b2, *v, *u;
+};
+
+static void view_of(const struct params *P, float *base, struct view *V)
+{
+	V->emb = base;
+	V->b1 = V->emb + P->emb_n;
+	V->w2 = V->b1 + P->h1;
+	V->b2 = V->w2 + (size_t)P->h2 * P->h1;
+	V->v = V->b2 + P->h2;
+	V->u = V->v + (size_t)256 * P->h2;
+}
+
+/* One batch's activations and their gradients. */
+struct batch {
+	uint32_t *rows; /* [NET_BATCH][PF_NET_FEATS] */
+	uint8_t *byte;  /* [NET_BATCH] the byte that followed */
+	float *h1, *z, *h2, *dh2, *dz, *dh1;
+	uint8_t *touched; /* [PF_NET_ROWS] */
+	uint32_t *touched_list;
+	size_t n_touched;
+};
+
+struct trainer {
+	const uint8_t *s;
+	uint32_t *word; /* the word hash before each position */
+	size_t n_train, n_all;
+	struct params P;
+	struct batch B;
+	uint64_t rng;
+};
+
+static uint64_t rng_next(uint64_t *x)
+{
+	*x ^= *x >> 12;
+	*x ^= *x << 25;
+	*x ^= *x >> 27;
+	return *x * 0x2545F4914F6CDD1DULL;
+}
+
+static float rng_uniform(uint64_t *x)
+{
+	return (float)(rng_next(x) >> 40) / (float)(1u << 24) - 0.5f;
+}
+
+static void *alloc_zero(size_t n, size_t sz, bool *ok)
+{
+	void *p = calloc(n ? n : 1, sz);
+
+	*ok = *ok && p;
+	return p;
+}
+
+static int trainer_init(struct trainer *T, const uint8_t *s, size_t len, unsigned h1)
+{
+	struct params *P = &T->P;
+	struct batch *B = &T->B;
+	size_t hb = (size_t)NET_BATCH * h1;
+	bool ok = true;
+
+	memset(T, 0, sizeof(*T));
+	T->s = s;
+	T->n_all = len < NET_SAMPLE_MAX ? len : NET_SAMPLE_MAX;
+	T->n_train = T->n_all - (T->n_all / HOLDOUT_DIV < HOLDOUT_MAX ? T->n_all / HOLDOUT_DIV
+								    : HOLDOUT_MAX);
+	P->h1 = h1;
+	P->h2 = h1 / 2;
+	P->emb_n = (size_t)PF_NET_ROWS * h1;
+	P->n = P->emb_n + h1 + (size_t)P->h2 * h1 + P->h2 + (size_t)256 * P->h2 + 256;
+	P->p = alloc_zero(P->n, sizeof(float), &ok);
+	P->g = alloc_zero(P->n, sizeof(float), &ok);
+	P->m = alloc_zero(P->n, sizeof(float), &ok);
+	P->v = alloc_zero(P->n, sizeof(float), &ok);
+	T->word = alloc_zero(T->n_all, sizeof(uint32_t), &ok);
+	B->rows = alloc_zero((size_t)NET_BATCH * PF_NET_FEATS, sizeof(uint32_t), &ok);
+	B->byte = alloc_zero(NET_BATCH, 1, &ok);
+	B->h1 = alloc_zero(hb, sizeof(float), &ok);
+	B->dh1 = alloc_zero(hb, sizeof(float), &ok);
+	B->z = alloc_zero(hb / 2, sizeof(float), &ok);
+	B->h2 = alloc_zero(hb / 2, sizeof(float), &ok);
+	B->dh2 = alloc_zero(hb / 2, sizeof(float), &ok);
+	B->dz = alloc_zero(hb / 2, sizeof(float), &ok);
+	B->touched = alloc_zero(PF_NET_ROWS, 1, &ok);
+	B->touched_list = alloc_zero(PF_NET_ROWS, sizeof(uint32_t), &ok);
+	return ok ? 0 : -ENOMEM;
+}
+
+static void trainer_free(struct trainer *T)
+{
+	struct batch *B = &T->B;
+
+	free(T->P.p), free(T->P.g), free(T->P.m), free(T->P.v), free(T->word);
+	free(B->rows), free(B->byte), free(B->h1), free(B->dh1), free(B->z);
+	free(B->h2), free(B->dh2), free(B->dz), free(B->touched), free(B->touched_list);
+}
+
+/* Zero embeddings (unused rows compress away), random first-layer biases
+ * so that the hidden units differ from the start, Xavier layer 2. */
+static void params_init(struct trainer *T)
+{
+	struct view V;
+	float a = sqrtf(6.0f / (float)(T->P.h1 + T->P.h2));
+
+	view_of(&T->P, T->P.p, &V);
+	T->rng = SEED;
+	for (unsigned i = 0; i < T->P.h1; i++)
+		V.b1[i] = rng_uniform(&T->rng);
+	for (size_t i = 0; i < (size_t)T->P.h2 * T->P.h1; i++)
+		V.w2[i] = 2 * a * rng_uniform(&T->rng);
+}
+
+static void words_index(struct trainer *T)
+{
+	struct pf_net_ctx c = { 0 };
+
+	for (size_t t = 0; t < T->n_all; t++) {
+		T->word[t] = c.word;
+		pf_net_ctx_push(&c, T->s[t]);
+	}
+}
+
+/* The context before position t, as coding sees it in a long block. */
+static void ctx_at(const struct trainer *T, size_t t, struct pf_net_ctx *c)
+{
+	c->last = 0;
+	for (size_t d = 8; d >= 1; d--)
+		c->last = c->last << 8 | (t >= d ? T->s[t - d] : 0);
+	c->word = T->word[t];
+}
+
+/* Embedding bag, tanh, layer 2, tanh over the batch's nb positions. */
+static void forward(struct trainer *T, const struct view *V, unsigned nb)
+{
+	struct batch *B = &T->B;
+	unsigned h1 = T->P.h1, h2 = T->P.h2;
+
+	for (unsigned b = 0; b < nb; b++) {
+		float *a = B->h1 + (size_t)b * h1;
+
+		memcpy(a, V->b1, h1 * sizeof(float));
+		for (unsigned f = 0; f < PF_NET_FEATS; f++) {
+			const float *e = V->emb + (size_t)B->rows[b * PF_NET_FEATS + f] * h1;
+
+			for (unsigned i = 0; i < h1; i++)
+				a[i] += e[i];
+		}
+		for (unsigned i = 0; i < h1; i++)
+			a[i] = tanhf(a[i]);
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)h2, (int)h1, 1.0f,
+		    B->h1, (int)h1, V->w2, (int)h1, 0.0f, B->z, (int)h2);
+	for (unsigned b = 0; b < nb; b++)
+		for (unsigned j = 0; j < h2; j++)
+			B->h2[b * h2 + j] = tanhf(B->z[b * h2 + j] + V->b2[j]);
+}
+
+static float dot(const float *a, const float *b, unsigned n)
+{
+	float s = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+/* Bits the batch's bytes cost; with G, also the output layer's gradients
+ * and dh2 (scaled by 1/nb). */
+static double output_layer(struct trainer *T, const struct view *V, const struct view *G,
+			   unsigned nb)
+{
+	struct batch *B = &T->B;
+	unsigned h2 = T->P.h2;
+	double bits = 0;
+
+	for (unsigned b = 0; b < nb; b++) {
+		const float *h = B->h2 + (size_t)b * h2;
+		float *dh = B->dh2 + (size_t)b * h2;
+		uint32_t c0 = 1;
+
+		memset(dh, 0, h2 * sizeof(float));
+		for (int k = 7; k >= 0; k--) {
+			int bit = B->byte[b] >> k & 1;
+			const float *v = V->v + (size_t)c0 * h2;
+			float z = V->u[c0] + dot(v, h, h2);
+			float p = 1.0f / (1.0f + expf(-z)), gz = (p - (float)bit) / (float)nb;
+
+			bits -= log2(bit ? p + 1e-7 : 1 - p + 1e-7);
+			if (G) {
+				G->u[c0] += gz;
+				for (unsigned j = 0; j < h2; j++) {
+					G->v[(size_t)c0 * h2 + j] += gz * h[j];
+					dh[j] += gz * v[j];
+				}
+			}
+			c0 = c0 << 1 | (uint32_t)bit;
+		}
+	}
+	return bits;
+}
+
+static void touch(struct batch *B, uint32_t row)
+{
+	if (!B->touched[row]) {
+		B->touched[row] = 1;
+		B->touched_list[B->n_touched++] = row;
+	}
+}
+
+/* Back through layer 2 and the embedding bag into G. */
+static void backward(struct trainer *T, const struct view *V, const struct view *G,
+		     unsigned nb)
+{
+	struct batch *B = &T->B;
+	unsigned h1 = T->P.h1, h2 = T->P.h2;
+
+	for (size_t i = 0; i < (size_t)nb * h2; i++) {
+		B->dz[i] = B->dh2[i] * (1 - B->h2[i] * B->h2[i]);
+		G->b2[i % h2] += B->dz[i];
+	}
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)h2, (int)h1, (int)nb, 1.0f,
+		    B->dz, (int)h2, B->h1, (int)h1, 0.0f, G->w2, (int)h1);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)h1, (int)h2, 1.0f,
+		    B->dz, (int)h2, V->w2, (int)h1, 0.0f, B->dh1, (int)h1);
+	for (unsigned b = 0; b < nb; b++) {
+		float *da = B->dh1 + (size_t)b * h1;
+		const float *h = B->h1 + (size_t)b * h1;
+
+		for (unsigned i = 0; i < h1; i++) {
+			da[i] *= 1 - h[i] * h[i];
+			G->b1[i] += da[i];
+		}
+		for (unsigned f = 0; f < PF_NET_FEATS; f++) {
+			uint32_t row = B->rows[b * PF_NET_FEATS + f];
+			float *ge = G->emb + (size_t)row * h1;
+
+			touch(B, row);
+			for (unsigned i = 0; i < h1; i++)
+				ge[i] += da[i];
+		}
+	}
+}
+
+static void adam(float *p, float *g, float *m, float *v, size_t n, float lr, float limit)
+{
+	for (size_t i = 0; i < n; i++) {
+		m[i] = ADAM_B1 * m[i] + (1 - ADAM_B1) * g[i];
+		v[i] = ADAM_B2 * v[i] + (1 - ADAM_B2) * g[i] * g[i];
+		p[i] -= lr * m[i] / (sqrtf(v[i]) + ADAM_EPS);
+		p[i] = p[i] > limit ? limit : (p[i] < -limit ? -limit : p[i]);
+		g[i] = 0;
+	}
+}
+
+/* Adam on the dense part and on the embedding rows this batch touched
+ * (lazily: a row's moments only decay when it is used). */
+static void step(struct trainer *T, float lr)
+{
+	struct params *P = &T->P;
+	struct batch *B = &T->B;
+	size_t off = P->emb_n;
+
+	for (size_t k = 0; k < B->n_touched; k++) {
+		size_t at = (size_t)B->touched_list[k] * P->h1;
+
+		adam(P->p + at, P->g + at, P->m + at, P->v + at, P->h1, lr, EMB_MAX);
+		B->touched[B->touched_list[k]] = 0;
+	}
+	B->n_touched = 0;
+	/* the dense part, within the coder's weight limit */
+	adam(P->p + off, P->g + off, P->m + off, P->v + off, P->n - off, lr, W_MAX);
+}
+
+static void batch_load(struct trainer *T, const size_t *pos, unsigned nb)
+{
+	struct pf_net_ctx c;
+
+	for (unsigned b = 0; b < nb; b++) {
+		ctx_at(T, pos[b], &c);
+		pf_net_rows(&c, T->B.rows + b * PF_NET_FEATS);
+		T->B.byte[b] = T->s[pos[b]];
+	}
+}
+
+/* Bits per byte of the float network on the held-out positions. */
+static double held_out_bpb(struct trainer *T)
+{
+	struct view V;
+	size_t pos[NET_BATCH];
+	double bits = 0;
+
+	view_of(&T->P, T->P.p, &V);
+	for (size_t t = T->n_train; t < T->n_all; t += NET_BATCH) {
+		unsigned nb = T->n_all - t < NET_BATCH ? (unsigned)(T->n_all - t) : NET_BATCH;
+
+		for (unsigned b = 0; b < nb; b++)
+			pos[b] = t + b;
+		batch_load(T, pos, nb);
+		forward(T, &V, nb);
+		bits += output_layer(T, &V, NULL, nb);
+	}
+	return T->n_all > T->n_train ? bits / (double)(T->n_all - T->n_train) : 0;
+}
+
+static void train_loop(struct trainer *T, const pf_model_train_opts *opts)
+{
+	size_t steps = (size_t)NET_EPOCHS * T->n_train / NET_BATCH + 1, pos[NET_BATCH];
+	size_t report_every = steps / NET_REPORTS + 1;
+	struct view V, G;
+	double bits = 0;
+	uint64_t seen = 0;
+
+	view_of(&T->P, T->P.p, &V);
+	view_of(&T->P, T->P.g, &G);
+	for (size_t k = 0; k < steps; k++) {
+		float lr = NET_LR * (1.0f - 0.9f * (float)k / (float)steps);
+		float t = (float)(k + 1);
+
+		for (unsigned b = 0; b < NET_BATCH; b++)
+			pos[b] = rng_next(&T->rng) % T->n_train;
+		batch_load(T, pos, NET_BATCH);
+		forward(T, &V, NET_BATCH);
+		bits += output_layer(T, &V, &G, NET_BATCH);
+		seen += NET_BATCH;
+		backward(T, &V, &G, NET_BATCH);
+		/* Adam's bias correction folded into the step size */
+		step(T, lr * sqrtf(1 - powf(ADAM_B2, t)) / (1 - powf(ADAM_B1, t)));
+		if ((k + 1) % report_every == 0 || k + 1 == steps) {
+			if (opts->loss)
+				opts->loss(opts->loss_arg, k + 1, steps, bits / (double)seen,
+					   held_out_bpb(T));
+			bits = 0;
+			seen = 0;
+		}
+	}
+}
+
+static int32_t quantise(float x, int shift, int32_t limit)
+{
+	float q = roundf(x * (float)(1 << shift));
+
+	return q > (float)limit ? limit : (q < (float)-limit ? -limit : (int32_t)q);
+}
+
+static void quantise_into(const struct trainer *T, uint8_t *out)
+{
+	const struct params *P = &T->P;
+	struct pf_net net;
+	struct view V;
+
+	view_of(P, P->p, &V);
+	pf_net_locate(&net, P->h1, out);
+	for (size_t i = 0; i < P->emb_n; i++)
+		((int16_t *)net.emb)[i] = (int16_t)quantise(V.emb[i], PF_NET_ONE_SHIFT, 32767);
+	for (unsigned i = 0; i < P->h1; i++)
+		((int32_t *)net.b1)[i] = quantise(V.b1[i], PF_NET_ONE_SHIFT, PF_NET_B_LIMIT);
+	for (size_t i = 0; i < (size_t)P->h2 * P->h1; i++)
+		((int16_t *)net.w2)[i] = (int16_t)quantise(V.w2[i], PF_NET_W_SHIFT, PF_NET_W_LIMIT);
+	for (unsigned j = 0; j < P->h2; j++)
+		((int32_t *)net.b2)[j] = quantise(V.b2[j], PF_NET_ONE_SHIFT + PF_NET_W_SHIFT,
+						 PF_NET_B_LIMIT);
+	for (size_t i = 0; i < (size_t)256 * P->h2; i++)
+		((int16_t *)net.v)[i] = (int16_t)quantise(V.v[i], PF_NET_W_SHIFT, PF_NET_W_LIMIT);
+	for (unsigned c = 0; c < 256; c++)
+		((int32_t *)net.u)[c] = quantise(V.u[c], PF_NET_ONE_SHIFT + PF_NET_W_SHIFT,
+						PF_NET_B_LIMIT);
+}
+
+int pf_net_train(const uint8_t *sample, size_t len, unsigned h1,
+		 const pf_model_train_opts *opts, uint8_t *out)
+{
+	struct trainer T;
+	int rc = trainer_init(&T, sample, len, h1);
+
+	if (rc == 0) {
+		params_init(&T);
+		if (T.n_train) {
+			words_index(&T);
+			train_loop(&T, opts);
+		}
+		quantise_into(&T, out);
+	}
+	trainer_free(&T);
+	return rc;
+}
