@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define PRIOR_VERSION_MAJOR 0
-#define PRIOR_VERSION_MINOR 2
+#define PRIOR_VERSION_MINOR 3
 #define PRIOR_VERSION_PATCH 0
 #define PRIOR_VERSION_NUMBER                                                   \
 	(PRIOR_VERSION_MAJOR * 10000 + PRIOR_VERSION_MINOR * 100 +             \
@@ -156,11 +156,25 @@ PRIOR_API void prior_model_free(prior_model *model);
 PRIOR_API void prior_model_id(const prior_model *model,
 			      uint8_t out[PRIOR_MODEL_ID_SIZE]);
 
-/* Model levels: FAST uses fewer contexts; both decode any block they made. */
+/*
+ * Model levels: FAST uses fewer contexts; a model decodes any block it made.
+ * MAX (since 0.3) adds a small neural network to DEFAULT's contexts: it
+ * codes smaller, but training takes roughly 10-20x as long, coding runs at
+ * about a third of DEFAULT's speed, and the model is bigger (the network's
+ * embeddings, about 370 KB at the default width of 64).
+ */
 enum prior_model_level {
 	PRIOR_MODEL_LEVEL_FAST = 0,
-	PRIOR_MODEL_LEVEL_DEFAULT = 1
+	PRIOR_MODEL_LEVEL_DEFAULT = 1,
+	PRIOR_MODEL_LEVEL_MAX = 2
 };
+
+/* The network width of a level MAX model: a multiple of
+ * PRIOR_NET_WIDTH_STEP in this range (since 0.3). Wider predicts better and
+ * costs more time and model bytes. */
+#define PRIOR_NET_WIDTH_MIN 32u
+#define PRIOR_NET_WIDTH_MAX 256u
+#define PRIOR_NET_WIDTH_STEP 32u
 
 /* Training progress: done of total sample bytes. Called on the training
  * thread. */
@@ -173,7 +187,13 @@ typedef struct prior_train_opts {
 				     * 0 = the default (18) */
 	prior_progress_fn progress; /* may be NULL */
 	void *progress_arg;
-	uint64_t reserved[4];       /* must be zero: room for later options
+	uint32_t net_width;         /* since 0.3, level MAX only: the network's
+				     * first layer, a multiple of
+				     * PRIOR_NET_WIDTH_STEP in
+				     * PRIOR_NET_WIDTH_MIN..MAX; 0 = the
+				     * default (64) */
+	uint32_t reserved32;        /* must be zero */
+	uint64_t reserved[3];       /* must be zero: room for later options
 				     * without changing the struct's size */
 } prior_train_opts;
 
@@ -183,9 +203,12 @@ typedef struct prior_train_opts {
  * prior_free()) of *image_len bytes, ready for prior_model_load() or to be
  * written to a file. opts NULL means the DEFAULT level and table size.
  * Blocks the calling thread for the whole training (CPU-bound, roughly
- * proportional to len).
- * @return PRIOR_OK; PRIOR_ERROR_BAD_ARGUMENT (bad options, NULL pointers,
- *         sample too large); PRIOR_ERROR_NO_MEMORY.
+ * proportional to len; level MAX also runs OpenBLAS, which may use threads
+ * of its own).
+ * @return PRIOR_OK; PRIOR_ERROR_BAD_ARGUMENT (bad options: an unknown level,
+ *         table_bits or net_width out of range, net_width set for a level
+ *         other than MAX, reserved fields not zero; NULL pointers, sample
+ *         too large); PRIOR_ERROR_NO_MEMORY.
  */
 PRIOR_API enum prior_error prior_model_train(const void *sample, size_t len,
 					     const prior_train_opts *opts,

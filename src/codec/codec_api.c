@@ -251,17 +251,43 @@ PRIOR_API void prior_model_id(const prior_model *model,
 
 _Static_assert(PRIOR_MODEL_ID_SIZE == PF_SHA256_SIZE, "a model id is a SHA-256");
 _Static_assert((int)PRIOR_MODEL_LEVEL_FAST == PF_MODEL_LEVEL_FAST &&
-		       (int)PRIOR_MODEL_LEVEL_DEFAULT == PF_MODEL_LEVEL_DEFAULT,
+		       (int)PRIOR_MODEL_LEVEL_DEFAULT == PF_MODEL_LEVEL_DEFAULT &&
+		       (int)PRIOR_MODEL_LEVEL_MAX == PF_MODEL_LEVEL_MAX,
 	       "public model levels are the model layer's");
+_Static_assert(PRIOR_NET_WIDTH_MIN == PF_MODEL_NET_WIDTH_MIN &&
+		       PRIOR_NET_WIDTH_MAX == PF_MODEL_NET_WIDTH_MAX &&
+		       PRIOR_NET_WIDTH_STEP == PF_MODEL_NET_WIDTH_STEP,
+	       "public network widths are the model layer's");
+/* net_width took words of `reserved`: 0.2 callers keep the 0.2 layout. */
+_Static_assert(sizeof(prior_train_opts) == 2 * sizeof(unsigned) +
+						   2 * sizeof(void *) +
+						   4 * sizeof(uint64_t),
+	       "prior_train_opts keeps its 0.2 size");
 
 /* A later release may give reserved words a meaning; this one must not
  * silently ignore a caller who sets them. */
 static bool reserved_zero(const prior_train_opts *opts)
 {
+	if (opts->reserved32)
+		return false;
 	for (size_t i = 0; i < sizeof(opts->reserved) / sizeof(opts->reserved[0]); i++)
 		if (opts->reserved[i])
 			return false;
 	return true;
+}
+
+/* The level is known, net_width is 0 unless the level is MAX (the model
+ * layer ignores it elsewhere; it checks the width's range and step itself)
+ * and the reserved words are zero. */
+static bool train_opts_valid(const prior_train_opts *opts)
+{
+	if (opts->level != PRIOR_MODEL_LEVEL_FAST &&
+	    opts->level != PRIOR_MODEL_LEVEL_DEFAULT &&
+	    opts->level != PRIOR_MODEL_LEVEL_MAX)
+		return false;
+	if (opts->net_width && opts->level != PRIOR_MODEL_LEVEL_MAX)
+		return false;
+	return reserved_zero(opts);
 }
 
 PRIOR_API enum prior_error prior_model_train(const void *sample, size_t len,
@@ -276,12 +302,11 @@ PRIOR_API enum prior_error prior_model_train(const void *sample, size_t len,
 	*image = NULL;
 	*image_len = 0;
 	if (opts) {
-		if ((opts->level != PRIOR_MODEL_LEVEL_FAST &&
-		     opts->level != PRIOR_MODEL_LEVEL_DEFAULT) ||
-		    !reserved_zero(opts))
+		if (!train_opts_valid(opts))
 			return PRIOR_ERROR_BAD_ARGUMENT;
 		o = (pf_model_train_opts){ .level = (enum pf_model_level)opts->level,
 					   .table_bits = opts->table_bits,
+					   .net_width = opts->net_width,
 					   .progress = opts->progress,
 					   .progress_arg = opts->progress_arg };
 	}

@@ -36,6 +36,7 @@ enum opt_key {
 	KEY_CODEC,
 	KEY_WRITE_CODEC,
 	KEY_ZSTD_LEVEL,
+	KEY_LEVEL,
 	KEY_CACHE_SIZE,
 	KEY_READAHEAD,
 	KEY_THREADS,
@@ -58,6 +59,7 @@ static const struct fuse_opt pf_opt_table[] = {
 	FUSE_OPT_KEY("codec=", KEY_CODEC),
 	FUSE_OPT_KEY("write_codec=", KEY_WRITE_CODEC),
 	FUSE_OPT_KEY("zstd_level=", KEY_ZSTD_LEVEL),
+	FUSE_OPT_KEY("level=", KEY_LEVEL),
 	FUSE_OPT_KEY("cache_size=", KEY_CACHE_SIZE),
 	FUSE_OPT_KEY("readahead=", KEY_READAHEAD),
 	FUSE_OPT_KEY("threads=", KEY_THREADS),
@@ -176,6 +178,19 @@ static int parse_write_codec(const char *value, bool *use_models)
 	return 0;
 }
 
+static int parse_level(const char *value, enum pf_model_level *out)
+{
+	if (strcmp(value, "fast") == 0)
+		*out = PF_MODEL_LEVEL_FAST;
+	else if (strcmp(value, "default") == 0)
+		*out = PF_MODEL_LEVEL_DEFAULT;
+	else if (strcmp(value, "max") == 0)
+		*out = PF_MODEL_LEVEL_MAX;
+	else
+		return -1;
+	return 0;
+}
+
 static int parse_seconds(const char *value, double *out)
 {
 	char *end;
@@ -216,6 +231,9 @@ static int set_value(pf_mount_opts *o, int key, const char *v,
 		PF_FORWARD(parse_int(v, PF_ZSTD_LEVEL_MIN, PF_ZSTD_LEVEL_MAX, &n));
 		o->store.codec.zstd_level = (int)n;
 		return 0;
+	case KEY_LEVEL:
+		*why = "must be fast, default or max";
+		return parse_level(v, &o->store.level);
 	case KEY_CACHE_SIZE:
 		*why = cache_size_rule.range;
 		return parse_size(v, &cache_size_rule, &o->cache.cache_size);
@@ -294,6 +312,7 @@ static void opts_default(pf_mount_opts *o)
 	o->store.codec.choice = PF_CHOICE_AUTO;
 	o->store.codec.zstd_level = PF_ZSTD_LEVEL_DEFAULT;
 	o->store.verify = true;
+	o->store.level = PF_MODEL_LEVEL_DEFAULT;
 	o->cache.cache_size = PF_CACHE_SIZE_DEFAULT;
 	o->cache.readahead = PF_READAHEAD_DEFAULT;
 	o->cache.threads = PF_THREADS_DEFAULT;
@@ -331,6 +350,8 @@ void pf_mount_opts_help(FILE *out)
 "    -o write_codec=W       zstd (fast writes; recompress later) or learned\n"
 "                           (default zstd)\n"
 "    -o zstd_level=N        zstd level, 1 to 19 (default 3)\n"
+"    -o level=L             highest model level new learned blocks use:\n"
+"                           fast, default or max (default default)\n"
 "    -o cache_size=N        decoded blocks kept in memory, at least 1M\n"
 "                           (default 256M)\n"
 "    -o readahead=N         bytes decoded ahead of a sequential reader,\n"

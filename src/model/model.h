@@ -62,8 +62,9 @@ typedef void (*pf_model_loss_fn)(void *arg, uint64_t step, uint64_t steps,
 				 double train_bpb, double held_bpb);
 
 #define PF_MODEL_DICT_MAX ((size_t)8 << 20)
-#define PF_MODEL_NET_WIDTH_MIN 16u
+#define PF_MODEL_NET_WIDTH_MIN 32u
 #define PF_MODEL_NET_WIDTH_MAX 256u
+#define PF_MODEL_NET_WIDTH_STEP 32u /* widths are multiples of it */
 
 typedef struct pf_model_train_opts {
 	enum pf_model_level level;
@@ -72,7 +73,7 @@ typedef struct pf_model_train_opts {
 	 * to match into (a format 3 image); 0 = none (format 2). More than
 	 * the sample or PF_MODEL_DICT_MAX is cut to that. */
 	size_t dict_bytes;
-	/* Level max: the network's first layer width, a multiple of 16 in
+	/* Level max: the network's first layer width, a multiple of 32 in
 	 * PF_MODEL_NET_WIDTH_MIN..MAX; 0 = the default (64). */
 	unsigned net_width;
 	pf_model_progress_fn progress;

@@ -10,8 +10,8 @@
  *   48 u32 slice bytes (version 2: 0; 3: 64..2^23; 4: 0 or 64..2^23)
  *   52 u32 code_bits (version 4: table_bits..20, the widest coding tables;
  *      versions 2 and 3: 0, coding tables as wide as table_bits)
- *   56 u32 network width h1 (version 5, level max: 16..256, a multiple of
- *      16; else 0)   60..63 0
+ *   56 u32 network width h1 (version 5, level max: 32..256, a multiple of
+ *      32; else 0)   60..63 0
  *   then the payload as zstd frames (the slice part in a frame of its own),
  *   which must decompress to exactly:
  *         bucket tags     u16[(n_ctx << table_bits) / 16]
@@ -23,7 +23,7 @@
  *         APM 2           u8[(1 << apm2_bits)][33]  (DEFAULT and MAX)
  *       version 5, the network (h2 = h1 / 2; model_net.c):
  *         b1 i32[h1]  b2 i32[h2]  u i32[256]
- *         embeddings i16[PF_NET_ROWS][h1]  w2 i16[h2][h1]  v i16[256][h2]
+ *         embeddings i8[PF_NET_ROWS][h1]  w2 i16[h2][h1]  v i16[256][h2]
  *       versions 3 and 4 with a slice:
  *         slice strengths u16[64]                   (matches into the slice)
  *         slice           u8[slice bytes]           (training data)
@@ -58,7 +58,7 @@ int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits, unsigned
 		return -EINVAL;
 	if (table_bits < PF_CM_TABLE_BITS_MIN || table_bits > PF_CM_TABLE_BITS_MAX)
 		return -EINVAL;
-	if (max && (net_h1 < PF_NET_H1_MIN || net_h1 > PF_NET_H1_MAX || net_h1 % 16))
+	if (max && (net_h1 < PF_NET_H1_MIN || net_h1 > PF_NET_H1_MAX || net_h1 % PF_NET_H1_STEP))
 		return -EINVAL;
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->version = max ? PF_CM_VERSION_NET : PF_CM_VERSION_WIDE;

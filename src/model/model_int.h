@@ -91,8 +91,10 @@ enum pf_cm_ctx {
 #define PF_NET_ROWS (PF_NET_BYTES * 256 + (1u << PF_NET_PAIR_BITS) + (1u << PF_NET_WORD_BITS))
 #define PF_NET_H1_MIN PF_MODEL_NET_WIDTH_MIN
 #define PF_NET_H1_MAX PF_MODEL_NET_WIDTH_MAX /* h2 = h1 / 2 */
+#define PF_NET_H1_STEP PF_MODEL_NET_WIDTH_STEP /* h2: a multiple of 16 lanes */
 #define PF_NET_H1_DEFAULT 64u
-#define PF_NET_ONE_SHIFT 8  /* activations and embeddings: 1.0 = 256 */
+#define PF_NET_ONE_SHIFT 8  /* activations and first layer sums: 1.0 = 256 */
+#define PF_NET_EMB_SHIFT 4  /* int8 embeddings: 1.0 = 16 (finer measured no better) */
 #define PF_NET_W_SHIFT 10   /* layer 2 and output weights: 1.0 = 1024 */
 #define PF_NET_W_LIMIT (1 << 13)  /* |w2|, |v|: 8.0 */
 #define PF_NET_B_LIMIT (1 << 24)  /* |b1|, |b2|, |u| */
@@ -127,7 +129,7 @@ struct pf_net {
 	const int32_t *b1;   /* [h1], 1.0 = 2^8 */
 	const int32_t *b2;   /* [h2], 1.0 = 2^18 */
 	const int32_t *u;    /* [256] output biases by node, 1.0 = 2^18 */
-	const int16_t *emb;  /* [PF_NET_ROWS][h1], 1.0 = 2^8 */
+	const int8_t *emb;   /* [PF_NET_ROWS][h1], 1.0 = 2^4 */
 	const int16_t *w2;   /* [h2][h1], 1.0 = 2^10 */
 	const int16_t *v;    /* [256][h2] output weights by node (row 0 unused) */
 };
@@ -183,7 +185,7 @@ typedef struct pf_cm {
 	/* the network (level max): its output layer's input for this byte */
 	const struct pf_net *net;
 	struct pf_net_ctx net_ctx;
-	int32_t net_h2[PF_NET_H1_MAX / 2];
+	int16_t net_h2[PF_NET_H1_MAX / 2];
 	/* history: the block being coded, bytes [0, pos) are known */
 	const uint8_t *buf;
 	uint32_t pos;
@@ -290,9 +292,13 @@ void pf_net_ctx_push(struct pf_net_ctx *c, uint32_t byte);
 /* The embedding rows the context selects, one per feature. */
 void pf_net_rows(const struct pf_net_ctx *c, uint32_t rows[PF_NET_FEATS]);
 /* The hidden layers for ctx: h2[net->h2], 1.0 = 2^8. */
-void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int32_t *h2);
+void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int16_t *h2);
 /* The stretch (-2047..2047) of P(next bit = 1) at node c0 (1..255). */
-int pf_net_logit(const struct pf_net *net, const int32_t *h2, uint32_t c0);
+int pf_net_logit(const struct pf_net *net, const int16_t *h2, uint32_t c0);
+/* The dot product both layers use (scalar reference, AVX2 when the coder
+ * uses AVX2: pf_cm_simd_avx2); n is a multiple of 16. Exact, so equal. */
+int32_t pf_net_dot_scalar(const int16_t *a, const int16_t *b, unsigned n);
+int32_t pf_net_dot_avx2(const int16_t *a, const int16_t *b, unsigned n);
 
 /* ---- model_net_train.c: training the network with OpenBLAS --------------- */
 /* Trains a network of width h1 on sample[0..len) and writes its quantised

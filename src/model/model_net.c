@@ -22,7 +22,7 @@
 static size_t part_b1(unsigned h1) { return (size_t)h1 * 4; }
 static size_t part_b2(unsigned h1) { return (size_t)h1 / 2 * 4; }
 static size_t part_u(void) { return 256 * 4; }
-static size_t part_emb(unsigned h1) { return (size_t)PF_NET_ROWS * h1 * 2; }
+static size_t part_emb(unsigned h1) { return (size_t)PF_NET_ROWS * h1; }
 static size_t part_w2(unsigned h1) { return (size_t)h1 / 2 * h1 * 2; }
 static size_t part_v(unsigned h1) { return (size_t)256 * (h1 / 2) * 2; }
 
@@ -38,7 +38,7 @@ void pf_net_locate(struct pf_net *net, unsigned h1, const uint8_t *at)
 	net->b1 = (const int32_t *)at;
 	net->b2 = (const int32_t *)(at += part_b1(h1));
 	net->u = (const int32_t *)(at += part_b2(h1));
-	net->emb = (const int16_t *)(at += part_u());
+	net->emb = (const int8_t *)(at += part_u());
 	net->w2 = (const int16_t *)(at += part_emb(h1));
 	net->v = (const int16_t *)(at += part_w2(h1));
 }
@@ -97,15 +97,50 @@ void pf_net_rows(const struct pf_net_ctx *c, uint32_t rows[PF_NET_FEATS])
 }
 
 /* tanh of a (1.0 = 2^8), 1.0 = 2^8: 2 squash(2a) - 1 on the coder's curve. */
-static inline int32_t tanh_fixed(int32_t a)
+static inline int16_t tanh_fixed(int32_t a)
 {
 	a = a > 1023 ? 1023 : (a < -1023 ? -1023 : a);
-	return (pf_cm_squash(2 * a) - 2048) >> 3;
+	return (int16_t)((pf_cm_squash(2 * a) - 2048) >> 3);
 }
 
-void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int32_t *h2)
+int32_t pf_net_dot_scalar(const int16_t *a, const int16_t *b, unsigned n)
+{
+	int32_t s = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+/* Pairs of int16 products summed into int32 lanes: exact, as the bounds
+ * keep every partial sum inside int32. n is a multiple of 16. */
+__attribute__((target("avx2"))) int32_t pf_net_dot_avx2(const int16_t *a, const int16_t *b,
+							unsigned n)
+{
+	__m256i s = _mm256_setzero_si256();
+	__m128i h;
+
+	for (unsigned i = 0; i < n; i += 16)
+		s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(a + i)),
+							  _mm256_loadu_si256((const __m256i *)(b + i))));
+	h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+	return _mm_cvtsi128_si32(h);
+}
+
+#define DOT(a, b, n) (pf_cm_simd_avx2 ? pf_net_dot_avx2(a, b, n) : pf_net_dot_scalar(a, b, n))
+#else
+#define DOT(a, b, n) pf_net_dot_scalar(a, b, n)
+#endif
+
+void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int16_t *h2)
 {
 	int32_t a[PF_NET_H1_MAX];
+	int16_t h[PF_NET_H1_MAX];
 	uint32_t rows[PF_NET_FEATS];
 	unsigned h1 = net->h1;
 
@@ -113,30 +148,24 @@ void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int32_
 	for (unsigned i = 0; i < h1; i++)
 		a[i] = net->b1[i];
 	for (unsigned f = 0; f < PF_NET_FEATS; f++) {
-		const int16_t *e = net->emb + (size_t)rows[f] * h1;
+		const int8_t *e = net->emb + (size_t)rows[f] * h1;
 
 		for (unsigned i = 0; i < h1; i++)
-			a[i] += e[i];
+			a[i] += e[i] * (1 << (PF_NET_ONE_SHIFT - PF_NET_EMB_SHIFT));
 	}
 	for (unsigned i = 0; i < h1; i++)
-		a[i] = tanh_fixed(a[i]);
+		h[i] = tanh_fixed(a[i]);
 	for (unsigned j = 0; j < net->h2; j++) {
-		const int16_t *w = net->w2 + (size_t)j * h1;
-		int32_t z = net->b2[j];
+		int32_t z = net->b2[j] + DOT(net->w2 + (size_t)j * h1, h, h1);
 
-		for (unsigned i = 0; i < h1; i++)
-			z += w[i] * a[i];
 		h2[j] = tanh_fixed(z >> PF_NET_W_SHIFT); /* 1.0 = 2^18 -> 2^8 */
 	}
 }
 
-int pf_net_logit(const struct pf_net *net, const int32_t *h2, uint32_t c0)
+int pf_net_logit(const struct pf_net *net, const int16_t *h2, uint32_t c0)
 {
-	const int16_t *v = net->v + (size_t)c0 * net->h2;
-	int32_t z = net->u[c0];
+	int32_t z = net->u[c0] + DOT(net->v + (size_t)c0 * net->h2, h2, net->h2);
 
-	for (unsigned j = 0; j < net->h2; j++)
-		z += v[j] * h2[j];
 	z >>= PF_NET_W_SHIFT; /* 1.0 = 2^8: the stretch domain's unit */
 	return z > 2047 ? 2047 : (z < -2047 ? -2047 : z);
 }

@@ -31,7 +31,7 @@
 #define ADAM_B1 0.9f
 #define ADAM_B2 0.999f
 #define ADAM_EPS 1e-8f
-#define EMB_MAX 127.0f /* int16 at 1.0 = 2^8 */
+#define EMB_MAX (127.0f / (1 << PF_NET_EMB_SHIFT)) /* int8 */
 #define W_MAX ((float)PF_NET_W_LIMIT / (1 << PF_NET_W_SHIFT))
 #define SEED 0x9E3779B97F4A7C15ULL
 
@@ -395,7 +395,7 @@ static void quantise_into(const struct trainer *T, uint8_t *out)
 	view_of(P, P->p, &V);
 	pf_net_locate(&net, P->h1, out);
 	for (size_t i = 0; i < P->emb_n; i++)
-		((int16_t *)net.emb)[i] = (int16_t)quantise(V.emb[i], PF_NET_ONE_SHIFT, 32767);
+		((int8_t *)net.emb)[i] = (int8_t)quantise(V.emb[i], PF_NET_EMB_SHIFT, 127);
 	for (unsigned i = 0; i < P->h1; i++)
 		((int32_t *)net.b1)[i] = quantise(V.b1[i], PF_NET_ONE_SHIFT, PF_NET_B_LIMIT);
 	for (size_t i = 0; i < (size_t)P->h2 * P->h1; i++)

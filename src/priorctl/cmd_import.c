@@ -53,9 +53,10 @@
 #include "common/pf_common.h"
 
 static const char import_usage[] =
-	"usage: priorctl import [--jobs N] [--no-train] [--level fast|default]\n"
-	"                       [--sample SIZE] [--table-bits N] [--shard I/N]\n"
-	"                       SRC STORE\n"
+	"usage: priorctl import [--jobs N] [--no-train] "
+	"[--level fast|default|max]\n"
+	"                       [--sample SIZE] [--table-bits N] [--net-width N]\n"
+	"                       [--shard I/N] SRC STORE\n"
 	"       priorctl import --in-place [--no-train] [--level ...] DIR\n"
 	"\n"
 	"Copies the tree SRC into STORE (made a store if it is empty or\n"
@@ -73,9 +74,11 @@ static const char import_usage[] =
 	"\n"
 	"  -j, --jobs N       files written in parallel (default: CPUs)\n"
 	"  -n, --no-train     do not train models first\n"
-	"  -l, --level LEVEL  model level when training: fast or default\n"
+	"  -l, --level LEVEL  model level when training: fast, default or max\n"
 	"  -s, --sample SIZE  most bytes sampled per kind (default 16M)\n"
 	"  -t, --table-bits N model tables of 2^N slots (see priorctl train)\n"
+	"  -w, --net-width N  level max: the network's width (see priorctl\n"
+	"                     train)\n"
 	"      --shard I/N    copy only shard I of N (see above)\n"
 	"      --in-place     convert DIR into a store (see above)\n"
 	"  -v, --verbose      also show the store layer's log lines\n"
@@ -87,6 +90,7 @@ struct import {
 	struct pctl_progress bar;
 	_Atomic uint64_t copied, skipped, failed, stored;
 	int lock_fds[2]; /* --shard: the shared writer lock, the shard's own */
+	enum pf_model_level level; /* default models of this level or below code */
 };
 
 /* ---- regular files ------------------------------------------------------- */
@@ -234,15 +238,16 @@ struct import_args {
 	bool in_place;
 };
 
-static void import_opts(pf_store_opts *opts)
+static void import_opts(pf_store_opts *opts, enum pf_model_level level)
 {
 	pf_store_opts_default(opts);
 	opts->use_models = true;
 	opts->codec.choice = PF_CHOICE_AUTO;
+	opts->level = level;
 }
 
 /* Makes dst a store unless it is one; opens it locked for writing. */
-static int open_store(const char *dst, pf_store **store)
+static int open_store(const char *dst, enum pf_model_level level, pf_store **store)
 {
 	pf_store_opts opts;
 	int rc = pf_store_init(dst);
@@ -253,7 +258,7 @@ static int open_store(const char *dst, pf_store **store)
 					  : strerror(-rc));
 		return rc;
 	}
-	import_opts(&opts);
+	import_opts(&opts, level);
 	return pctl_store_open_writer("import", dst, &opts, store);
 }
 
@@ -313,7 +318,7 @@ static int open_shard(struct import *im, const struct import_args *a,
 	size_t n = 0;
 	int rc;
 
-	import_opts(&opts);
+	import_opts(&opts, a->topts.level);
 	rc = pf_store_open(dst, &opts, &im->store);
 	if (rc < 0) {
 		pctl_err("import: %s: %s; with --shard, make the store before "
@@ -373,7 +378,7 @@ static int import_run(struct import_args *a, const char *src, const char *dst)
 		return PCTL_EXIT_USAGE;
 	}
 	if (a->shards ? open_shard(&im, a, src, dst) < 0
-		      : open_store(dst, &im.store) < 0)
+		      : open_store(dst, a->topts.level, &im.store) < 0)
 		goto close_all;
 	status = a->shards ? PCTL_EXIT_OK : maybe_train(a, src, dst, im.store);
 	rc = copy_tree(&im, a->jobs);
@@ -923,7 +928,7 @@ static int inplace_setup(struct inplace *ip, bool resume)
 	}
 	if (rc < 0)
 		return rc;
-	import_opts(&opts);
+	import_opts(&opts, ip->im.level);
 	rc = pf_store_open(ip->dir, &opts, &ip->im.store);
 	if (rc == 0 && (rc = pf_store_lock_writer(ip->im.store)) == -EBUSY)
 		pctl_err("import: %s is in use by another writer", ip->dir);
@@ -960,7 +965,8 @@ static void inplace_free(struct inplace *ip)
 static int inplace_run(struct import_args *a, const char *dir)
 {
 	struct inplace ip = { .im = { .tree = { .cmd = "import",
-						.owner = geteuid() == 0 } },
+						.owner = geteuid() == 0 },
+				      .level = a->topts.level },
 			      .dir = dir, .rootfd = -1, .metafd = -1, .jfd = -1 };
 	int status = PCTL_EXIT_USAGE, rc;
 	bool resume = false;
@@ -1013,6 +1019,43 @@ static int parse_shard(const char *arg, unsigned *shard, unsigned *shards)
 	return -EINVAL;
 }
 
+/* Applies one parsed option other than --help. @return 0 or -EINVAL
+ * (message printed). */
+static int import_opt(int opt, struct import_args *a)
+{
+	uint64_t cap;
+
+	switch (opt) {
+	case 'j':
+		return pctl_parse_jobs("import", optarg, &a->jobs);
+	case 'n':
+		a->train = false;
+		return 0;
+	case 'l':
+		return pctl_parse_level("import", optarg, &a->topts.level);
+	case 's':
+		PF_FORWARD(pctl_parse_size_opt("import", "--sample", optarg,
+					       1u << 20, 1ull << 30, &cap));
+		a->topts.sample_cap = (size_t)cap;
+		return 0;
+	case 't':
+		return pctl_parse_table_bits("import", optarg,
+					     &a->topts.table_bits);
+	case 'w':
+		return pctl_parse_net_width("import", optarg,
+					    &a->topts.net_width);
+	case 'I':
+		a->in_place = true;
+		return 0;
+	case 'S':
+		return parse_shard(optarg, &a->shard, &a->shards);
+	case 'v':
+		pctl_set_verbose();
+		return 0;
+	}
+	return -EINVAL;
+}
+
 static int import_parse(int argc, char **argv, struct import_args *a)
 {
 	static const struct option longopts[] = {
@@ -1021,54 +1064,24 @@ static int import_parse(int argc, char **argv, struct import_args *a)
 		{ "level", required_argument, NULL, 'l' },
 		{ "sample", required_argument, NULL, 's' },
 		{ "table-bits", required_argument, NULL, 't' },
+		{ "net-width", required_argument, NULL, 'w' },
 		{ "shard", required_argument, NULL, 'S' },
 		{ "in-place", no_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t cap;
 	int opt;
 
-	while ((opt = pctl_getopt("import", argc, argv, ":j:nl:s:t:vh",
+	while ((opt = pctl_getopt("import", argc, argv, ":j:nl:s:t:w:vh",
 				  longopts)) != -1) {
-		switch (opt) {
-		case 'j':
-			if (pctl_parse_jobs("import", optarg, &a->jobs) < 0)
-				return pctl_usage(import_usage, false);
-			break;
-		case 'n':
-			a->train = false;
-			break;
-		case 'l':
-			if (pctl_parse_level("import", optarg, &a->topts.level) < 0)
-				return pctl_usage(import_usage, false);
-			break;
-		case 's':
-			if (pctl_parse_size_opt("import", "--sample", optarg,
-						1u << 20, 1ull << 30, &cap) < 0)
-				return pctl_usage(import_usage, false);
-			a->topts.sample_cap = (size_t)cap;
-			break;
-		case 't':
-			if (pctl_parse_table_bits("import", optarg,
-						  &a->topts.table_bits) < 0)
-				return pctl_usage(import_usage, false);
-			break;
-		case 'I':
-			a->in_place = true;
-			break;
-		case 'S':
-			if (parse_shard(optarg, &a->shard, &a->shards) < 0)
-				return pctl_usage(import_usage, false);
-			break;
-		case 'v':
-			pctl_set_verbose();
-			break;
-		default:
+		if (opt == 'h' || opt == '?')
 			return pctl_usage(import_usage, opt == 'h');
-		}
+		if (import_opt(opt, a) < 0)
+			return pctl_usage(import_usage, false);
 	}
+	if (pctl_train_opts_check("import", &a->topts) < 0)
+		return pctl_usage(import_usage, false);
 	if (a->in_place && (a->shards || argc - optind != 1)) {
 		pctl_err("import: --in-place takes one directory and no --shard");
 		return pctl_usage(import_usage, false);

@@ -31,9 +31,11 @@ static const char models_usage[] =
 	"       priorctl models gc [--dry-run] STORE\n"
 	"\n"
 	"list: every model with its size and the data kind it is a default\n"
-	"for. show: one model (ID or a unique prefix of it): size, level,\n"
-	"and the files and blocks that use it. gc: removes models that no\n"
-	"block uses and that are not defaults; needs the writer lock.\n"
+	"for (a kind may have a default of each level). show: one model (ID\n"
+	"or a unique prefix of it): size, level (and the network's width at\n"
+	"level max), and the files and blocks that use it. gc: removes\n"
+	"models that no block uses and that are not defaults; needs the\n"
+	"writer lock.\n"
 	"\n"
 	"  -n, --dry-run  gc: only say what would be removed\n"
 	"  -v, --verbose  also show the store layer's log lines\n"
@@ -213,12 +215,14 @@ static bool print_make(pf_store *store, const uint8_t *id)
 	}
 	pf_codec_model_shape(m, &sh);
 	printf("level:    %s\nformat:   %u: tables of 2^%u slots, blocks code with up to 2^%u; "
-	       "stride %u; ", pf_codec_model_level(m) == PF_MODEL_LEVEL_FAST ? "fast" : "default",
+	       "stride %u; ", pctl_level_name(pf_codec_model_level(m)),
 	       sh.version, sh.table_bits, sh.code_bits, sh.stride);
 	if (sh.slice_bytes)
 		printf("slice %s\n", pctl_human_size(sh.slice_bytes, b));
 	else
 		printf("no slice\n");
+	if (sh.net_width)
+		printf("network:  width %u\n", sh.net_width);
 	return true;
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_recompress.c - "priorctl recompress [--codec C] [--jobs N] [--force]
- * STORE": re-encodes every block of a store with the codec asked for and
- * the store's current default models.
+ * cmd_recompress.c - "priorctl recompress [--codec C] [--level L] [--jobs N]
+ * [--force] STORE [DIR...]": re-encodes every block of a store (or of the
+ * files below DIRs) with the codec asked for and the store's current
+ * default models of level L or below.
  *
  * Data written through the mount is stored with the fast codec; this moves
  * it to the learned codec (or back to zstd or raw). It takes the writer lock,
@@ -17,9 +18,14 @@
  *   recompress again after an interruption only does what is left. Target
  *   states: raw - every block raw or zero; zstd - no learned block; auto and
  *   learned with default models - no zstd block, and every model the file
- *   references is a current default (a file where auto keeps some zstd
- *   blocks, because zstd coded them smaller, is redone on each run); auto
- *   without default models - no learned block. --force redoes every file.
+ *   references is a current default of the run's level or above (a file
+ *   where auto keeps some zstd blocks, because zstd coded them smaller, is
+ *   redone on each run); auto without default models - no learned block.
+ *   --force redoes every file.
+ * - Levels: --level max moves files (a directory of cold archives, say) to
+ *   the store's max models; a later run at a lower level leaves them there,
+ *   so the choice sticks to those files. When the store has no default of
+ *   the level asked for, the highest one it has counts as current.
  * - Times: the backing file's atime and mtime are put back after the commit
  *   (the mount shows them), so only its ctime shows that it was rewritten.
  * - Files go to --jobs worker threads, one file per job.
@@ -38,17 +44,21 @@
 
 
 static const char recompress_usage[] =
-	"usage: priorctl recompress [--codec auto|learned|zstd|raw] [--jobs N]\n"
-	"                           [--force] STORE\n"
+	"usage: priorctl recompress [--codec auto|learned|zstd|raw] [--level L]\n"
+	"                           [--jobs N] [--force] STORE [DIR...]\n"
 	"\n"
-	"Re-encodes the blocks of every file in STORE with CODEC (default\n"
-	"auto: the store's default models, zstd or raw, whichever is smallest\n"
-	"per block). Each file is committed atomically; files already in the\n"
+	"Re-encodes the blocks of every file in STORE, or only of the files\n"
+	"below each DIR (a path inside the store, as the mount shows it), with\n"
+	"CODEC (default auto: the store's default models, zstd or raw,\n"
+	"whichever is smallest per block). Each file is committed atomically; files already in the\n"
 	"target state are skipped, so an interrupted run can simply be\n"
 	"started again. File times are kept. Needs the writer lock: refuses\n"
 	"while STORE is mounted read-write.\n"
 	"\n"
 	"  -c, --codec CODEC  auto, learned, zstd or raw (default auto)\n"
+	"  -l, --level L      use default models of level L or below: fast,\n"
+	"                     default or max (default: default); files already\n"
+	"                     on a higher level's models are left there\n"
 	"  -j, --jobs N       files re-encoded in parallel (default: CPUs)\n"
 	"  -f, --force        re-encode files already in the target state\n"
 	"  -v, --verbose      also show the store layer's log lines\n"
@@ -64,8 +74,12 @@ struct recompress {
 	enum pf_codec_choice choice;
 	bool force;
 	pf_model_info *defaults; /* the store's models; defaults have a kind */
+	enum pf_model_level *levels; /* of each model; -1 when it does not load */
 	size_t n_models;
 	bool have_defaults;
+	enum pf_model_level level, floor; /* asked for; current from (design notes) */
+	char **dirs;                      /* only files below these; NULL: all */
+	int ndirs;
 	struct file_job *v;
 	size_t count, cap;
 	struct pctl_progress bar;
@@ -75,12 +89,12 @@ struct recompress {
 
 /* ---- which files are done ------------------------------------------------ */
 
-static bool is_default(const struct recompress *r, const uint8_t *id)
+static bool is_current_default(const struct recompress *r, const uint8_t *id)
 {
 	for (size_t i = 0; i < r->n_models; i++)
 		if (r->defaults[i].kind[0] &&
 		    !memcmp(r->defaults[i].id, id, PF_MODEL_ID_SIZE))
-			return true;
+			return (int)r->levels[i] >= (int)r->floor;
 	return false;
 }
 
@@ -91,7 +105,7 @@ static bool models_current(const struct recompress *r, pf_container *c)
 	int n = ids ? pf_container_models(c, ids, PCTL_MODEL_SLOTS) : 0;
 
 	for (int i = 0; ok && i < n && i < PCTL_MODEL_SLOTS; i++)
-		ok = is_default(r, ids[i]);
+		ok = is_current_default(r, ids[i]);
 	free(ids);
 	return ok;
 }
@@ -210,6 +224,18 @@ static void walk_error(void *arg, const char *path, const char *what, int err)
 	pctl_err("recompress: %s: %s: %s", path, what, strerror(-err));
 }
 
+/* True when path is one of r->dirs or below one (or there are none). */
+static bool path_wanted(const struct recompress *r, const char *path)
+{
+	for (int i = 0; i < r->ndirs; i++) {
+		size_t n = strlen(r->dirs[i]);
+
+		if (n == 0 || (!strncmp(path, r->dirs[i], n) && (!path[n] || path[n] == '/')))
+			return true;
+	}
+	return r->ndirs == 0;
+}
+
 static int add_file(void *arg, int dirfd, const char *name, const char *path,
 		    const struct stat *st)
 {
@@ -218,6 +244,8 @@ static int add_file(void *arg, int dirfd, const char *name, const char *path,
 	int fd;
 
 	(void)st;
+	if (!path_wanted(r, path))
+		return 0;
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd >= 0) {
 		pf_container_peek_size(fd, &size); /* for the bar only */
@@ -251,8 +279,22 @@ static int load_defaults(struct recompress *r, const char *path)
 			 strerror(-rc));
 		return rc;
 	}
-	for (size_t i = 0; i < r->n_models; i++)
-		r->have_defaults |= r->defaults[i].kind[0] != '\0';
+	r->levels = calloc(r->n_models ? r->n_models : 1, sizeof(*r->levels));
+	if (!r->levels)
+		return -ENOMEM;
+	r->floor = PF_MODEL_LEVEL_FAST;
+	for (size_t i = 0; i < r->n_models; i++) {
+		const pf_model *m;
+
+		r->levels[i] = (enum pf_model_level)-1;
+		if (!r->defaults[i].kind[0] ||
+		    pf_store_model_get(r->store, r->defaults[i].id, &m) < 0)
+			continue; /* a default that does not load is never current */
+		r->levels[i] = pf_codec_model_level(m);
+		r->have_defaults = true;
+		if (r->levels[i] <= r->level && r->levels[i] > r->floor)
+			r->floor = r->levels[i];
+	}
 	if (r->choice == PF_CHOICE_LEARNED && !r->have_defaults) {
 		pctl_err("recompress: %s has no default models; run "
 			 "'priorctl train %s' first", path, path);
@@ -286,11 +328,31 @@ static int run(struct recompress *r, const char *path, unsigned jobs)
 	return rc;
 }
 
+/* Cuts "./" prefixes and trailing slashes off a DIR argument in place;
+ * refuses absolute paths and "..", which would leave the store. */
+static int dir_normalise(char *dir)
+{
+	size_t n;
+
+	while (dir[0] == '.' && dir[1] == '/')
+		memmove(dir, dir + 2, strlen(dir + 2) + 1);
+	n = strlen(dir);
+	while (n > 0 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+	if (!strcmp(dir, "."))
+		dir[0] = '\0';
+	if (dir[0] == '/' || !strcmp(dir, "..") || !strncmp(dir, "../", 3) ||
+	    strstr(dir, "/../") || (n >= 3 && !strcmp(dir + n - 3, "/..")))
+		return -EINVAL;
+	return 0;
+}
+
 static int recompress_parse(int argc, char **argv, struct recompress *r,
 			    unsigned *jobs)
 {
 	static const struct option longopts[] = {
 		{ "codec", required_argument, NULL, 'c' },
+		{ "level", required_argument, NULL, 'l' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -299,7 +361,7 @@ static int recompress_parse(int argc, char **argv, struct recompress *r,
 	};
 	int opt;
 
-	while ((opt = pctl_getopt("recompress", argc, argv, ":c:j:fvh",
+	while ((opt = pctl_getopt("recompress", argc, argv, ":c:l:j:fvh",
 				  longopts)) != -1) {
 		switch (opt) {
 		case 'c':
@@ -308,6 +370,10 @@ static int recompress_parse(int argc, char **argv, struct recompress *r,
 			pctl_err("recompress: --codec wants auto, learned, zstd "
 				 "or raw, not '%s'", optarg);
 			return pctl_usage(recompress_usage, false);
+		case 'l':
+			if (pctl_parse_level("recompress", optarg, &r->level) < 0)
+				return pctl_usage(recompress_usage, false);
+			break;
 		case 'j':
 			if (pctl_parse_jobs("recompress", optarg, jobs) < 0)
 				return pctl_usage(recompress_usage, false);
@@ -322,17 +388,24 @@ static int recompress_parse(int argc, char **argv, struct recompress *r,
 			return pctl_usage(recompress_usage, opt == 'h');
 		}
 	}
-	if (argc - optind != 1) {
-		pctl_err("recompress: expected one store, got %d arguments",
-			 argc - optind);
+	if (argc - optind < 1) {
+		pctl_err("recompress: expected a store");
 		return pctl_usage(recompress_usage, false);
 	}
+	r->dirs = argv + optind + 1;
+	r->ndirs = argc - optind - 1;
+	for (int i = 0; i < r->ndirs; i++)
+		if (dir_normalise(r->dirs[i]) < 0) {
+			pctl_err("recompress: %s: not a path inside the store",
+				 r->dirs[i]);
+			return pctl_usage(recompress_usage, false);
+		}
 	return -1;
 }
 
 int pctl_cmd_recompress(int argc, char **argv)
 {
-	struct recompress r = { .choice = PF_CHOICE_AUTO };
+	struct recompress r = { .choice = PF_CHOICE_AUTO, .level = PF_MODEL_LEVEL_DEFAULT };
 	unsigned jobs = pctl_default_jobs();
 	pf_store_opts opts;
 	int rc;
@@ -343,6 +416,7 @@ int pctl_cmd_recompress(int argc, char **argv)
 	pf_store_opts_default(&opts);
 	opts.use_models = true;
 	opts.codec.choice = r.choice;
+	opts.level = r.level;
 	if (pctl_store_open_writer("recompress", argv[optind], &opts,
 				   &r.store) < 0)
 		return PCTL_EXIT_USAGE;
@@ -351,6 +425,7 @@ int pctl_cmd_recompress(int argc, char **argv)
 		free(r.v[i].path);
 	free(r.v);
 	free(r.defaults);
+	free(r.levels);
 	pf_store_close(r.store);
 	if (rc < 0 || r.walk_errors || atomic_load(&r.failed))
 		return PCTL_EXIT_FAULT;

@@ -49,7 +49,7 @@
 static const char scaling_usage[] =
 	"usage: priorctl scaling [--kind KIND] [--table-bits LIST] "
 	"[--samples LIST]\n"
-	"                        [--level fast|default] [--time SECONDS]\n"
+	"                        [--level fast|default|max] [--time SECONDS]\n"
 	"                        [--svg FILE] [--json] STORE|DIR\n"
 	"\n"
 	"Trains models of one data kind over a grid of model sizes (table\n"
@@ -61,7 +61,7 @@ static const char scaling_usage[] =
 	"  -k, --kind KIND        data kind (default: the one with most bytes)\n"
 	"  -t, --table-bits LIST  model sizes, 10..20 (default 12,14,16,18,20)\n"
 	"  -s, --samples LIST     training-sample sizes (default 1M,4M,16M)\n"
-	"  -l, --level LEVEL      fast or default (default: default)\n"
+	"  -l, --level LEVEL      fast, default or max (default: default)\n"
 	"  -T, --time SECONDS     time budget; points that would not fit are\n"
 	"                         skipped (default 300)\n"
 	"  -o, --svg FILE         write the chart as SVG (and PNG beside it\n"

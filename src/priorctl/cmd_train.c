@@ -26,11 +26,19 @@
  * has the slice); with format 2's narrow tables 2^17 had been best.
  * --table-bits overrides the choice.
  *
- * New defaults: per kind, the new model or the old default, whichever has
- * the larger estimated saving on this run's held-out pieces, if positive;
- * the old defaults of kinds this run could not train (too little sample)
- * stay. Models that stop being defaults stay in the store (blocks may
- * reference them) until "priorctl models gc".
+ * New defaults: per kind, the new model or the old default of the same
+ * level, whichever has the larger estimated saving on this run's held-out
+ * pieces, if positive; the old defaults of kinds this run could not train
+ * (too little sample) stay. Defaults are kept per level: a store may have,
+ * for one kind, a default of each level (the mount's level= option picks
+ * among them), so a run at one level never replaces or contests another
+ * level's default. A default that does not load has no level: it loses to
+ * any new model of its kind. Models that stop being defaults stay in the
+ * store (blocks may reference them) until "priorctl models gc".
+ *
+ * Level max also trains a network: its loss curve (bits/byte on the
+ * positions just trained on and on the sample's held-out end) is printed
+ * on stdout as it comes, since it shows whether the network learned.
  */
 #include "priorctl/priorctl.h"
 
@@ -45,21 +53,26 @@
 #define TRAIN_MIN_SAMPLE (1u << 20) /* smaller samples give no useful model */
 
 static const char train_usage[] =
-	"usage: priorctl train [--from DIR] [--level fast|default] "
+	"usage: priorctl train [--from DIR] [--level fast|default|max] "
 	"[--sample SIZE]\n"
-	"                      [--table-bits N] STORE\n"
+	"                      [--table-bits N] [--net-width N] STORE\n"
 	"\n"
 	"Samples the files of STORE (or of the plain directory DIR), groups\n"
 	"them by data kind, trains one model per kind with at least 1M of\n"
 	"sample, measures it against zstd -19 on a held-out slice and makes\n"
-	"the models that pay for themselves the store's defaults.\n"
+	"the models that pay for themselves the store's defaults (one per\n"
+	"kind and level: defaults of other levels are kept). Level max adds a\n"
+	"neural network: it trains 10-20x slower, codes about 3x slower and\n"
+	"prints the network's loss curve.\n"
 	"Needs the writer lock: refuses while STORE is mounted read-write.\n"
 	"\n"
 	"  -f, --from DIR      sample DIR instead of the store\n"
-	"  -l, --level LEVEL   fast or default (default: default)\n"
+	"  -l, --level LEVEL   fast, default or max (default: default)\n"
 	"  -s, --sample SIZE   most bytes sampled per kind (default 16M)\n"
 	"  -t, --table-bits N  model tables of 2^N slots, 10..20 (default:\n"
 	"                      sized to the data of each kind)\n"
+	"  -w, --net-width N   level max: the network's width, a multiple of\n"
+	"                      32 from 32 to 256 (default 64)\n"
 	"  -v, --verbose       also show the store layer's log lines\n"
 	"  -h, --help          show this help\n";
 
@@ -85,6 +98,20 @@ static void train_progress(void *arg, uint64_t done, uint64_t total)
 	pctl_progress_set(bar, done);
 }
 
+/* One point of level max's loss curve, as a line on stdout (the bar on
+ * stderr cleared first, so a terminal shows both). arg is the label. */
+static void train_loss(void *arg, uint64_t step, uint64_t steps,
+		       double train_bpb, double held_bpb)
+{
+	flockfile(stderr);
+	pctl_progress_clear_locked();
+	printf("%s: network step %" PRIu64 "/%" PRIu64 ": train %.3f, "
+	       "held-out %.3f bits/byte\n", (const char *)arg, step, steps,
+	       train_bpb, held_bpb);
+	fflush(stdout);
+	funlockfile(stderr);
+}
+
 static int train_kind(const struct pctl_kind_sample *ks,
 		      const struct pctl_train_opts *opts, size_t dict_bytes,
 		      struct kind_result *r)
@@ -94,12 +121,16 @@ static int train_kind(const struct pctl_kind_sample *ks,
 	pf_model_train_opts o = { .level = opts->level,
 				  .table_bits = opts->table_bits,
 				  .dict_bytes = dict_bytes,
-				  .progress = train_progress };
+				  .net_width = opts->net_width,
+				  .progress = train_progress,
+				  .loss = train_loss,
+				  .loss_arg = label };
 	int rc;
 
 	if (!o.table_bits)
 		o.table_bits = pf_model_table_bits_for(ks->logical);
-	snprintf(label, sizeof(label), "training %s", pctl_kind_name(r->kind));
+	snprintf(label, sizeof(label), "training %s%s", pctl_kind_name(r->kind),
+		 dict_bytes ? " with a slice" : "");
 	pctl_progress_start(&bar, label, ks->train_len);
 	o.progress_arg = &bar;
 	rc = pf_codec_model_train(ks->train, ks->train_len, &o, &r->image,
@@ -212,6 +243,16 @@ static int evaluate_kind(const struct pctl_kind_sample *ks,
 	return rc;
 }
 
+/* The level of the store's model id, or -1 when it does not load. */
+static int stored_level(pf_store *store, const uint8_t *id)
+{
+	const pf_model *model;
+
+	if (pf_store_model_get(store, id, &model) < 0)
+		return -1;
+	return (int)pf_codec_model_level(model);
+}
+
 /* Measures the kind's old default on the same pieces; when it saves more
  * than the new model (and saves at all), it stays and the new one is not
  * used. A default that does not load loses. */
@@ -290,34 +331,50 @@ static int run_kind(pf_store *store, const struct pctl_kind_sample *ks,
 
 /* ---- defaults ------------------------------------------------------------ */
 
-/* True when the old default of `kind` stays: no model of it was trained
- * (too little sample), or the old one measured better. */
-static bool keep_old_default(const struct kind_result *res, const char *kind)
+/* True when the old default `old` stays: no model of its kind was trained
+ * (too little sample), the old one measured better, or it is a default of
+ * another level than this run's. */
+static bool keep_old_default(pf_store *store, const struct kind_result *res,
+			     const pf_model_info *old, enum pf_model_level level)
 {
-	for (int k = 0; k < PCTL_KIND_COUNT; k++)
-		if (!strcmp(pctl_kind_name(res[k].kind), kind))
-			return res[k].skipped != NULL || res[k].old_better;
+	int old_level;
+
+	for (int k = 0; k < PCTL_KIND_COUNT; k++) {
+		if (strcmp(pctl_kind_name(res[k].kind), old->kind))
+			continue;
+		if (res[k].skipped || res[k].old_better)
+			return true;
+		old_level = stored_level(store, old->id);
+		return old_level >= 0 && old_level != (int)level;
+	}
 	return true; /* a kind this version does not know: leave it */
 }
 
-#define DEFAULTS_MAX (2 * PCTL_KIND_COUNT)
-
-/* Sets v[0..*count) as the defaults: first the *kept old ones, then new. */
+/*
+ * Sets the store's defaults: first the old ones that stay (*kept of them),
+ * then this run's. *out (the caller frees it, also on failure) gets the
+ * list, *count its length. @return 0 or a negative errno.
+ */
 static int update_defaults(pf_store *store, const struct kind_result *res,
-			   pf_model_info v[DEFAULTS_MAX], size_t *count,
-			   size_t *kept)
+			   enum pf_model_level level, pf_model_info **out,
+			   size_t *count, size_t *kept)
 {
-	pf_model_info *old = NULL;
+	pf_model_info *v = NULL, *grown;
 	size_t n_old = 0, n = 0;
-	int rc;
 
-	rc = pf_store_models_list(store, &old, &n_old);
-	if (rc < 0)
-		return rc;
-	for (size_t i = 0; i < n_old && n < PCTL_KIND_COUNT; i++)
-		if (old[i].kind[0] && keep_old_default(res, old[i].kind))
-			v[n++] = old[i];
-	free(old);
+	*out = NULL;
+	PF_FORWARD(pf_store_models_list(store, &v, &n_old));
+	/* Room for one new default per kind after the old ones. */
+	grown = reallocarray(v, n_old + PCTL_KIND_COUNT, sizeof(*v));
+	if (!grown) {
+		free(v);
+		return -ENOMEM;
+	}
+	v = grown;
+	*out = v;
+	for (size_t i = 0; i < n_old; i++)
+		if (v[i].kind[0] && keep_old_default(store, res, &v[i], level))
+			v[n++] = v[i];
 	*kept = n;
 	for (int k = 0; k < PCTL_KIND_COUNT; k++) {
 		if (!res[k].used)
@@ -382,9 +439,11 @@ static void print_report(const struct kind_result *res,
 	     "model size counted)");
 }
 
-static void print_defaults(const pf_model_info *v, size_t n, size_t kept)
+static void print_defaults(pf_store *store, const pf_model_info *v, size_t n,
+			   size_t kept)
 {
 	char id[17];
+	int level;
 
 	if (!n) {
 		puts("no default models: new blocks stay zstd or raw");
@@ -393,19 +452,25 @@ static void print_defaults(const pf_model_info *v, size_t n, size_t kept)
 	puts("default models:");
 	for (size_t i = 0; i < n; i++) {
 		pctl_id_hex(v[i].id, 16, id);
-		printf("  %-10s %s (%s)\n", v[i].kind, id,
+		level = stored_level(store, v[i].id);
+		printf("  %-10s %s %-7s (%s)\n", v[i].kind, id,
+		       level < 0 ? "?" : pctl_level_name((enum pf_model_level)level),
 		       i < kept ? "kept" : "trained now");
 	}
 }
 
 /* ---- command ------------------------------------------------------------- */
 
-/* The current default model for kind, or NULL. */
-static const pf_model_info *old_default(const pf_model_info *v, size_t n,
-					enum pctl_kind kind)
+/* The current default for kind at level, or NULL. Only a default of the
+ * same level competes with the new model (one that does not load never
+ * wins anyway). */
+static const pf_model_info *old_default(pf_store *store, const pf_model_info *v,
+					size_t n, enum pctl_kind kind,
+					enum pf_model_level level)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i].kind, pctl_kind_name(kind)))
+		if (!strcmp(v[i].kind, pctl_kind_name(kind)) &&
+		    stored_level(store, v[i].id) == (int)level)
 			return &v[i];
 	return NULL;
 }
@@ -426,7 +491,9 @@ static int train_all(pf_store *store, const struct pctl_sample *s,
 			res[k].skipped = "no files";
 		else
 			rc = run_kind(store, &s->kind[k], opts,
-				      old_default(v, n, res[k].kind), &res[k]);
+				      old_default(store, v, n, res[k].kind,
+						  opts->level),
+				      &res[k]);
 	}
 	free(v);
 	return rc;
@@ -437,7 +504,7 @@ int pctl_train_run(pf_store *store, const char *store_path,
 {
 	struct kind_result res[PCTL_KIND_COUNT] = { 0 };
 	struct pctl_sample s;
-	pf_model_info defaults[DEFAULTS_MAX];
+	pf_model_info *defaults = NULL;
 	size_t n_defaults = 0, kept = 0;
 	int rc, status = PCTL_EXIT_FAULT;
 
@@ -446,20 +513,32 @@ int pctl_train_run(pf_store *store, const char *store_path,
 		goto out_free;
 	if (train_all(store, &s, opts, res) < 0)
 		goto out_free;
-	rc = update_defaults(store, res, defaults, &n_defaults, &kept);
+	rc = update_defaults(store, res, opts->level, &defaults, &n_defaults,
+			     &kept);
 	if (rc < 0) {
 		pctl_err("train: %s: cannot set the default models: %s",
 			 store_path, strerror(-rc));
 		goto out_free;
 	}
 	print_report(res, &s);
-	print_defaults(defaults, n_defaults, kept);
+	print_defaults(store, defaults, n_defaults, kept);
 	status = s.errors ? PCTL_EXIT_FAULT : PCTL_EXIT_OK;
 out_free:
+	free(defaults);
 	for (int k = 0; k < PCTL_KIND_COUNT; k++)
 		free(res[k].image);
 	pctl_sample_free(&s);
 	return status;
+}
+
+int pctl_train_opts_check(const char *cmd, const struct pctl_train_opts *opts)
+{
+	if (opts->net_width && opts->level != PF_MODEL_LEVEL_MAX) {
+		pctl_err("%s: --net-width sizes the network of --level max; "
+			 "level %s has none", cmd, pctl_level_name(opts->level));
+		return -EINVAL;
+	}
+	return 0;
 }
 
 #define TRAIN_RUN (-1) /* train_parse(): options fine, go on */
@@ -471,6 +550,7 @@ static int train_parse(int argc, char **argv, struct pctl_train_opts *o)
 		{ "level", required_argument, NULL, 'l' },
 		{ "sample", required_argument, NULL, 's' },
 		{ "table-bits", required_argument, NULL, 't' },
+		{ "net-width", required_argument, NULL, 'w' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -478,8 +558,8 @@ static int train_parse(int argc, char **argv, struct pctl_train_opts *o)
 	uint64_t cap;
 	int opt;
 
-	while ((opt = pctl_getopt("train", argc, argv, ":f:l:s:t:vh", longopts)) !=
-	       -1) {
+	while ((opt = pctl_getopt("train", argc, argv, ":f:l:s:t:w:vh",
+				  longopts)) != -1) {
 		switch (opt) {
 		case 'f':
 			o->from = optarg;
@@ -500,6 +580,11 @@ static int train_parse(int argc, char **argv, struct pctl_train_opts *o)
 						  &o->table_bits) < 0)
 				return pctl_usage(train_usage, false);
 			break;
+		case 'w':
+			if (pctl_parse_net_width("train", optarg,
+						 &o->net_width) < 0)
+				return pctl_usage(train_usage, false);
+			break;
 		case 'v':
 			pctl_set_verbose();
 			break;
@@ -507,6 +592,8 @@ static int train_parse(int argc, char **argv, struct pctl_train_opts *o)
 			return pctl_usage(train_usage, opt == 'h');
 		}
 	}
+	if (pctl_train_opts_check("train", o) < 0)
+		return pctl_usage(train_usage, false);
 	if (argc - optind != 1) {
 		pctl_err("train: expected one store, got %d arguments",
 			 argc - optind);

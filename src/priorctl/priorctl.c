@@ -137,11 +137,24 @@ int pctl_parse_level(const char *cmd, const char *arg,
 		*level = PF_MODEL_LEVEL_FAST;
 	else if (!strcmp(arg, "default"))
 		*level = PF_MODEL_LEVEL_DEFAULT;
+	else if (!strcmp(arg, "max"))
+		*level = PF_MODEL_LEVEL_MAX;
 	else {
-		pctl_err("%s: --level wants fast or default, not '%s'", cmd, arg);
+		pctl_err("%s: --level wants fast, default or max, not '%s'", cmd,
+			 arg);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+const char *pctl_level_name(enum pf_model_level level)
+{
+	switch (level) {
+	case PF_MODEL_LEVEL_FAST: return "fast";
+	case PF_MODEL_LEVEL_DEFAULT: return "default";
+	case PF_MODEL_LEVEL_MAX: return "max";
+	}
+	return "unknown";
 }
 
 /* A whole number in [min, max] for option opt. */
@@ -171,6 +184,18 @@ int pctl_parse_table_bits(const char *cmd, const char *arg, unsigned *bits)
 {
 	return parse_uint(cmd, "--table-bits", arg, PCTL_TABLE_BITS_MIN,
 			  PCTL_TABLE_BITS_MAX, bits);
+}
+
+int pctl_parse_net_width(const char *cmd, const char *arg, unsigned *width)
+{
+	PF_FORWARD(parse_uint(cmd, "--net-width", arg, PF_MODEL_NET_WIDTH_MIN,
+			      PF_MODEL_NET_WIDTH_MAX, width));
+	if (*width % PF_MODEL_NET_WIDTH_STEP) {
+		pctl_err("%s: --net-width wants a multiple of %u, not '%s'", cmd,
+			 PF_MODEL_NET_WIDTH_STEP, arg);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 unsigned pctl_default_jobs(void)

@@ -120,9 +120,15 @@ const char *pctl_human_size(uint64_t v, char buf[16]);
 int pctl_parse_size_opt(const char *cmd, const char *opt, const char *arg,
 			uint64_t min, uint64_t max, uint64_t *out);
 
-/* Parses --level fast|default. @return 0 or -EINVAL (message printed). */
+/* Parses --level fast|default|max. @return 0 or -EINVAL (message printed). */
 int pctl_parse_level(const char *cmd, const char *arg,
 		     enum pf_model_level *level);
+/* "fast", "default", "max" (or "unknown"); never NULL. */
+const char *pctl_level_name(enum pf_model_level level);
+
+/* Parses --net-width N: a multiple of PF_MODEL_NET_WIDTH_STEP in
+ * PF_MODEL_NET_WIDTH_MIN..MAX. @return 0 or -EINVAL (message printed). */
+int pctl_parse_net_width(const char *cmd, const char *arg, unsigned *width);
 
 /* Parses --table-bits N (PCTL_TABLE_BITS_MIN..MAX). @return 0 or -EINVAL
  * (message printed). */
@@ -340,6 +346,8 @@ struct pctl_train_opts {
 	size_t sample_cap;          /* per kind */
 	unsigned table_bits;        /* log2 slots per context table; 0: sized
 				     * to the kind's logical bytes */
+	unsigned net_width;         /* level max: the network's first layer;
+				     * 0: the model layer's default */
 };
 
 #define PCTL_TABLE_BITS_MIN 10
@@ -355,6 +363,11 @@ struct pctl_train_opts {
 int pctl_eval_pieces(const struct pctl_kind_sample *ks,
 		     const pf_codec_params *params, size_t n, uint64_t *bytes,
 		     struct pctl_progress *bar);
+
+/* Checks the options train and import share once all are parsed: a
+ * --net-width needs --level max. @return 0 or -EINVAL (message printed,
+ * naming cmd). */
+int pctl_train_opts_check(const char *cmd, const struct pctl_train_opts *opts);
 
 /*
  * Samples, trains one model per kind with enough data, evaluates each

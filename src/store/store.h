@@ -37,10 +37,13 @@ typedef struct pf_store_opts {
 	bool read_only;
 	bool use_models;        /* codec AUTO/LEARNED may use the store's
 				 * default models (false: zstd/raw only) */
+	enum pf_model_level level; /* new learned blocks use default models of
+				    * this level or below; self-training
+				    * trains at it */
 } pf_store_opts;
 
 /* Fills opts with the defaults (block_size 256K, codec auto, zstd level 3,
- * verify on, sync off, read-write). */
+ * level default, verify on, sync off, read-write). */
 void pf_store_opts_default(pf_store_opts *opts);
 
 /* ---- stores -------------------------------------------------------------- */
@@ -110,7 +113,7 @@ int pf_store_model_remove(pf_store *store, const uint8_t id[PF_MODEL_ID_SIZE]);
  * picked per file by a trial encode. @return 0 or -errno. */
 int pf_store_set_defaults(pf_store *store, const pf_model_info *v, size_t n);
 
-/* Self-training (store_train.c): trains a model of the DEFAULT level on
+/* Self-training (store_train.c): trains a model of the store's level on
  * sample (its last eighth, at most 1M, held out) for `logical` bytes of data
  * like it, compares it with zstd -19 on the held-out pieces and, when the
  * predicted saving over `logical` bytes beats the model's size, adds it and

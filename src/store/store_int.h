@@ -35,8 +35,8 @@ struct pf_store {
 
 int pf_models_open(pf_store *store);  /* at store open: fds, defaults */
 void pf_models_close(pf_store *store);
-/* The store's default models (ids and loaded models), for a trial encode.
- * Copies up to max of them. @return count. */
+/* The store's default models (ids and loaded models) of its opts.level or
+ * below, for a trial encode. Copies up to max of them. @return count. */
 int pf_models_defaults(pf_store *store, const pf_model **models,
 		       uint8_t (*ids)[PF_MODEL_ID_SIZE], int max);
 

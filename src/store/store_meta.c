@@ -19,6 +19,7 @@ void pf_store_opts_default(pf_store_opts *opts)
 		.block_size = PF_BLOCK_SIZE_DEFAULT,
 		.codec = { PF_CHOICE_AUTO, PF_ZSTD_LEVEL_DEFAULT },
 		.verify = true,
+		.level = PF_MODEL_LEVEL_DEFAULT,
 	};
 }
 

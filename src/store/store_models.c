@@ -194,8 +194,10 @@ int pf_models_defaults(pf_store *s, const pf_model **models,
 		memcpy(ids[i], s->defaults[i].id, PF_MODEL_ID_SIZE);
 	pthread_mutex_unlock(&s->models_lock);
 	for (int i = 0; i < count; i++) {
-		/* A default that does not load is skipped: zstd still works. */
-		if (pf_store_model_get(s, ids[i], &models[n]) == 0) {
+		/* A default that does not load is skipped: zstd still works.
+		 * One above the store's level is kept for those who ask. */
+		if (pf_store_model_get(s, ids[i], &models[n]) == 0 &&
+		    pf_codec_model_level(models[n]) <= s->opts.level) {
 			if (n != i)
 				memcpy(ids[n], ids[i], PF_MODEL_ID_SIZE);
 			n++;

@@ -68,7 +68,7 @@ int pf_store_train_default(pf_store *s, const void *sample, size_t len,
 {
 	size_t held = len / 8 < EVAL_PIECES_MAX * EVAL_PIECE ? len / 8
 							     : EVAL_PIECES_MAX * EVAL_PIECE;
-	pf_model_train_opts opts = { .level = PF_MODEL_LEVEL_DEFAULT,
+	pf_model_train_opts opts = { .level = s->opts.level,
 				     .table_bits = pf_model_table_bits_for(logical) };
 	const uint8_t *tail = (const uint8_t *)sample + (len - held);
 	pf_model *model = NULL;

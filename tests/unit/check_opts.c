@@ -79,6 +79,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(o.store.block_size, PF_BLOCK_SIZE_DEFAULT);
 	ck_assert_int_eq(o.store.codec.choice, PF_CHOICE_AUTO);
 	ck_assert_int_eq(o.store.codec.zstd_level, PF_ZSTD_LEVEL_DEFAULT);
+	ck_assert_int_eq(o.store.level, PF_MODEL_LEVEL_DEFAULT);
 	ck_assert(o.store.verify);
 	ck_assert(!o.store.sync);
 	ck_assert(!o.store.read_only);
@@ -224,6 +225,25 @@ START_TEST(test_zstd_level)
 }
 END_TEST
 
+/* level= is not taken for zstd_level= or the other way round. */
+START_TEST(test_level)
+{
+	pf_mount_opts o;
+
+	ck_assert_int_eq(parse("level=max", &o), 0);
+	ck_assert_int_eq(o.store.level, PF_MODEL_LEVEL_MAX);
+	ck_assert_int_eq(o.store.codec.zstd_level, PF_ZSTD_LEVEL_DEFAULT);
+	ck_assert_int_eq(parse("level=fast,zstd_level=7", &o), 0);
+	ck_assert_int_eq(o.store.level, PF_MODEL_LEVEL_FAST);
+	ck_assert_int_eq(o.store.codec.zstd_level, 7);
+	ck_assert_int_eq(parse("level=default", &o), 0);
+	ck_assert_int_eq(o.store.level, PF_MODEL_LEVEL_DEFAULT);
+	expect_bad("level=3");
+	expect_bad("level=");
+	expect_bad("level=Max");
+}
+END_TEST
+
 START_TEST(test_threads)
 {
 	pf_mount_opts o;
@@ -342,7 +362,7 @@ END_TEST
 START_TEST(test_help_lists_options)
 {
 	static const char *const names[] = {
-		"block_size", "codec", "zstd_level", "cache_size", "readahead",
+		"block_size", "codec", "zstd_level", "level=", "cache_size", "readahead",
 		"threads", "dirty_limit", "verify", "sync", "attr_timeout", "ro",
 	};
 	char *text = NULL;
@@ -383,6 +403,7 @@ static Suite *opts_suite(void)
 	tc = tcase_create("values");
 	tcase_add_test(tc, test_codec);
 	tcase_add_test(tc, test_zstd_level);
+	tcase_add_test(tc, test_level);
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_verify_sync);
 	tcase_add_test(tc, test_attr_timeout);

@@ -139,7 +139,7 @@ START_TEST(test_train_bad_args)
 	opts = (prior_train_opts){ .level = (enum prior_model_level)7 };
 	ck_assert_int_eq(prior_model_train("ab", 2, &opts, &out, &len),
 			 PRIOR_ERROR_BAD_ARGUMENT);
-	opts = (prior_train_opts){ .reserved[3] = 1 };
+	opts = (prior_train_opts){ .reserved[2] = 1 };
 	ck_assert_int_eq(prior_model_train("ab", 2, &opts, &out, &len),
 			 PRIOR_ERROR_BAD_ARGUMENT);
 	ck_assert_int_eq(prior_model_train(NULL, 2, NULL, &out, &len),
@@ -147,6 +147,72 @@ START_TEST(test_train_bad_args)
 	ck_assert_int_eq(prior_model_train("ab", 2, NULL, NULL, &len),
 			 PRIOR_ERROR_BAD_ARGUMENT);
 	prior_free(NULL);
+}
+END_TEST
+
+/* Bad widths, a width at a level without a network, and the reserved word
+ * net_width was cut from are refused before any training. */
+START_TEST(test_train_bad_net_width)
+{
+	static const uint32_t bad[] = { 8, 16, 48, 100, 288, 1u << 31 };
+	prior_train_opts opts = { .level = PRIOR_MODEL_LEVEL_MAX };
+	void *out = (void *)1;
+	size_t len = 1;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		opts.net_width = bad[i];
+		ck_assert_int_eq(prior_model_train("ab", 2, &opts, &out, &len),
+				 PRIOR_ERROR_BAD_ARGUMENT);
+		ck_assert_ptr_null(out);
+	}
+	opts = (prior_train_opts){ .level = PRIOR_MODEL_LEVEL_DEFAULT, .net_width = 32 };
+	ck_assert_int_eq(prior_model_train("ab", 2, &opts, &out, &len),
+			 PRIOR_ERROR_BAD_ARGUMENT);
+	opts = (prior_train_opts){ .level = PRIOR_MODEL_LEVEL_MAX, .reserved32 = 1 };
+	ck_assert_int_eq(prior_model_train("ab", 2, &opts, &out, &len),
+			 PRIOR_ERROR_BAD_ARGUMENT);
+}
+END_TEST
+
+#define MAX_SAMPLE_LEN (96u << 10) /* level max trains ~15x slower */
+
+/* A level max model of a chosen width, trained through the public call,
+ * is a format 5 image with that network, and codes a block of text like
+ * its sample smaller than zstd and back. */
+START_TEST(test_train_max)
+{
+	prior_train_opts opts = { .level = PRIOR_MODEL_LEVEL_MAX, .table_bits = 12,
+				  .net_width = 32 };
+	uint8_t *sample = gen_text(MAX_SAMPLE_LEN, 5), *plain = gen_text(BLOCK_LEN, 6);
+	uint8_t *back = malloc(BLOCK_LEN), *stored, *z;
+	enum prior_codec codec, zcodec;
+	pf_model_shape shape;
+	prior_model *m;
+	pf_model *pm;
+	size_t n, zn, max_len;
+	void *max_img;
+
+	ck_assert_int_eq(prior_model_train(sample, MAX_SAMPLE_LEN, &opts, &max_img, &max_len),
+			 PRIOR_OK);
+	ck_assert_int_eq(pf_codec_model_load(max_img, max_len, &pm), 0);
+	ck_assert_int_eq(pf_codec_model_level(pm), PF_MODEL_LEVEL_MAX);
+	pf_codec_model_shape(pm, &shape);
+	ck_assert_uint_eq(shape.version, 5);
+	ck_assert_uint_eq(shape.net_width, 32);
+	pf_codec_model_free(pm);
+
+	m = load_ok(max_img, max_len);
+	stored = encode(m, PRIOR_CHOICE_AUTO, plain, BLOCK_LEN, &n, &codec);
+	z = encode(NULL, PRIOR_CHOICE_ZSTD, plain, BLOCK_LEN, &zn, &zcodec);
+	ck_assert_int_eq(codec, PRIOR_CODEC_LEARNED);
+	ck_assert_uint_lt(n, zn);
+	memset(back, 0xa5, BLOCK_LEN);
+	ck_assert_int_eq(prior_decode_block_model(m, codec, stored, n, back, BLOCK_LEN),
+			 PRIOR_OK);
+	ck_assert_mem_eq(back, plain, BLOCK_LEN);
+	prior_model_free(m);
+	prior_free(max_img);
+	free(sample), free(plain), free(back), free(stored), free(z);
 }
 END_TEST
 
@@ -512,6 +578,12 @@ static Suite *prior_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_train_progress);
 	tcase_add_test(tc, test_train_bad_args);
+	tcase_add_test(tc, test_train_bad_net_width);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("max");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_train_max);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("roundtrip");

@@ -1,0 +1,137 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# t_level_max.sh - priorctl train --level max: option errors, the network's loss curve, models show's level and width, a store keeping a default of each level per kind, and which level new blocks use: import --level, recompress --level DIR, mount -o level=.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$(dirname "$0")/lib.sh"
+pf_setup
+[ -x "$PRIORCTL" ] || fail "no priorctl at $PRIORCTL"
+
+OUT=$PF_WORK/out ERR=$PF_WORK/err
+SRC=$PF_WORK/src STORE=$PF_WORK/store
+# 3M of Zipf text, 1M sampled: a width-32 network trains in seconds, and
+# its model (~135K) pays for itself over the 3M.
+mkdir -p "$SRC/a" "$SRC/b" || fail mkdir
+pf_gen zipf 1M 1 "$SRC/a/one.txt"
+pf_gen zipf 1M 2 "$SRC/b/two.txt"
+pf_gen zipf 1M 3 "$SRC/b/three.txt"
+pf_ctl 0 init "$STORE"
+
+# default_ids LEVEL: the ids (16 digits) train listed as text defaults of LEVEL.
+default_ids() {
+	sed -n "/^default models:/,\$s/^  text \+\([0-9a-f]\{16\}\) \+$1 .*/\1/p" "$OUT"
+}
+
+# text_defaults: how many models list shows as text defaults.
+text_defaults() {
+	pf_ctl 0 models list "$STORE"
+	awk '$3 == "text"' "$OUT" | wc -l
+}
+
+check "--level max and --net-width: bad values and misuse exit 2"
+pf_ctl 2 train --level maxi "$STORE"
+has "$ERR" "^priorctl: train: --level wants fast, default or max, not 'maxi'$"
+pf_ctl 2 train --level max --net-width 48 "$STORE"
+has "$ERR" "^priorctl: train: --net-width wants a multiple of 32, not '48'$"
+pf_ctl 2 train --level max --net-width 16 "$STORE"
+has "$ERR" '^priorctl: train: --net-width wants a whole number from 32 to 256'
+pf_ctl 2 train --net-width 32 "$STORE"
+has "$ERR" '^priorctl: train: --net-width sizes the network of --level max; level default has none$'
+pf_ctl 2 import --level fast --net-width 32 "$SRC" "$PF_WORK/s2"
+has "$ERR" '^priorctl: import: --net-width .* level fast has none$'
+[ ! -e "$PF_WORK/s2" ] || fail "import made a store despite a usage error"
+for cmd in train import; do
+	pf_ctl 0 "$cmd" --help
+	has "$OUT" '^  -w, --net-width N '
+	has "$OUT" 'fast, default or max'
+done
+
+check "a default-level model first"
+pf_ctl 0 train --from "$SRC" --sample 1M "$STORE"
+has "$OUT" '^text .* yes$'
+! grep -q 'network step' "$OUT" || fail "level default printed a loss curve"
+DEF=$(default_ids default)
+[ -n "$DEF" ] || fail "no default-level text default: $(cat "$OUT")"
+
+check "level max: the loss curve is printed, and falls"
+pf_ctl 0 train --from "$SRC" --level max --net-width 32 --sample 1M "$STORE"
+has "$OUT" '^training text: network step [0-9]+/[0-9]+: train [0-9.]+, held-out [0-9.]+ bits/byte$'
+python3 - "$OUT" <<'EOF' || fail "loss curve: $(grep 'network step' "$OUT")"
+import re, sys
+pts = [m.groups() for m in re.finditer(
+    r"^training text: network step (\d+)/(\d+): train ([\d.]+), held-out ([\d.]+) bits/byte$",
+    open(sys.argv[1]).read(), re.M)]
+assert len(pts) >= 4, "only %d points" % len(pts)
+steps = [int(p[0]) for p in pts]
+assert steps == sorted(steps) and steps[-1] == int(pts[-1][1]), steps
+held = [float(p[3]) for p in pts]
+assert held[-1] < held[0] and 0 < held[-1] < 8, held
+EOF
+has "$OUT" '^text .* yes$'
+MAX=$(default_ids max)
+[ -n "$MAX" ] || fail "no max text default: $(cat "$OUT")"
+has "$OUT" "^  text +$DEF default +\(kept\)$"
+has "$OUT" "^  text +$MAX max +\(trained now\)$"
+
+check "models list keeps both text defaults; show gives level and width"
+[ "$(text_defaults)" -eq 2 ] || fail "want 2 text defaults: $(cat "$OUT")"
+has "$OUT" "^$DEF .* text$"
+has "$OUT" "^$MAX .* text$"
+pf_ctl 0 models show "$MAX" "$STORE"
+has "$OUT" '^level: +max$'
+has "$OUT" '^format: +5: '
+has "$OUT" '^network: +width 32$'
+pf_ctl 0 models show "$DEF" "$STORE"
+has "$OUT" '^level: +default$'
+! grep -q '^network:' "$OUT" || fail "a default-level model shows a network"
+
+check "training a level again replaces only that level's default"
+pf_ctl 0 train --from "$SRC" --level max --net-width 32 --sample 1M "$STORE"
+has "$OUT" "^  text +$DEF default +\(kept\)$"
+[ "$(default_ids max | wc -l)" -eq 1 ] || fail "more than one max default: $(cat "$OUT")"
+pf_ctl 0 train --from "$SRC" --sample 1M "$STORE"
+has "$OUT" "^  text +$MAX max +\(kept\)$"
+[ "$(default_ids default | wc -l)" -eq 1 ] || fail "more than one default-level default: $(cat "$OUT")"
+[ "$(text_defaults)" -eq 2 ] || fail "want 2 text defaults: $(cat "$OUT")"
+pf_ctl 0 fsck "$STORE"
+
+# files_of ID: how many files have blocks coded with model ID.
+files_of() {
+	pf_ctl 0 models show "$1" "$STORE"
+	sed -n 's/^files: *\([0-9]*\).*/\1/p' "$OUT"
+}
+
+check "import codes with the default level's model"
+pf_ctl 0 import --no-train "$SRC" "$STORE"
+[ "$(files_of "$DEF")" -eq 3 ] && [ "$(files_of "$MAX")" -eq 0 ] ||
+	fail "import at level default: $(files_of "$DEF") files on $DEF, $(files_of "$MAX") on $MAX"
+
+check "recompress --level max DIR moves only DIR's files, and a default run leaves them"
+pf_ctl 2 recompress --level max "$STORE" ../b
+has "$ERR" "not a path inside the store"
+pf_ctl 0 recompress --level max "$STORE" ./b/
+has "$OUT" '^recompress: 2 files: 2 re-encoded'
+[ "$(files_of "$MAX")" -eq 2 ] && [ "$(files_of "$DEF")" -eq 1 ] ||
+	fail "after recompress --level max b: $(files_of "$MAX") on max, $(files_of "$DEF") on default"
+pf_ctl 0 recompress "$STORE"
+has "$OUT" '^recompress: 3 files: 0 re-encoded.* 3 already current'
+[ "$(files_of "$MAX")" -eq 2 ] || fail "a level default run moved files off max"
+
+check "-o level=max: writes with write_codec=learned use the max model"
+MNT=$PF_WORK/mnt
+pf_mount "$STORE" "$MNT" level=max,write_codec=learned
+cp "$SRC/a/one.txt" "$MNT/a/new-max.txt" || fail "cp"
+pf_umount "$MNT"
+[ "$(files_of "$MAX")" -eq 3 ] || fail "level=max write: $(files_of "$MAX") files on max"
+pf_mount "$STORE" "$MNT" write_codec=learned
+cp "$SRC/a/one.txt" "$MNT/a/new-default.txt" || fail "cp"
+pf_umount "$MNT"
+[ "$(files_of "$DEF")" -eq 2 ] && [ "$(files_of "$MAX")" -eq 3 ] ||
+	fail "level default write: $(files_of "$DEF") on default, $(files_of "$MAX") on max"
+pf_mount "$STORE" "$MNT" ro
+for f in a/one.txt b/two.txt b/three.txt; do
+	cmp "$SRC/$f" "$MNT/$f" || fail "$f differs through the mount"
+done
+cmp "$SRC/a/one.txt" "$MNT/a/new-max.txt" || fail "new-max.txt differs"
+cmp "$SRC/a/one.txt" "$MNT/a/new-default.txt" || fail "new-default.txt differs"
+pf_umount "$MNT"
+pf_ctl 0 fsck "$STORE"
