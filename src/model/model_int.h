@@ -283,6 +283,10 @@ int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits, unsigned
 			struct pf_cm_cfg *cfg);
 
 /* ---- model_net.c: the network's integer inference ------------------------ */
+/* The parts of the network in its payload, in this order, each 4-aligned. */
+enum pf_net_part { PF_NET_B1, PF_NET_B2, PF_NET_U, PF_NET_EMB, PF_NET_W2, PF_NET_V, PF_NET_PARTS };
+/* Byte offsets of the parts for width h1; off[PF_NET_PARTS] is the length. */
+void pf_net_layout(unsigned h1, size_t off[PF_NET_PARTS + 1]);
 size_t pf_net_payload_len(unsigned h1);
 /* Points net at a payload part of pf_net_payload_len(h1) bytes (4-aligned). */
 void pf_net_locate(struct pf_net *net, unsigned h1, const uint8_t *at);

@@ -19,28 +19,41 @@
 
 #include "model/model_int.h"
 
-static size_t part_b1(unsigned h1) { return (size_t)h1 * 4; }
-static size_t part_b2(unsigned h1) { return (size_t)h1 / 2 * 4; }
-static size_t part_u(void) { return 256 * 4; }
-static size_t part_emb(unsigned h1) { return (size_t)PF_NET_ROWS * h1; }
-static size_t part_w2(unsigned h1) { return (size_t)h1 / 2 * h1 * 2; }
-static size_t part_v(unsigned h1) { return (size_t)256 * (h1 / 2) * 2; }
+void pf_net_layout(unsigned h1, size_t off[PF_NET_PARTS + 1])
+{
+	const size_t h2 = h1 / 2;
+	const size_t len[PF_NET_PARTS] = {
+		[PF_NET_B1] = h1 * 4,	  [PF_NET_B2] = h2 * 4,  [PF_NET_U] = 256 * 4,
+		[PF_NET_EMB] = (size_t)PF_NET_ROWS * h1, [PF_NET_W2] = h2 * h1 * 2,
+		[PF_NET_V] = 256 * h2 * 2,
+	};
+
+	off[0] = 0;
+	for (unsigned p = 0; p < PF_NET_PARTS; p++)
+		off[p + 1] = off[p] + len[p];
+}
 
 size_t pf_net_payload_len(unsigned h1)
 {
-	return part_b1(h1) + part_b2(h1) + part_u() + part_emb(h1) + part_w2(h1) + part_v(h1);
+	size_t off[PF_NET_PARTS + 1];
+
+	pf_net_layout(h1, off);
+	return off[PF_NET_PARTS];
 }
 
 void pf_net_locate(struct pf_net *net, unsigned h1, const uint8_t *at)
 {
+	size_t off[PF_NET_PARTS + 1];
+
+	pf_net_layout(h1, off);
 	net->h1 = h1;
 	net->h2 = h1 / 2;
-	net->b1 = (const int32_t *)at;
-	net->b2 = (const int32_t *)(at += part_b1(h1));
-	net->u = (const int32_t *)(at += part_b2(h1));
-	net->emb = (const int8_t *)(at += part_u());
-	net->w2 = (const int16_t *)(at += part_emb(h1));
-	net->v = (const int16_t *)(at += part_w2(h1));
+	net->b1 = (const int32_t *)(at + off[PF_NET_B1]);
+	net->b2 = (const int32_t *)(at + off[PF_NET_B2]);
+	net->u = (const int32_t *)(at + off[PF_NET_U]);
+	net->emb = (const int8_t *)(at + off[PF_NET_EMB]);
+	net->w2 = (const int16_t *)(at + off[PF_NET_W2]);
+	net->v = (const int16_t *)(at + off[PF_NET_V]);
 }
 
 static bool within(const int32_t *p, size_t n, int32_t limit)

@@ -386,28 +386,37 @@ static int32_t quantise(float x, int shift, int32_t limit)
 	return q > (float)limit ? limit : (q < (float)-limit ? -limit : (int32_t)q);
 }
 
+/* Writes the float network into out as the coder's integers
+ * (pf_net_layout()); out is malloc'd, so every part is aligned. */
 static void quantise_into(const struct trainer *T, uint8_t *out)
 {
 	const struct params *P = &T->P;
-	struct pf_net net;
+	size_t off[PF_NET_PARTS + 1];
+	int32_t *b1, *b2, *u;
+	int16_t *w2, *v;
+	int8_t *emb;
 	struct view V;
 
 	view_of(P, P->p, &V);
-	pf_net_locate(&net, P->h1, out);
+	pf_net_layout(P->h1, off);
+	b1 = (int32_t *)(out + off[PF_NET_B1]);
+	b2 = (int32_t *)(out + off[PF_NET_B2]);
+	u = (int32_t *)(out + off[PF_NET_U]);
+	emb = (int8_t *)(out + off[PF_NET_EMB]);
+	w2 = (int16_t *)(out + off[PF_NET_W2]);
+	v = (int16_t *)(out + off[PF_NET_V]);
 	for (size_t i = 0; i < P->emb_n; i++)
-		((int8_t *)net.emb)[i] = (int8_t)quantise(V.emb[i], PF_NET_EMB_SHIFT, 127);
+		emb[i] = (int8_t)quantise(V.emb[i], PF_NET_EMB_SHIFT, 127);
 	for (unsigned i = 0; i < P->h1; i++)
-		((int32_t *)net.b1)[i] = quantise(V.b1[i], PF_NET_ONE_SHIFT, PF_NET_B_LIMIT);
+		b1[i] = quantise(V.b1[i], PF_NET_ONE_SHIFT, PF_NET_B_LIMIT);
 	for (size_t i = 0; i < (size_t)P->h2 * P->h1; i++)
-		((int16_t *)net.w2)[i] = (int16_t)quantise(V.w2[i], PF_NET_W_SHIFT, PF_NET_W_LIMIT);
+		w2[i] = (int16_t)quantise(V.w2[i], PF_NET_W_SHIFT, PF_NET_W_LIMIT);
 	for (unsigned j = 0; j < P->h2; j++)
-		((int32_t *)net.b2)[j] = quantise(V.b2[j], PF_NET_ONE_SHIFT + PF_NET_W_SHIFT,
-						 PF_NET_B_LIMIT);
+		b2[j] = quantise(V.b2[j], PF_NET_ONE_SHIFT + PF_NET_W_SHIFT, PF_NET_B_LIMIT);
 	for (size_t i = 0; i < (size_t)256 * P->h2; i++)
-		((int16_t *)net.v)[i] = (int16_t)quantise(V.v[i], PF_NET_W_SHIFT, PF_NET_W_LIMIT);
+		v[i] = (int16_t)quantise(V.v[i], PF_NET_W_SHIFT, PF_NET_W_LIMIT);
 	for (unsigned c = 0; c < 256; c++)
-		((int32_t *)net.u)[c] = quantise(V.u[c], PF_NET_ONE_SHIFT + PF_NET_W_SHIFT,
-						PF_NET_B_LIMIT);
+		u[c] = quantise(V.u[c], PF_NET_ONE_SHIFT + PF_NET_W_SHIFT, PF_NET_B_LIMIT);
 }
 
 int pf_net_train(const uint8_t *sample, size_t len, unsigned h1,
