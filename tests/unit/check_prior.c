@@ -174,57 +174,12 @@ START_TEST(test_train_bad_net_width)
 }
 END_TEST
 
-#define MAX_SAMPLE_LEN (96u << 10) /* level max trains ~15x slower */
-
-/* A level max model of a chosen width, trained through the public call,
- * is a format 5 image with that network, and codes a block of text like
- * its sample smaller than zstd and back. */
-START_TEST(test_train_max)
+/* Codes plain (BLOCK_LEN bytes) with m and choice: LEARNED, smaller than
+ * zstd alone makes it, and back; the model ignores other codecs' blocks. */
+static void check_learned_roundtrip(prior_model *m, enum prior_choice choice,
+				    const uint8_t *plain)
 {
-	prior_train_opts opts = { .level = PRIOR_MODEL_LEVEL_MAX, .table_bits = 12,
-				  .net_width = 32 };
-	uint8_t *sample = gen_text(MAX_SAMPLE_LEN, 5), *plain = gen_text(BLOCK_LEN, 6);
 	uint8_t *back = malloc(BLOCK_LEN), *stored, *z;
-	enum prior_codec codec, zcodec;
-	pf_model_shape shape;
-	prior_model *m;
-	pf_model *pm;
-	size_t n, zn, max_len;
-	void *max_img;
-
-	ck_assert_int_eq(prior_model_train(sample, MAX_SAMPLE_LEN, &opts, &max_img, &max_len),
-			 PRIOR_OK);
-	ck_assert_int_eq(pf_codec_model_load(max_img, max_len, &pm), 0);
-	ck_assert_int_eq(pf_codec_model_level(pm), PF_MODEL_LEVEL_MAX);
-	pf_codec_model_shape(pm, &shape);
-	ck_assert_uint_eq(shape.version, 5);
-	ck_assert_uint_eq(shape.net_width, 32);
-	pf_codec_model_free(pm);
-
-	m = load_ok(max_img, max_len);
-	stored = encode(m, PRIOR_CHOICE_AUTO, plain, BLOCK_LEN, &n, &codec);
-	z = encode(NULL, PRIOR_CHOICE_ZSTD, plain, BLOCK_LEN, &zn, &zcodec);
-	ck_assert_int_eq(codec, PRIOR_CODEC_LEARNED);
-	ck_assert_uint_lt(n, zn);
-	memset(back, 0xa5, BLOCK_LEN);
-	ck_assert_int_eq(prior_decode_block_model(m, codec, stored, n, back, BLOCK_LEN),
-			 PRIOR_OK);
-	ck_assert_mem_eq(back, plain, BLOCK_LEN);
-	prior_model_free(m);
-	prior_free(max_img);
-	free(sample), free(plain), free(back), free(stored), free(z);
-}
-END_TEST
-
-/* ---- round trips -------------------------------------------------------- */
-
-/* _i: 0 LEARNED, 1 AUTO. Text the model was trained on codes as LEARNED
- * either way, and smaller than zstd alone makes it. */
-START_TEST(test_roundtrip)
-{
-	enum prior_choice choice = _i ? PRIOR_CHOICE_AUTO : PRIOR_CHOICE_LEARNED;
-	uint8_t *plain = gen_text(BLOCK_LEN, 2), *back = malloc(BLOCK_LEN), *stored, *z;
-	prior_model *m = load_ok(img, img_len);
 	enum prior_codec codec, zcodec;
 	size_t n, zn;
 
@@ -242,8 +197,55 @@ START_TEST(test_roundtrip)
 	ck_assert_int_eq(prior_decode_block_model(m, zcodec, z, zn, back, BLOCK_LEN),
 			 PRIOR_OK);
 	ck_assert_mem_eq(back, plain, BLOCK_LEN);
+	free(back), free(stored), free(z);
+}
+
+#define MAX_SAMPLE_LEN (96u << 10) /* level max trains ~15x slower */
+
+/* A level max model of a chosen width, trained through the public call,
+ * is a format 5 image with that network, and codes a block of text like
+ * its sample smaller than zstd and back. */
+START_TEST(test_train_max)
+{
+	prior_train_opts opts = { .level = PRIOR_MODEL_LEVEL_MAX, .table_bits = 12,
+				  .net_width = 32 };
+	uint8_t *sample = gen_text(MAX_SAMPLE_LEN, 5), *plain = gen_text(BLOCK_LEN, 6);
+	pf_model_shape shape;
+	prior_model *m;
+	pf_model *pm;
+	size_t max_len;
+	void *max_img;
+
+	ck_assert_int_eq(prior_model_train(sample, MAX_SAMPLE_LEN, &opts, &max_img, &max_len),
+			 PRIOR_OK);
+	ck_assert_int_eq(pf_codec_model_load(max_img, max_len, &pm), 0);
+	ck_assert_int_eq(pf_codec_model_level(pm), PF_MODEL_LEVEL_MAX);
+	pf_codec_model_shape(pm, &shape);
+	ck_assert_uint_eq(shape.version, 5);
+	ck_assert_uint_eq(shape.net_width, 32);
+	pf_codec_model_free(pm);
+
+	m = load_ok(max_img, max_len);
+	check_learned_roundtrip(m, PRIOR_CHOICE_AUTO, plain);
 	prior_model_free(m);
-	free(plain), free(back), free(stored), free(z);
+	prior_free(max_img);
+	free(sample), free(plain);
+}
+END_TEST
+
+/* ---- round trips -------------------------------------------------------- */
+
+/* _i: 0 LEARNED, 1 AUTO. Text the model was trained on codes as LEARNED
+ * either way, and smaller than zstd alone makes it. */
+START_TEST(test_roundtrip)
+{
+	enum prior_choice choice = _i ? PRIOR_CHOICE_AUTO : PRIOR_CHOICE_LEARNED;
+	uint8_t *plain = gen_text(BLOCK_LEN, 2);
+	prior_model *m = load_ok(img, img_len);
+
+	check_learned_roundtrip(m, choice, plain);
+	prior_model_free(m);
+	free(plain);
 }
 END_TEST
 
