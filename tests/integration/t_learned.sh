@@ -181,3 +181,16 @@ has "$OUT" '1 removed, 1 kept'
 pf_ctl 0 models list "$STORE"
 has "$OUT" "^$MODEL "
 pf_ctl 0 fsck "$STORE"
+
+check "the sample is made like the kind's bytes: a big file gives most of it"
+mkdir -p "$PF_WORK/mixed" || fail mkdir
+pf_gen zipf 4M 21 "$PF_WORK/mixed/big.txt"
+pf_gen zipf 300K 22 "$PF_WORK/mixed/small1.txt"
+pf_gen zipf 300K 23 "$PF_WORK/mixed/small2.txt"
+pf_init_store "$PF_WORK/s-mixed"
+pf_ctl 0 train -v --from "$PF_WORK/mixed" --sample 2M "$PF_WORK/s-mixed"
+# 2M = 8 pieces of 256K: by size big.txt's share is 8 x 4M / 4.6M = 6.9,
+# each small file's 0.5 (at least one piece); round-robin gave 4, 2, 2.
+has "$ERR" '^priorfs: sample: big.txt: text, 6 piece\(s\) of its 4194304 bytes$'
+has "$ERR" '^priorfs: sample: small1.txt: text, 1 piece\(s\) of its 307200 bytes$'
+has "$ERR" '^priorfs: sample: small2.txt: text, 1 piece\(s\) of its 307200 bytes$'
