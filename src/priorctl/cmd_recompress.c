@@ -36,9 +36,11 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "common/pf_common.h"
 
@@ -303,6 +305,27 @@ static int load_defaults(struct recompress *r, const char *path)
 	return 0;
 }
 
+/* Every DIR must be an entry of the store's tree (not its metadata), so a
+ * typo is an error rather than a run that does nothing. */
+static int dirs_check(const struct recompress *r)
+{
+	struct stat st;
+
+	for (int i = 0; i < r->ndirs; i++) {
+		const char *d = r->dirs[i];
+		size_t first = strcspn(d, "/");
+		char name[NAME_MAX + 1];
+
+		snprintf(name, sizeof(name), "%.*s", (int)first, d);
+		if (*d && (pf_store_is_meta_name(name) ||
+			   fstatat(pf_store_root_fd(r->store), d, &st, AT_SYMLINK_NOFOLLOW) < 0)) {
+			pctl_err("recompress: %s: no such file or directory in the store", d);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
 static int run(struct recompress *r, const char *path, unsigned jobs)
 {
 	uint64_t total = 0;
@@ -420,6 +443,10 @@ int pctl_cmd_recompress(int argc, char **argv)
 	if (pctl_store_open_writer("recompress", argv[optind], &opts,
 				   &r.store) < 0)
 		return PCTL_EXIT_USAGE;
+	if (dirs_check(&r) < 0) {
+		pf_store_close(r.store);
+		return PCTL_EXIT_USAGE;
+	}
 	rc = run(&r, argv[optind], jobs);
 	for (size_t i = 0; i < r.count; i++)
 		free(r.v[i].path);

@@ -108,6 +108,10 @@ pf_ctl 0 import --no-train "$SRC" "$STORE"
 check "recompress --level max DIR moves only DIR's files, and a default run leaves them"
 pf_ctl 2 recompress --level max "$STORE" ../b
 has "$ERR" "not a path inside the store"
+pf_ctl 2 recompress --level max "$STORE" b/nothing
+has "$ERR" "b/nothing: no such file or directory in the store"
+pf_ctl 2 recompress --level max "$STORE" .priorfs/models
+has "$ERR" "no such file or directory in the store"
 pf_ctl 0 recompress --level max "$STORE" ./b/
 has "$OUT" '^recompress: 2 files: 2 re-encoded'
 [ "$(files_of "$MAX")" -eq 2 ] && [ "$(files_of "$DEF")" -eq 1 ] ||
