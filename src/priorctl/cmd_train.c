@@ -62,7 +62,7 @@ static const char train_usage[] =
 	"sample, measures it against zstd -19 on a held-out slice and makes\n"
 	"the models that pay for themselves the store's defaults (one per\n"
 	"kind and level: defaults of other levels are kept). Level max adds a\n"
-	"neural network: it trains 10-20x slower, codes about 3x slower and\n"
+	"neural network: it trains 10-20x slower, codes about 2x slower and\n"
 	"prints the network's loss curve.\n"
 	"Needs the writer lock: refuses while STORE is mounted read-write.\n"
 	"\n"
