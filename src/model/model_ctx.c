@@ -124,17 +124,11 @@ void pf_cm_release(pf_cm *cm)
 
 /* ---- byte-boundary contexts ---------------------------------------------- */
 
-static inline bool is_word_byte(uint32_t c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c >= 128;
-}
-
 /* Words, lines, CSV fields and JSON keys/nesting, after byte c. */
 static void text_update(pf_cm *cm, uint32_t c)
 {
-	if (is_word_byte(c)) {
-		cm->word = (cm->word ^ (c >= 'A' && c <= 'Z' ? c | 32 : c)) * 0x01000193U + 1;
+	if (pf_cm_is_word_byte(c)) {
+		cm->word = pf_cm_word_hash(cm->word, c);
 	} else if (cm->word) {
 		cm->word_prev = cm->word;
 		cm->word = 0;

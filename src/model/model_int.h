@@ -244,6 +244,19 @@ extern bool pf_cm_simd_avx2; /* the AVX2 kernels are in use */
 int pf_cm_predict(pf_cm *cm);          /* 12-bit P(bit = 1), 1..4095 */
 void pf_cm_update(pf_cm *cm, int bit); /* after buf[pos] is complete, too */
 
+/* Words: runs of letters, digits and bytes >= 128. The word context and
+ * the network hash the word so far the same way, case-folded. */
+static inline bool pf_cm_is_word_byte(uint32_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c >= 128;
+}
+
+static inline uint32_t pf_cm_word_hash(uint32_t word, uint32_t c)
+{
+	return (word ^ (c >= 'A' && c <= 'Z' ? c | 32 : c)) * 0x01000193U + 1;
+}
+
 /* ---- model_ctx.c: contexts, predictors, match model ---------------------- */
 size_t pf_cm_tab_slots(const struct pf_cm_cfg *cfg);
 size_t pf_cm_apm2_len(const struct pf_cm_cfg *cfg);

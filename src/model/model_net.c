@@ -15,8 +15,6 @@
  * the compiler picks. The load-time bounds (pf_net_check) keep every sum
  * inside int32 for any image, hostile ones included.
  */
-#include <string.h>
-
 #include "model/model_int.h"
 
 void pf_net_layout(unsigned h1, size_t off[PF_NET_PARTS + 1])
@@ -83,18 +81,10 @@ int pf_net_check(const struct pf_net *net)
 	return 0;
 }
 
-static inline bool is_word_byte(uint32_t c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c >= 128;
-}
-
 void pf_net_ctx_push(struct pf_net_ctx *c, uint32_t byte)
 {
 	c->last = c->last << 8 | byte;
-	c->word = is_word_byte(byte)
-			  ? (c->word ^ (byte >= 'A' && byte <= 'Z' ? byte | 32 : byte)) * 0x01000193U + 1
-			  : 0;
+	c->word = pf_cm_is_word_byte(byte) ? pf_cm_word_hash(c->word, byte) : 0;
 }
 
 void pf_net_rows(const struct pf_net_ctx *c, uint32_t rows[PF_NET_FEATS])
