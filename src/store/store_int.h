@@ -10,6 +10,7 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 /* A model file mapped and loaded by pf_store_model_get(). */
 typedef struct pf_loaded_model {
@@ -29,6 +30,7 @@ struct pf_store {
 	size_t nloaded;
 	pf_model_info *defaults;      /* ndefaults entries */
 	size_t ndefaults;
+	_Atomic bool level_logged;    /* "defaults above level=" said once */
 };
 
 /* ---- model store (store_models.c) ---------------------------------------- */

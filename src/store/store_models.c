@@ -185,7 +185,7 @@ out_unlock:
 int pf_models_defaults(pf_store *s, const pf_model **models,
 		       uint8_t (*ids)[PF_MODEL_ID_SIZE], int max)
 {
-	int n = 0, count;
+	int n = 0, count, above = 0;
 
 	/* One copy of the list: pf_store_set_defaults() may replace it. */
 	pthread_mutex_lock(&s->models_lock);
@@ -196,13 +196,21 @@ int pf_models_defaults(pf_store *s, const pf_model **models,
 	for (int i = 0; i < count; i++) {
 		/* A default that does not load is skipped: zstd still works.
 		 * One above the store's level is kept for those who ask. */
-		if (pf_store_model_get(s, ids[i], &models[n]) == 0 &&
-		    pf_codec_model_level(models[n]) <= s->opts.level) {
-			if (n != i)
-				memcpy(ids[n], ids[i], PF_MODEL_ID_SIZE);
-			n++;
+		if (pf_store_model_get(s, ids[i], &models[n]) < 0)
+			continue;
+		if (pf_codec_model_level(models[n]) > s->opts.level) {
+			above++;
+			continue;
 		}
+		if (n != i)
+			memcpy(ids[n], ids[i], PF_MODEL_ID_SIZE);
+		n++;
 	}
+	/* All of them above the level: say why nothing codes learned. */
+	if (!n && above && !atomic_exchange(&s->level_logged, true))
+		pf_log(PF_LOG_WARNING, "the store's %d default model(s) are above level=%s: "
+		       "new blocks stay zstd or raw (level=max uses them)", above,
+		       s->opts.level == PF_MODEL_LEVEL_FAST ? "fast" : "default");
 	return n;
 }
 

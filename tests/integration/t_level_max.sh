@@ -139,3 +139,16 @@ cmp "$SRC/a/one.txt" "$MNT/a/new-max.txt" || fail "new-max.txt differs"
 cmp "$SRC/a/one.txt" "$MNT/a/new-default.txt" || fail "new-default.txt differs"
 pf_umount "$MNT"
 pf_ctl 0 fsck "$STORE"
+
+check "a store with only max models, mounted at level default: zstd, and a log line says why"
+MONLY=$PF_WORK/max-only
+pf_init_store "$MONLY"
+pf_ctl 0 train --from "$SRC" --level max --net-width 32 --sample 1M "$MONLY"
+pf_mount "$MONLY" "$MNT" write_codec=learned
+cp "$SRC/a/one.txt" "$MNT/one.txt" || fail "cp"
+pf_umount "$MNT"
+has "$PF_LOG" 'default model\(s\) are above level=default: new blocks stay zstd or raw \(level=max uses them\)'
+pf_ctl 0 models list "$MONLY"
+ONLY=$(awk '$3 == "text" {print $1}' "$OUT")
+STORE=$MONLY
+[ "$(files_of "$ONLY")" -eq 0 ] || fail "a max model coded at level default"
