@@ -97,4 +97,9 @@ const char *pf_codec_name(uint8_t codec);
 int pf_codec_choice_parse(const char *s, enum pf_codec_choice *out);
 const char *pf_codec_choice_name(enum pf_codec_choice choice);
 
+/* Parses a model level: "fast", "default" or "max". @return 0 or -EINVAL. */
+int pf_codec_level_parse(const char *s, enum pf_model_level *out);
+/* "fast", "default", "max" or "unknown"; never NULL. */
+const char *pf_codec_level_name(enum pf_model_level level);
+
 #endif

@@ -285,3 +285,27 @@ const char *pf_codec_choice_name(enum pf_codec_choice choice)
 		return "unknown";
 	return choice_names[choice];
 }
+
+static const char *const level_names[] = {
+	[PF_MODEL_LEVEL_FAST] = "fast",
+	[PF_MODEL_LEVEL_DEFAULT] = "default",
+	[PF_MODEL_LEVEL_MAX] = "max",
+};
+
+int pf_codec_level_parse(const char *s, enum pf_model_level *out)
+{
+	for (unsigned i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (s && strcmp(s, level_names[i]) == 0) {
+			*out = (enum pf_model_level)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *pf_codec_level_name(enum pf_model_level level)
+{
+	if ((unsigned)level >= sizeof(level_names) / sizeof(level_names[0]))
+		return "unknown";
+	return level_names[level];
+}

@@ -454,7 +454,7 @@ static void print_defaults(pf_store *store, const pf_model_info *v, size_t n,
 		pctl_id_hex(v[i].id, 16, id);
 		level = stored_level(store, v[i].id);
 		printf("  %-10s %s %-7s (%s)\n", v[i].kind, id,
-		       level < 0 ? "?" : pctl_level_name((enum pf_model_level)level),
+		       level < 0 ? "?" : pf_codec_level_name((enum pf_model_level)level),
 		       i < kept ? "kept" : "trained now");
 	}
 }
@@ -535,7 +535,7 @@ int pctl_train_opts_check(const char *cmd, const struct pctl_train_opts *opts)
 {
 	if (opts->net_width && opts->level != PF_MODEL_LEVEL_MAX) {
 		pctl_err("%s: --net-width sizes the network of --level max; "
-			 "level %s has none", cmd, pctl_level_name(opts->level));
+			 "level %s has none", cmd, pf_codec_level_name(opts->level));
 		return -EINVAL;
 	}
 	return 0;

@@ -133,28 +133,10 @@ int pctl_parse_size_opt(const char *cmd, const char *opt, const char *arg,
 int pctl_parse_level(const char *cmd, const char *arg,
 		     enum pf_model_level *level)
 {
-	if (!strcmp(arg, "fast"))
-		*level = PF_MODEL_LEVEL_FAST;
-	else if (!strcmp(arg, "default"))
-		*level = PF_MODEL_LEVEL_DEFAULT;
-	else if (!strcmp(arg, "max"))
-		*level = PF_MODEL_LEVEL_MAX;
-	else {
-		pctl_err("%s: --level wants fast, default or max, not '%s'", cmd,
-			 arg);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-const char *pctl_level_name(enum pf_model_level level)
-{
-	switch (level) {
-	case PF_MODEL_LEVEL_FAST: return "fast";
-	case PF_MODEL_LEVEL_DEFAULT: return "default";
-	case PF_MODEL_LEVEL_MAX: return "max";
-	}
-	return "unknown";
+	if (pf_codec_level_parse(arg, level) == 0)
+		return 0;
+	pctl_err("%s: --level wants fast, default or max, not '%s'", cmd, arg);
+	return -EINVAL;
 }
 
 /* A whole number in [min, max] for option opt. */

@@ -123,8 +123,6 @@ int pctl_parse_size_opt(const char *cmd, const char *opt, const char *arg,
 /* Parses --level fast|default|max. @return 0 or -EINVAL (message printed). */
 int pctl_parse_level(const char *cmd, const char *arg,
 		     enum pf_model_level *level);
-/* "fast", "default", "max" (or "unknown"); never NULL. */
-const char *pctl_level_name(enum pf_model_level level);
 
 /* Parses --net-width N: a multiple of PF_MODEL_NET_WIDTH_STEP in
  * PF_MODEL_NET_WIDTH_MIN..MAX. @return 0 or -EINVAL (message printed). */

@@ -210,7 +210,7 @@ int pf_models_defaults(pf_store *s, const pf_model **models,
 	if (!n && above && !atomic_exchange(&s->level_logged, true))
 		pf_log(PF_LOG_WARNING, "the store's %d default model(s) are above level=%s: "
 		       "new blocks stay zstd or raw (level=max uses them)", above,
-		       s->opts.level == PF_MODEL_LEVEL_FAST ? "fast" : "default");
+		       pf_codec_level_name(s->opts.level));
 	return n;
 }
 

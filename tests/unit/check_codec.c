@@ -468,6 +468,17 @@ START_TEST(test_names)
 		ck_assert_int_eq(pf_codec_choice_parse(bad[i], &c), -EINVAL);
 	ck_assert_str_eq(pf_codec_choice_name((enum pf_codec_choice)9),
 			 "unknown");
+	const char *const levels[] = { "fast", "default", "max" };
+	enum pf_model_level l;
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(pf_codec_level_parse(levels[i], &l), 0);
+		ck_assert_int_eq(l, i);
+		ck_assert_str_eq(pf_codec_level_name(l), levels[i]);
+	}
+	const char *const bad_levels[] = { "", "Max", "max ", "defaults", "2", NULL };
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_eq(pf_codec_level_parse(bad_levels[i], &l), -EINVAL);
+	ck_assert_str_eq(pf_codec_level_name((enum pf_model_level)3), "unknown");
 }
 END_TEST
 
