@@ -75,12 +75,15 @@ static uint8_t *file_load(const char *path, size_t *len)
 	return buf;
 }
 
-/* Offset of block b of n spread evenly over data[first, len). */
+/* Offset of block b of n spread evenly over data[first, len), rounded up
+ * to 4 KiB as the store's blocks are aligned: strided data (token shards,
+ * PCM) then starts each block in phase, as it does through the mount. */
 static size_t block_off(size_t first, size_t len, size_t b, size_t n)
 {
 	size_t span = len - first > BLOCK ? len - first - BLOCK : 0;
+	size_t off = first + (n > 1 ? span / (n - 1) * b : 0);
 
-	return first + (n > 1 ? span / (n - 1) * b : 0);
+	return (off + 4095) & ~(size_t)4095;
 }
 
 /* ---- the default mode: ratio and speed against zstd -19 -------------------- */
