@@ -121,18 +121,22 @@ static void daemon_ready(int fd)
 
 static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *cl)
 {
-	/* libfuse 3.14 reads the old config's max_idle_threads as a thread
-	 * limit and warns about its "unlimited" default; 10 is its own
-	 * default limit. */
-	struct fuse_loop_config cfg = {
-		.clone_fd = cl->clone_fd,
-		.max_idle_threads = cl->max_idle_threads == UINT_MAX
-					    ? 10 : cl->max_idle_threads,
-	};
+	struct fuse_loop_config *cfg;
+	int rc;
 
 	if (cl->singlethread)
 		return fuse_session_loop(se);
-	return fuse_session_loop_mt(se, &cfg);
+	cfg = fuse_loop_cfg_create();
+	if (!cfg) {
+		pf_log(PF_LOG_ERR, "request loop: out of memory");
+		return -1;
+	}
+	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)cl->clone_fd);
+	fuse_loop_cfg_set_idle_threads(cfg, cl->max_idle_threads);
+	fuse_loop_cfg_set_max_threads(cfg, cl->max_threads);
+	rc = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return rc;
 }
 
 /* Mounts the opened store and serves it; @return the exit status. */

@@ -16,7 +16,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define FUSE_USE_VERSION 35
+/* 3.12: the loop config with a thread limit of its own (max_threads) */
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 12)
 #include <fuse_lowlevel.h>
 
 #include "cache/cache.h"

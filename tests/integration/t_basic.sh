@@ -69,3 +69,34 @@ check "diff -r again after unmount and mount"
 pf_remount "$STORE" "$MNT"
 diff -r --no-dereference "$SRC" "$MNT" || fail "diff -r after remount"
 pf_umount "$MNT"
+
+# peak_threads MNT: the most threads the daemon of MNT had while 24 writers
+# ran (after its count when idle, printed first).
+peak_threads() {
+	local pid=${PF_PIDS[$1]} idle peak n i writers=()
+	idle=$(ls "/proc/$pid/task" | wc -l)
+	peak=$idle
+	for i in $(seq 1 24); do
+		cp "$SRC/a/b/large.txt" "$1/w$i" &
+		writers+=($!)
+	done
+	while kill -0 "${writers[@]}" 2>/dev/null; do
+		n=$(ls "/proc/$pid/task" | wc -l)
+		[ "$n" -gt "$peak" ] && peak=$n
+	done
+	wait "${writers[@]}" || fail "a concurrent writer failed"
+	echo "$idle $peak"
+}
+
+check "-o max_threads bounds the request threads (24 concurrent writers)"
+pf_mount "$STORE" "$MNT" max_threads=1
+read -r idle peak < <(peak_threads "$MNT")
+echo "  max_threads=1: $idle threads idle, $peak at most"
+[ "$peak" -le "$idle" ] || fail "max_threads=1: $peak threads under load, $idle idle"
+pf_umount "$MNT"
+pf_mount "$STORE" "$MNT"
+read -r idle peak < <(peak_threads "$MNT")
+echo "  default (max_threads=10): $idle threads idle, $peak at most"
+[ "$peak" -gt "$idle" ] || fail "the default limit started no request thread under load"
+cmp "$SRC/a/b/large.txt" "$MNT/w24" || fail "a concurrent writer's file"
+pf_umount "$MNT"
