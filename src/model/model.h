@@ -18,6 +18,7 @@
 #ifndef PF_MODEL_H
 #define PF_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -102,12 +103,14 @@ enum pf_model_level pf_model_get_level(const pf_model *model);
 
 /* What a loaded model's image says about its make (docs/model.md). */
 typedef struct pf_model_shape {
-	unsigned version;     /* image format: 2, 3, 4 or 5 (with a network) */
+	unsigned version;     /* image format: 2, 3, 4, or 5 and 6 (with a network) */
 	unsigned table_bits;  /* the image's tables: 2^table_bits slots per context */
 	unsigned code_bits;   /* blocks code with tables of up to 2^code_bits */
 	unsigned stride;      /* of the strided contexts */
 	uint32_t slice_bytes; /* training data kept for the match model; 0: none */
 	unsigned net_width;   /* the network's first layer; 0: none */
+	unsigned net_rank;    /* its embeddings' width (format 6); 0: net_width */
+	bool net_tokens;      /* it has the token features (format 6) */
 } pf_model_shape;
 void pf_model_get_shape(const pf_model *model, pf_model_shape *shape);
 

@@ -4,14 +4,17 @@
  * loading (validating) untrusted images.
  *
  * Layout, all little-endian (docs/model.md):
- *   0  "PFCMODEL"   8  u32 version (2..5) 12 u32 level   16 u32 table_bits
+ *   0  "PFCMODEL"   8  u32 version (2..6) 12 u32 level   16 u32 table_bits
  *   20 u32 n_ctx    24 u32 n_in          28 u32 stride   32 u32 lr
  *   36 u32 apm2_bits 40 u32 weight rows (2792) 44 u32 payload bytes
  *   48 u32 slice bytes (version 2: 0; 3: 64..2^23; 4: 0 or 64..2^23)
  *   52 u32 code_bits (version 4: table_bits..20, the widest coding tables;
  *      versions 2 and 3: 0, coding tables as wide as table_bits)
- *   56 u32 network width h1 (version 5, level max: 32..256, a multiple of
- *      32; else 0)   60..63 0
+ *   56 u32 network width h1 (versions 5 and 6, level max: 32..256, a
+ *      multiple of 32; else 0)
+ *   60 u16 embedding width r (version 6: 16..min(h1, 64), a multiple of 16;
+ *      else 0)   62 u16 network features (version 6: bit 0, the token
+ *      features for data in 16-bit units; else 0)
  *   then the payload as zstd frames (the slice part in a frame of its own),
  *   which must decompress to exactly:
  *         bucket tags     u16[(n_ctx << table_bits) / 16]
@@ -21,9 +24,11 @@
  *                         (mixers 1, 2, 3: 256, 2304, 224 rows; final: 8)
  *         APM 1           u8[256][33]               (top 8 bits of each point)
  *         APM 2           u8[(1 << apm2_bits)][33]  (DEFAULT and MAX)
- *       version 5, the network (h2 = h1 / 2; model_net.c):
+ *       versions 5 and 6, the network (h2 = h1 / 2; model_net.c):
  *         b1 i32[h1]  b2 i32[h2]  u i32[256]
- *         embeddings i8[PF_NET_ROWS][h1]  w2 i16[h2][h1]  v i16[256][h2]
+ *         embeddings i8[rows][h1 (5) or r (6)]  w2 i16[h2][h1]  v i16[256][h2]
+ *         version 6: projection i16[r][h1]
+ *         (rows: PF_NET_ROWS, + PF_NET_TOKEN_ROWS with the token features)
  *       versions 3 and 4 with a slice:
  *         slice strengths u16[64]                   (matches into the slice)
  *         slice           u8[slice bytes]           (training data)
@@ -34,9 +39,9 @@
  * checks (pf_net_check); the payload length must match
  * the header. A loaded model owns the weights, the slice with its index
  * (model_dict.c) and the expanded tables, shared read-only. Version 1
- * (pre-release) images are refused; training writes version 4 (version 5
- * at level max), and versions 2 and 3 still load and code exactly as they
- * did.
+ * (pre-release) images are refused; training writes version 4 (version 6
+ * at level max), and versions 2, 3 and 5 still load and code exactly as
+ * they did.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -62,11 +67,12 @@ int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits, unsigned
 	if (max && (net_h1 < PF_NET_H1_MIN || net_h1 > PF_NET_H1_MAX || net_h1 % PF_NET_H1_STEP))
 		return -EINVAL;
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->version = max ? PF_CM_VERSION_NET : PF_CM_VERSION_WIDE;
+	cfg->version = max ? PF_CM_VERSION_NET2 : PF_CM_VERSION_WIDE;
 	cfg->level = level;
 	cfg->table_bits = table_bits;
 	cfg->n_ctx = level == PF_MODEL_LEVEL_FAST ? PF_CM_FAST_CTX : PF_CM_DEFAULT_CTX;
 	cfg->net_h1 = max ? net_h1 : 0;
+	cfg->net_rank = max ? pf_net_rank_for(net_h1) : 0;
 	cfg->n_in = cfg->n_ctx + 3 + max;
 	cfg->code_bits = level == PF_MODEL_LEVEL_FAST ? PF_CM_CODE_BITS_FAST
 						      : PF_CM_CODE_BITS_DEFAULT;
@@ -173,7 +179,9 @@ static size_t weights_len(const struct pf_cm_cfg *cfg)
 
 static size_t net_len(const struct pf_cm_cfg *cfg)
 {
-	return cfg->net_h1 ? pf_net_payload_len(cfg->net_h1) : 0;
+	struct pf_net_shape shape = pf_net_shape_of(cfg);
+
+	return cfg->net_h1 ? pf_net_payload_len(&shape) : 0;
 }
 
 /* Where each part lies in a payload laid out for cfg. */
@@ -263,7 +271,9 @@ static int payload_expand(pf_model *m, uint32_t dict_len)
 					   .apm1 = apm1,
 					   .apm2 = cfg->apm2_bits ? apm2 : NULL };
 	if (net) {
-		pf_net_locate(&m->net, cfg->net_h1, m->payload + kept - net);
+		struct pf_net_shape shape = pf_net_shape_of(cfg);
+
+		pf_net_locate(&m->net, &shape, m->payload + kept - net);
 		PF_FORWARD(pf_net_check(&m->net));
 		m->primed.net = &m->net;
 	}
@@ -283,7 +293,7 @@ static void header_write(const struct pf_cm_cfg *cfg, size_t raw, uint32_t dict_
 				    cfg->n_ctx,   cfg->n_in,      cfg->stride,
 				    cfg->lr,      cfg->apm2_bits, PF_CM_W_ROWS,
 				    (uint32_t)raw, dict_len,      cfg->code_bits,
-				    cfg->net_h1 };
+				    cfg->net_h1,  cfg->net_rank | (uint32_t)cfg->net_tokens << 16 };
 
 	memset(h, 0, PF_CM_HEADER_LEN);
 	memcpy(h, image_magic, sizeof(image_magic));
@@ -343,18 +353,26 @@ fail:
 	return -ENOMEM;
 }
 
-/* The configuration the header's level, table_bits and network width
+/* The configuration the header's level, table_bits and network shape
  * imply, with its counts checked against the header's. A network (level
- * max) comes with version 5 and only with it. */
+ * max) comes with versions 5 and 6 and only with them; only version 6 has
+ * an embedding width. */
 static int header_level(const uint8_t *h, uint32_t version, struct pf_cm_cfg *want)
 {
 	uint32_t level = pf_le32(h + 12), net_h1 = pf_le32(h + 56);
-	bool max = level == PF_MODEL_LEVEL_MAX;
+	uint32_t rank = pf_le32(h + 60) & 0xffff, features = pf_le32(h + 60) >> 16;
+	bool max = level == PF_MODEL_LEVEL_MAX, net2 = version == PF_CM_VERSION_NET2;
 
-	if (level > PF_MODEL_LEVEL_MAX || max != (version == PF_CM_VERSION_NET) ||
-	    (!max && net_h1) ||
+	if (level > PF_MODEL_LEVEL_MAX ||
+	    max != (version == PF_CM_VERSION_NET || net2) || (!max && net_h1) ||
 	    pf_cm_cfg_for_level((enum pf_model_level)level, pf_le32(h + 16), net_h1, want) < 0)
 		return PF_CORRUPT("model image level, table_bits or network width");
+	if (net2 ? rank < PF_NET_RANK_STEP || rank > PF_NET_RANK_MAX || rank > net_h1 ||
+			   rank % PF_NET_RANK_STEP || features > 1
+		 : rank || features)
+		return PF_CORRUPT("model image network shape");
+	want->net_rank = rank;
+	want->net_tokens = features & 1;
 	if (pf_le32(h + 20) != want->n_ctx || pf_le32(h + 24) != want->n_in ||
 	    pf_le32(h + 36) != want->apm2_bits || pf_le32(h + 40) != PF_CM_W_ROWS)
 		return PF_CORRUPT("model image table counts");
@@ -373,7 +391,7 @@ static int header_parse(const uint8_t *h, size_t len, struct pf_cm_cfg *cfg,
 	if (len < PF_CM_HEADER_LEN || memcmp(h, image_magic, sizeof(image_magic)))
 		return PF_CORRUPT("model image magic");
 	version = pf_le32(h + 8);
-	if (version < PF_CM_VERSION || version > PF_CM_VERSION_NET)
+	if (version < PF_CM_VERSION || version > PF_CM_VERSION_NET2)
 		return -ENOTSUP;
 	wide = version >= PF_CM_VERSION_WIDE;
 	dl = pf_le32(h + 48);
@@ -388,16 +406,13 @@ static int header_parse(const uint8_t *h, size_t len, struct pf_cm_cfg *cfg,
 	if (want.stride < 2 || want.stride > PF_CM_STRIDE_MAX || want.lr < 1 ||
 	    want.lr > PF_CM_LR_MAX)
 		return PF_CORRUPT("model image stride or learning rate");
+	want.version = version; /* the network's rows depend on it and the stride */
 	if (pf_le32(h + 44) != payload_len(&want, dl))
 		return PF_CORRUPT("model image payload length");
-	want.version = version;
 	want.code_bits = wide ? pf_le32(h + 52) : want.table_bits;
 	if (want.code_bits < want.table_bits || want.code_bits > PF_CM_CODE_BITS_MAX ||
 	    (!wide && pf_le32(h + 52)))
 		return PF_CORRUPT("model image code_bits");
-	for (unsigned i = 60; i < PF_CM_HEADER_LEN; i++)
-		if (h[i])
-			return PF_CORRUPT("model image reserved bytes");
 	*cfg = want;
 	*dict_len = dl;
 	return 0;
@@ -482,5 +497,7 @@ void pf_model_get_shape(const pf_model *model, pf_model_shape *shape)
 				   .code_bits = model->cfg.code_bits,
 				   .stride = model->cfg.stride,
 				   .slice_bytes = model->dict.len,
-				   .net_width = model->cfg.net_h1 };
+				   .net_width = model->cfg.net_h1,
+				   .net_rank = model->cfg.net_rank,
+				   .net_tokens = model->cfg.net_tokens };
 }

@@ -39,6 +39,7 @@
 #define PF_CM_VERSION_DICT 3u /* 2 + a slice of training data to match into */
 #define PF_CM_VERSION_WIDE 4u /* 2 or 3 + coding tables wider than the primed ones */
 #define PF_CM_VERSION_NET 5u  /* 4 + the neural predictor (level max) */
+#define PF_CM_VERSION_NET2 6u /* 5 with narrow embeddings and token features */
 #define PF_CM_HEADER_LEN 64u
 #define PF_CM_TABLE_BITS_MIN 10u
 #define PF_CM_TABLE_BITS_MAX 20u /* 11 tables x 2 MiB: inside 64 MiB/thread */
@@ -81,18 +82,26 @@ enum pf_cm_ctx {
 #define PF_CM_DEFAULT_CTX 11
 
 /* The neural predictor (level max, model_net.c): an embedding bag over the
- * previous bytes, their pair and the current word, two tanh layers, and a
- * logit per node of the byte's bit tree. Activations are fixed point with
- * PF_NET_ONE = 1.0; the bounds keep every sum inside int32 for any image. */
+ * previous bytes, their pair and the current word (and, for token shards,
+ * the phase and the previous one and two 16-bit tokens), two tanh layers,
+ * and a logit per node of the byte's bit tree. Activations are fixed point
+ * with PF_NET_ONE = 1.0; the bounds keep every sum inside int32 for any
+ * image. */
 #define PF_NET_BYTES 6      /* previous bytes, one embedding table each */
 #define PF_NET_PAIR_BITS 12 /* hash of the previous two bytes */
 #define PF_NET_WORD_BITS 11 /* hash of the word so far */
+#define PF_NET_TOKEN_BITS 12 /* hashes of the previous one and two tokens */
 #define PF_NET_FEATS (PF_NET_BYTES + 2)
+#define PF_NET_TOKEN_FEATS 3 /* phase, previous token, previous two */
+#define PF_NET_FEATS_MAX (PF_NET_FEATS + PF_NET_TOKEN_FEATS)
 #define PF_NET_ROWS (PF_NET_BYTES * 256 + (1u << PF_NET_PAIR_BITS) + (1u << PF_NET_WORD_BITS))
+#define PF_NET_TOKEN_ROWS (2 + (2u << PF_NET_TOKEN_BITS))
 #define PF_NET_H1_MIN PF_MODEL_NET_WIDTH_MIN
 #define PF_NET_H1_MAX PF_MODEL_NET_WIDTH_MAX /* h2 = h1 / 2 */
 #define PF_NET_H1_STEP PF_MODEL_NET_WIDTH_STEP /* h2: a multiple of 16 lanes */
 #define PF_NET_H1_DEFAULT 64u
+#define PF_NET_RANK_STEP 16u /* format 6: embedding width, a multiple of 16, */
+#define PF_NET_RANK_MAX 64u  /* at most this and h1 (the projection's int32 bound) */
 #define PF_NET_ONE_SHIFT 8  /* activations and first layer sums: 1.0 = 256 */
 #define PF_NET_EMB_SHIFT 4  /* int8 embeddings: 1.0 = 16 (finer measured no better) */
 #define PF_NET_W_SHIFT 10   /* layer 2 and output weights: 1.0 = 1024 */
@@ -103,6 +112,8 @@ enum pf_cm_ctx {
 struct pf_cm_cfg {
 	unsigned version; /* of the image it came from, or will go to */
 	unsigned net_h1;  /* level max: the network's first layer width; else 0 */
+	unsigned net_rank; /* format 6: the embeddings' width; else 0 (h1 wide) */
+	bool net_tokens;   /* format 6: the network has the token features */
 	enum pf_model_level level;
 	unsigned table_bits; /* the primed tables' size, and the coding tables' here */
 	unsigned code_bits;  /* the most a block widens its coding tables to */
@@ -123,21 +134,32 @@ struct pf_cm_dict {
 	uint32_t *index;
 };
 
+/* What a network's payload holds: format 5 has rank 0 (embeddings h1
+ * wide, no projection) and no token features. */
+struct pf_net_shape {
+	unsigned h1;
+	unsigned rank;	 /* embedding width, projected to h1 by pm; 0: none */
+	bool tokens;	 /* the token features (format 6, data in 16-bit units) */
+};
+
 /* The network's quantised weights (little-endian, as in the payload). */
 struct pf_net {
-	unsigned h1, h2;
+	struct pf_net_shape shape;
+	unsigned h2;
 	const int32_t *b1;   /* [h1], 1.0 = 2^8 */
 	const int32_t *b2;   /* [h2], 1.0 = 2^18 */
 	const int32_t *u;    /* [256] output biases by node, 1.0 = 2^18 */
-	const int8_t *emb;   /* [PF_NET_ROWS][h1], 1.0 = 2^4 */
+	const int8_t *emb;   /* [rows][rank, or h1], 1.0 = 2^4 */
 	const int16_t *w2;   /* [h2][h1], 1.0 = 2^10 */
 	const int16_t *v;    /* [256][h2] output weights by node (row 0 unused) */
+	const int16_t *pm;   /* [rank][h1] projection, 1.0 = 2^10; NULL: rank 0 */
 };
 
 /* What the network's input is computed from, updated after every byte. */
 struct pf_net_ctx {
 	uint64_t last; /* the previous 8 bytes, the latest in the low byte */
 	uint32_t word; /* hash of the word so far, 0 between words */
+	uint32_t pos;  /* bytes since the block's start: the token phase */
 };
 
 /* The primed state: the tables and APMs expanded at load, the match
@@ -296,18 +318,29 @@ int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits, unsigned
 			struct pf_cm_cfg *cfg);
 
 /* ---- model_net.c: the network's integer inference ------------------------ */
+/* The embedding width training gives a network of width h1: h1 / 4 in
+ * steps of 16, within 16..64 (docs/neural.md). */
+unsigned pf_net_rank_for(unsigned h1);
 /* The parts of the network in its payload, in this order, each 4-aligned. */
-enum pf_net_part { PF_NET_B1, PF_NET_B2, PF_NET_U, PF_NET_EMB, PF_NET_W2, PF_NET_V, PF_NET_PARTS };
-/* Byte offsets of the parts for width h1; off[PF_NET_PARTS] is the length. */
-void pf_net_layout(unsigned h1, size_t off[PF_NET_PARTS + 1]);
-size_t pf_net_payload_len(unsigned h1);
-/* Points net at a payload part of pf_net_payload_len(h1) bytes (4-aligned). */
-void pf_net_locate(struct pf_net *net, unsigned h1, const uint8_t *at);
+enum pf_net_part {
+	PF_NET_B1, PF_NET_B2, PF_NET_U, PF_NET_EMB, PF_NET_W2, PF_NET_V, PF_NET_PM, PF_NET_PARTS
+};
+/* The shape a configuration's network has (h1 0: none). */
+struct pf_net_shape pf_net_shape_of(const struct pf_cm_cfg *cfg);
+/* Byte offsets of the parts; off[PF_NET_PARTS] is the length. */
+void pf_net_layout(const struct pf_net_shape *shape, size_t off[PF_NET_PARTS + 1]);
+size_t pf_net_payload_len(const struct pf_net_shape *shape);
+unsigned pf_net_feats(const struct pf_net_shape *shape);
+size_t pf_net_rows_total(const struct pf_net_shape *shape);
+/* Points net at a payload of pf_net_payload_len(shape) bytes (4-aligned). */
+void pf_net_locate(struct pf_net *net, const struct pf_net_shape *shape, const uint8_t *at);
 /* Checks the bounds that keep inference inside int32. @return 0, -EIO. */
 int pf_net_check(const struct pf_net *net);
 void pf_net_ctx_push(struct pf_net_ctx *c, uint32_t byte);
-/* The embedding rows the context selects, one per feature. */
-void pf_net_rows(const struct pf_net_ctx *c, uint32_t rows[PF_NET_FEATS]);
+/* The embedding rows the context selects, one per feature
+ * (pf_net_feats(shape) of them). */
+void pf_net_rows(const struct pf_net_shape *shape, const struct pf_net_ctx *c,
+		 uint32_t rows[PF_NET_FEATS_MAX]);
 /* The hidden layers for ctx: h2[net->h2], 1.0 = 2^8. */
 void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int16_t *h2);
 /* The stretch (-2047..2047) of P(next bit = 1) at node c0 (1..255). */
@@ -318,10 +351,11 @@ int32_t pf_net_dot_scalar(const int16_t *a, const int16_t *b, unsigned n);
 int32_t pf_net_dot_avx2(const int16_t *a, const int16_t *b, unsigned n);
 
 /* ---- model_net_train.c: training the network with OpenBLAS --------------- */
-/* Trains a network of width h1 on sample[0..len) and writes its quantised
- * weights into out (pf_net_payload_len(h1) bytes). Repeatable for a given
- * sample, width, machine and BLAS thread count. @return 0, -ENOMEM. */
-int pf_net_train(const uint8_t *sample, size_t len, unsigned h1,
+/* Trains a network of the given shape (rank > 0) on sample[0..len) and
+ * writes its quantised weights into out (pf_net_payload_len(shape) bytes).
+ * Repeatable for a given sample, shape, machine and BLAS thread count.
+ * @return 0, -ENOMEM. */
+int pf_net_train(const uint8_t *sample, size_t len, const struct pf_net_shape *shape,
 		 const pf_model_train_opts *opts, uint8_t *out);
 
 /* ---- model_fit.c: batch logistic regression of the mixer weights (BLAS) ---- */

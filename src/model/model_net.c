@@ -4,10 +4,17 @@
  *
  * After each byte the network reads an embedding bag (one row per feature:
  * each of the previous PF_NET_BYTES bytes, a hash of the previous two, a
- * hash of the word so far), applies tanh, a dense layer and tanh again; the
- * result h2 gives, for each node of the byte's bit tree (the partial byte
- * c0), one logit that enters the CM mixer as an input. The network is
- * frozen: the mixer learns per block how far to trust it.
+ * hash of the word so far; for token shards also the phase and hashes of
+ * the previous one and two aligned 16-bit tokens), applies tanh, a dense
+ * layer and tanh again; the result h2 gives, for each node of the byte's
+ * bit tree (the partial byte c0), one logit that enters the CM mixer as an
+ * input. The network is frozen: the mixer learns per block how far to
+ * trust it.
+ *
+ * Format 5 rows are h1 wide. Format 6 rows are rank wide and their sum is
+ * projected to h1 (pm): the embeddings are most of the image, and a
+ * narrow table costs a fraction of the bytes for most of the gain
+ * (docs/neural.md).
  *
  * Everything here is integer arithmetic, with tanh taken from the coder's
  * own squash table (tanh(x) = 2 squash(2x) - 1), so a prediction is the
@@ -17,13 +24,40 @@
  */
 #include "model/model_int.h"
 
-void pf_net_layout(unsigned h1, size_t off[PF_NET_PARTS + 1])
+struct pf_net_shape pf_net_shape_of(const struct pf_cm_cfg *cfg)
 {
-	const size_t h2 = h1 / 2;
+	return (struct pf_net_shape){
+		.h1 = cfg->net_h1,
+		.rank = cfg->net_rank,
+		.tokens = cfg->net_tokens,
+	};
+}
+
+unsigned pf_net_rank_for(unsigned h1)
+{
+	unsigned rank = h1 / 4 / PF_NET_RANK_STEP * PF_NET_RANK_STEP;
+
+	return rank < PF_NET_RANK_STEP ? PF_NET_RANK_STEP
+				       : (rank > PF_NET_RANK_MAX ? PF_NET_RANK_MAX : rank);
+}
+
+unsigned pf_net_feats(const struct pf_net_shape *shape)
+{
+	return PF_NET_FEATS + (shape->tokens ? PF_NET_TOKEN_FEATS : 0);
+}
+
+size_t pf_net_rows_total(const struct pf_net_shape *shape)
+{
+	return PF_NET_ROWS + (shape->tokens ? PF_NET_TOKEN_ROWS : 0);
+}
+
+void pf_net_layout(const struct pf_net_shape *shape, size_t off[PF_NET_PARTS + 1])
+{
+	const size_t h1 = shape->h1, h2 = h1 / 2, width = shape->rank ? shape->rank : h1;
 	const size_t len[PF_NET_PARTS] = {
 		[PF_NET_B1] = h1 * 4,	  [PF_NET_B2] = h2 * 4,  [PF_NET_U] = 256 * 4,
-		[PF_NET_EMB] = (size_t)PF_NET_ROWS * h1, [PF_NET_W2] = h2 * h1 * 2,
-		[PF_NET_V] = 256 * h2 * 2,
+		[PF_NET_EMB] = pf_net_rows_total(shape) * width, [PF_NET_W2] = h2 * h1 * 2,
+		[PF_NET_V] = 256 * h2 * 2, [PF_NET_PM] = shape->rank * h1 * 2,
 	};
 
 	off[0] = 0;
@@ -31,27 +65,28 @@ void pf_net_layout(unsigned h1, size_t off[PF_NET_PARTS + 1])
 		off[p + 1] = off[p] + len[p];
 }
 
-size_t pf_net_payload_len(unsigned h1)
+size_t pf_net_payload_len(const struct pf_net_shape *shape)
 {
 	size_t off[PF_NET_PARTS + 1];
 
-	pf_net_layout(h1, off);
+	pf_net_layout(shape, off);
 	return off[PF_NET_PARTS];
 }
 
-void pf_net_locate(struct pf_net *net, unsigned h1, const uint8_t *at)
+void pf_net_locate(struct pf_net *net, const struct pf_net_shape *shape, const uint8_t *at)
 {
 	size_t off[PF_NET_PARTS + 1];
 
-	pf_net_layout(h1, off);
-	net->h1 = h1;
-	net->h2 = h1 / 2;
+	pf_net_layout(shape, off);
+	net->shape = *shape;
+	net->h2 = shape->h1 / 2;
 	net->b1 = (const int32_t *)(at + off[PF_NET_B1]);
 	net->b2 = (const int32_t *)(at + off[PF_NET_B2]);
 	net->u = (const int32_t *)(at + off[PF_NET_U]);
 	net->emb = (const int8_t *)(at + off[PF_NET_EMB]);
 	net->w2 = (const int16_t *)(at + off[PF_NET_W2]);
 	net->v = (const int16_t *)(at + off[PF_NET_V]);
+	net->pm = shape->rank ? (const int16_t *)(at + off[PF_NET_PM]) : NULL;
 }
 
 static bool within(const int32_t *p, size_t n, int32_t limit)
@@ -70,13 +105,17 @@ static bool within16(const int16_t *p, size_t n, int32_t limit)
 	return true;
 }
 
-/* |sum| for layer 2: h1 * 2^13 * 2^8 + 2^24 < 2^30 with h1 <= 256. */
+/* |sum| for layer 2: h1 * 2^13 * 2^8 + 2^24 < 2^30 with h1 <= 256; for
+ * the projection: rank * (11 * 2^7) * 2^13 <= 2^30 with rank <= 64. */
 int pf_net_check(const struct pf_net *net)
 {
-	if (!within(net->b1, net->h1, PF_NET_B_LIMIT) || !within(net->b2, net->h2, PF_NET_B_LIMIT) ||
+	unsigned h1 = net->shape.h1;
+
+	if (!within(net->b1, h1, PF_NET_B_LIMIT) || !within(net->b2, net->h2, PF_NET_B_LIMIT) ||
 	    !within(net->u, 256, PF_NET_B_LIMIT) ||
-	    !within16(net->w2, (size_t)net->h2 * net->h1, PF_NET_W_LIMIT) ||
-	    !within16(net->v, (size_t)256 * net->h2, PF_NET_W_LIMIT))
+	    !within16(net->w2, (size_t)net->h2 * h1, PF_NET_W_LIMIT) ||
+	    !within16(net->v, (size_t)256 * net->h2, PF_NET_W_LIMIT) ||
+	    (net->pm && !within16(net->pm, (size_t)net->shape.rank * h1, PF_NET_W_LIMIT)))
 		return PF_CORRUPT("model image network weight");
 	return 0;
 }
@@ -84,10 +123,28 @@ int pf_net_check(const struct pf_net *net)
 void pf_net_ctx_push(struct pf_net_ctx *c, uint32_t byte)
 {
 	c->last = c->last << 8 | byte;
+	c->pos++;
 	c->word = pf_cm_is_word_byte(byte) ? pf_cm_word_hash(c->word, byte) : 0;
 }
 
-void pf_net_rows(const struct pf_net_ctx *c, uint32_t rows[PF_NET_FEATS])
+/* Token shards (little-endian 16-bit tokens): the phase in the token, and
+ * hashes of the previous aligned token and the two before the current one,
+ * each with the phase. */
+static void token_rows(const struct pf_net_ctx *c, uint32_t base, uint32_t rows[3])
+{
+	uint32_t phase = c->pos & 1;
+	uint64_t aligned = c->last >> (8 * phase);
+	uint32_t one = ((uint32_t)(aligned & 0xffff) * 2 + phase + 1) * 0x2545F491U;
+	uint32_t two = (uint32_t)((((aligned & 0xffffffffu) * 2 + phase + 1) *
+				   0x9E3779B97F4A7C15ULL) >> 32);
+
+	rows[0] = base + phase;
+	rows[1] = base + 2 + (one >> (32 - PF_NET_TOKEN_BITS));
+	rows[2] = base + 2 + (1u << PF_NET_TOKEN_BITS) + (two >> (32 - PF_NET_TOKEN_BITS));
+}
+
+void pf_net_rows(const struct pf_net_shape *shape, const struct pf_net_ctx *c,
+		 uint32_t rows[PF_NET_FEATS_MAX])
 {
 	uint32_t pair = (uint32_t)(c->last & 0xffff) * 0x9E3779B1U;
 	uint32_t word = (c->word + 1) * 0x85EBCA77U;
@@ -97,6 +154,8 @@ void pf_net_rows(const struct pf_net_ctx *c, uint32_t rows[PF_NET_FEATS])
 	rows[PF_NET_BYTES] = PF_NET_BYTES * 256 + (pair >> (32 - PF_NET_PAIR_BITS));
 	rows[PF_NET_BYTES + 1] = PF_NET_BYTES * 256 + (1u << PF_NET_PAIR_BITS) +
 				 (word >> (32 - PF_NET_WORD_BITS));
+	if (shape->tokens)
+		token_rows(c, PF_NET_ROWS, rows + PF_NET_FEATS);
 }
 
 /* tanh of a (1.0 = 2^8), 1.0 = 2^8: 2 squash(2a) - 1 on the coder's curve. */
@@ -140,22 +199,54 @@ __attribute__((target("avx2"))) int32_t pf_net_dot_avx2(const int16_t *a, const 
 #define DOT(a, b, n) pf_net_dot_scalar(a, b, n)
 #endif
 
-void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int16_t *h2)
+/* Format 5: the rows are h1 wide and add up to the first layer's input. */
+static void bag_wide(const struct pf_net *net, const uint32_t *rows, unsigned n, int32_t *a)
 {
-	int32_t a[PF_NET_H1_MAX];
-	int16_t h[PF_NET_H1_MAX];
-	uint32_t rows[PF_NET_FEATS];
-	unsigned h1 = net->h1;
+	unsigned h1 = net->shape.h1;
 
-	pf_net_rows(c, rows);
-	for (unsigned i = 0; i < h1; i++)
-		a[i] = net->b1[i];
-	for (unsigned f = 0; f < PF_NET_FEATS; f++) {
+	for (unsigned f = 0; f < n; f++) {
 		const int8_t *e = net->emb + (size_t)rows[f] * h1;
 
 		for (unsigned i = 0; i < h1; i++)
 			a[i] += e[i] * (1 << (PF_NET_ONE_SHIFT - PF_NET_EMB_SHIFT));
 	}
+}
+
+/* Format 6: the rows (rank wide) add up to s, and a += s pm: 1.0 = 2^4
+ * times 2^10 is 2^14, so the product is shifted down to 2^8 per term (an
+ * arithmetic shift of each exact sum: the same on every machine). */
+static void bag_narrow(const struct pf_net *net, const uint32_t *rows, unsigned n, int32_t *a)
+{
+	unsigned h1 = net->shape.h1, rank = net->shape.rank;
+	int32_t s[PF_NET_RANK_MAX] = { 0 }, z[PF_NET_H1_MAX] = { 0 };
+
+	for (unsigned f = 0; f < n; f++) {
+		const int8_t *e = net->emb + (size_t)rows[f] * rank;
+
+		for (unsigned k = 0; k < rank; k++)
+			s[k] += e[k];
+	}
+	for (unsigned k = 0; k < rank; k++) /* row by row: the inner loop vectorises */
+		for (unsigned i = 0; i < h1; i++)
+			z[i] += s[k] * net->pm[(size_t)k * h1 + i];
+	for (unsigned i = 0; i < h1; i++)
+		a[i] += z[i] >> (PF_NET_EMB_SHIFT + PF_NET_W_SHIFT - PF_NET_ONE_SHIFT);
+}
+
+void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int16_t *h2)
+{
+	int32_t a[PF_NET_H1_MAX];
+	int16_t h[PF_NET_H1_MAX];
+	uint32_t rows[PF_NET_FEATS_MAX];
+	unsigned h1 = net->shape.h1, n = pf_net_feats(&net->shape);
+
+	pf_net_rows(&net->shape, c, rows);
+	for (unsigned i = 0; i < h1; i++)
+		a[i] = net->b1[i];
+	if (net->pm)
+		bag_narrow(net, rows, n, a);
+	else
+		bag_wide(net, rows, n, a);
 	for (unsigned i = 0; i < h1; i++)
 		h[i] = tanh_fixed(a[i]);
 	for (unsigned j = 0; j < net->h2; j++) {

@@ -4,11 +4,12 @@
  * sample in float with OpenBLAS, then quantises it to the integer weights
  * the coder runs.
  *
- * Minibatch Adam on the bits' cross-entropy: the dense layer's forward and
- * backward products are sgemm calls; the embedding bag is gathered and its
- * gradient scattered by hand, and only the rows a batch touched take an
- * Adam step (rows the sample never selects stay 0 and cost the image
- * nothing once compressed). The last 1/HOLDOUT_DIV of the sample is never
+ * Minibatch Adam on the bits' cross-entropy: the projection's and the dense
+ * layer's forward and backward products are sgemm calls; the embedding bag
+ * is gathered and its gradient scattered by hand, and only the rows a batch
+ * touched take an Adam step (rows the sample never selects stay 0 and cost
+ * the image nothing once compressed). It trains format 6 networks: narrow
+ * rows (rank) projected to h1. The last 1/HOLDOUT_DIV of the sample is never
  * trained on: it measures the loss curve reported through opts->loss.
  * Positions are drawn from a seeded generator, so a run is repeatable for a
  * given sample, width, machine and BLAS thread count. Coding never runs
@@ -39,17 +40,18 @@
 struct params {
 	float *p, *g, *m, *v;
 	size_t n, emb_n; /* the embedding table comes first */
-	unsigned h1, h2;
+	unsigned h1, h2, rank, feats;
 };
 
 struct view {
-	float *emb, *b1, *w2, *b2, *v, *u;
+	float *emb, *pm, *b1, *w2, *b2, *v, *u;
 };
 
 static void view_of(const struct params *P, float *base, struct view *V)
 {
 	V->emb = base;
-	V->b1 = V->emb + P->emb_n;
+	V->pm = V->emb + P->emb_n;
+	V->b1 = V->pm + (size_t)P->rank * P->h1;
 	V->w2 = V->b1 + P->h1;
 	V->b2 = V->w2 + (size_t)P->h2 * P->h1;
 	V->v = V->b2 + P->h2;
@@ -58,15 +60,17 @@ static void view_of(const struct params *P, float *base, struct view *V)
 
 /* One batch's activations and their gradients. */
 struct batch {
-	uint32_t *rows; /* [NET_BATCH][PF_NET_FEATS] */
+	uint32_t *rows; /* [NET_BATCH][feats] */
 	uint8_t *byte;  /* [NET_BATCH] the byte that followed */
+	float *bag, *dbag; /* [NET_BATCH][rank] the rows' sums */
 	float *h1, *z, *h2, *dh2, *dz, *dh1;
-	uint8_t *touched; /* [PF_NET_ROWS] */
+	uint8_t *touched; /* [rows] */
 	uint32_t *touched_list;
 	size_t n_touched;
 };
 
 struct trainer {
+	struct pf_net_shape shape;
 	const uint8_t *s;
 	uint32_t *word; /* the word hash before each position */
 	size_t n_train, n_all;
@@ -96,37 +100,45 @@ static void *alloc_zero(size_t n, size_t sz, bool *ok)
 	return p;
 }
 
-static int trainer_init(struct trainer *T, const uint8_t *s, size_t len, unsigned h1)
+static int trainer_init(struct trainer *T, const uint8_t *s, size_t len,
+			const struct pf_net_shape *shape)
 {
 	struct params *P = &T->P;
 	struct batch *B = &T->B;
-	size_t hb = (size_t)NET_BATCH * h1;
+	unsigned h1 = shape->h1;
+	size_t hb = (size_t)NET_BATCH * h1, rows = pf_net_rows_total(shape);
 	bool ok = true;
 
 	memset(T, 0, sizeof(*T));
+	T->shape = *shape;
 	T->s = s;
 	T->n_all = len < NET_SAMPLE_MAX ? len : NET_SAMPLE_MAX;
 	T->n_train = T->n_all - (T->n_all / HOLDOUT_DIV < HOLDOUT_MAX ? T->n_all / HOLDOUT_DIV
 								    : HOLDOUT_MAX);
 	P->h1 = h1;
 	P->h2 = h1 / 2;
-	P->emb_n = (size_t)PF_NET_ROWS * h1;
-	P->n = P->emb_n + h1 + (size_t)P->h2 * h1 + P->h2 + (size_t)256 * P->h2 + 256;
+	P->rank = shape->rank;
+	P->feats = pf_net_feats(shape);
+	P->emb_n = rows * P->rank;
+	P->n = P->emb_n + (size_t)P->rank * h1 + h1 + (size_t)P->h2 * h1 + P->h2 +
+	       (size_t)256 * P->h2 + 256;
 	P->p = alloc_zero(P->n, sizeof(float), &ok);
 	P->g = alloc_zero(P->n, sizeof(float), &ok);
 	P->m = alloc_zero(P->n, sizeof(float), &ok);
 	P->v = alloc_zero(P->n, sizeof(float), &ok);
 	T->word = alloc_zero(T->n_all, sizeof(uint32_t), &ok);
-	B->rows = alloc_zero((size_t)NET_BATCH * PF_NET_FEATS, sizeof(uint32_t), &ok);
+	B->rows = alloc_zero((size_t)NET_BATCH * P->feats, sizeof(uint32_t), &ok);
 	B->byte = alloc_zero(NET_BATCH, 1, &ok);
+	B->bag = alloc_zero((size_t)NET_BATCH * P->rank, sizeof(float), &ok);
+	B->dbag = alloc_zero((size_t)NET_BATCH * P->rank, sizeof(float), &ok);
 	B->h1 = alloc_zero(hb, sizeof(float), &ok);
 	B->dh1 = alloc_zero(hb, sizeof(float), &ok);
 	B->z = alloc_zero(hb / 2, sizeof(float), &ok);
 	B->h2 = alloc_zero(hb / 2, sizeof(float), &ok);
 	B->dh2 = alloc_zero(hb / 2, sizeof(float), &ok);
 	B->dz = alloc_zero(hb / 2, sizeof(float), &ok);
-	B->touched = alloc_zero(PF_NET_ROWS, 1, &ok);
-	B->touched_list = alloc_zero(PF_NET_ROWS, sizeof(uint32_t), &ok);
+	B->touched = alloc_zero(rows, 1, &ok);
+	B->touched_list = alloc_zero(rows, sizeof(uint32_t), &ok);
 	return ok ? 0 : -ENOMEM;
 }
 
@@ -135,16 +147,19 @@ static void trainer_free(struct trainer *T)
 	struct batch *B = &T->B;
 
 	free(T->P.p), free(T->P.g), free(T->P.m), free(T->P.v), free(T->word);
-	free(B->rows), free(B->byte), free(B->h1), free(B->dh1), free(B->z);
+	free(B->rows), free(B->byte), free(B->bag), free(B->dbag), free(B->h1), free(B->dh1);
+	free(B->z);
 	free(B->h2), free(B->dh2), free(B->dz), free(B->touched), free(B->touched_list);
 }
 
 /* Zero embeddings (unused rows compress away), random first-layer biases
- * so that the hidden units differ from the start, Xavier layer 2. */
+ * so that the hidden units differ from the start, Xavier projection and
+ * layer 2. */
 static void params_init(struct trainer *T)
 {
 	struct view V;
 	float a = sqrtf(6.0f / (float)(T->P.h1 + T->P.h2));
+	float ap = sqrtf(6.0f / (float)(T->P.rank + T->P.h1));
 
 	view_of(&T->P, T->P.p, &V);
 	T->rng = SEED;
@@ -152,6 +167,8 @@ static void params_init(struct trainer *T)
 		V.b1[i] = rng_uniform(&T->rng);
 	for (size_t i = 0; i < (size_t)T->P.h2 * T->P.h1; i++)
 		V.w2[i] = 2 * a * rng_uniform(&T->rng);
+	for (size_t i = 0; i < (size_t)T->P.rank * T->P.h1; i++)
+		V.pm[i] = 2 * ap * rng_uniform(&T->rng);
 }
 
 static void words_index(struct trainer *T)
@@ -171,26 +188,34 @@ static void ctx_at(const struct trainer *T, size_t t, struct pf_net_ctx *c)
 	for (size_t d = 8; d >= 1; d--)
 		c->last = c->last << 8 | (t >= d ? T->s[t - d] : 0);
 	c->word = T->word[t];
+	c->pos = (uint32_t)t; /* the sample's pieces start aligned */
 }
 
-/* Embedding bag, tanh, layer 2, tanh over the batch's nb positions. */
+/* Embedding bag, projection, tanh, layer 2, tanh over the batch's nb
+ * positions. */
 static void forward(struct trainer *T, const struct view *V, unsigned nb)
 {
 	struct batch *B = &T->B;
-	unsigned h1 = T->P.h1, h2 = T->P.h2;
+	unsigned h1 = T->P.h1, h2 = T->P.h2, rank = T->P.rank, feats = T->P.feats;
 
+	for (unsigned b = 0; b < nb; b++) {
+		float *s = B->bag + (size_t)b * rank;
+
+		memset(s, 0, rank * sizeof(float));
+		for (unsigned f = 0; f < feats; f++) {
+			const float *e = V->emb + (size_t)B->rows[b * feats + f] * rank;
+
+			for (unsigned k = 0; k < rank; k++)
+				s[k] += e[k];
+		}
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)h1, (int)rank, 1.0f,
+		    B->bag, (int)rank, V->pm, (int)h1, 0.0f, B->h1, (int)h1);
 	for (unsigned b = 0; b < nb; b++) {
 		float *a = B->h1 + (size_t)b * h1;
 
-		memcpy(a, V->b1, h1 * sizeof(float));
-		for (unsigned f = 0; f < PF_NET_FEATS; f++) {
-			const float *e = V->emb + (size_t)B->rows[b * PF_NET_FEATS + f] * h1;
-
-			for (unsigned i = 0; i < h1; i++)
-				a[i] += e[i];
-		}
 		for (unsigned i = 0; i < h1; i++)
-			a[i] = tanhf(a[i]);
+			a[i] = tanhf(a[i] + V->b1[i]);
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)h2, (int)h1, 1.0f,
 		    B->h1, (int)h1, V->w2, (int)h1, 0.0f, B->z, (int)h2);
@@ -251,12 +276,12 @@ static void touch(struct batch *B, uint32_t row)
 	}
 }
 
-/* Back through layer 2 and the embedding bag into G. */
+/* Back through layer 2, the projection and the embedding bag into G. */
 static void backward(struct trainer *T, const struct view *V, const struct view *G,
 		     unsigned nb)
 {
 	struct batch *B = &T->B;
-	unsigned h1 = T->P.h1, h2 = T->P.h2;
+	unsigned h1 = T->P.h1, h2 = T->P.h2, rank = T->P.rank, feats = T->P.feats;
 
 	for (size_t i = 0; i < (size_t)nb * h2; i++) {
 		B->dz[i] = B->dh2[i] * (1 - B->h2[i] * B->h2[i]);
@@ -274,13 +299,21 @@ static void backward(struct trainer *T, const struct view *V, const struct view 
 			da[i] *= 1 - h[i] * h[i];
 			G->b1[i] += da[i];
 		}
-		for (unsigned f = 0; f < PF_NET_FEATS; f++) {
-			uint32_t row = B->rows[b * PF_NET_FEATS + f];
-			float *ge = G->emb + (size_t)row * h1;
+	}
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rank, (int)h1, (int)nb, 1.0f,
+		    B->bag, (int)rank, B->dh1, (int)h1, 0.0f, G->pm, (int)h1);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)rank, (int)h1, 1.0f,
+		    B->dh1, (int)h1, V->pm, (int)h1, 0.0f, B->dbag, (int)rank);
+	for (unsigned b = 0; b < nb; b++) {
+		const float *ds = B->dbag + (size_t)b * rank;
+
+		for (unsigned f = 0; f < feats; f++) {
+			uint32_t row = B->rows[b * feats + f];
+			float *ge = G->emb + (size_t)row * rank;
 
 			touch(B, row);
-			for (unsigned i = 0; i < h1; i++)
-				ge[i] += da[i];
+			for (unsigned k = 0; k < rank; k++)
+				ge[k] += ds[k];
 		}
 	}
 }
@@ -305,9 +338,9 @@ static void step(struct trainer *T, float lr)
 	size_t off = P->emb_n;
 
 	for (size_t k = 0; k < B->n_touched; k++) {
-		size_t at = (size_t)B->touched_list[k] * P->h1;
+		size_t at = (size_t)B->touched_list[k] * P->rank;
 
-		adam(P->p + at, P->g + at, P->m + at, P->v + at, P->h1, lr, EMB_MAX);
+		adam(P->p + at, P->g + at, P->m + at, P->v + at, P->rank, lr, EMB_MAX);
 		B->touched[B->touched_list[k]] = 0;
 	}
 	B->n_touched = 0;
@@ -321,7 +354,7 @@ static void batch_load(struct trainer *T, const size_t *pos, unsigned nb)
 
 	for (unsigned b = 0; b < nb; b++) {
 		ctx_at(T, pos[b], &c);
-		pf_net_rows(&c, T->B.rows + b * PF_NET_FEATS);
+		pf_net_rows(&T->shape, &c, T->B.rows + b * T->P.feats);
 		T->B.byte[b] = T->s[pos[b]];
 	}
 }
@@ -393,18 +426,19 @@ static void quantise_into(const struct trainer *T, uint8_t *out)
 	const struct params *P = &T->P;
 	size_t off[PF_NET_PARTS + 1];
 	int32_t *b1, *b2, *u;
-	int16_t *w2, *v;
+	int16_t *w2, *v, *pm;
 	int8_t *emb;
 	struct view V;
 
 	view_of(P, P->p, &V);
-	pf_net_layout(P->h1, off);
+	pf_net_layout(&T->shape, off);
 	b1 = (int32_t *)(out + off[PF_NET_B1]);
 	b2 = (int32_t *)(out + off[PF_NET_B2]);
 	u = (int32_t *)(out + off[PF_NET_U]);
 	emb = (int8_t *)(out + off[PF_NET_EMB]);
 	w2 = (int16_t *)(out + off[PF_NET_W2]);
 	v = (int16_t *)(out + off[PF_NET_V]);
+	pm = (int16_t *)(out + off[PF_NET_PM]);
 	for (size_t i = 0; i < P->emb_n; i++)
 		emb[i] = (int8_t)quantise(V.emb[i], PF_NET_EMB_SHIFT, 127);
 	for (unsigned i = 0; i < P->h1; i++)
@@ -417,13 +451,15 @@ static void quantise_into(const struct trainer *T, uint8_t *out)
 		v[i] = (int16_t)quantise(V.v[i], PF_NET_W_SHIFT, PF_NET_W_LIMIT);
 	for (unsigned c = 0; c < 256; c++)
 		u[c] = quantise(V.u[c], PF_NET_ONE_SHIFT + PF_NET_W_SHIFT, PF_NET_B_LIMIT);
+	for (size_t i = 0; i < (size_t)P->rank * P->h1; i++)
+		pm[i] = (int16_t)quantise(V.pm[i], PF_NET_W_SHIFT, PF_NET_W_LIMIT);
 }
 
-int pf_net_train(const uint8_t *sample, size_t len, unsigned h1,
+int pf_net_train(const uint8_t *sample, size_t len, const struct pf_net_shape *shape,
 		 const pf_model_train_opts *opts, uint8_t *out)
 {
 	struct trainer T;
-	int rc = trainer_init(&T, sample, len, h1);
+	int rc = trainer_init(&T, sample, len, shape);
 
 	if (rc == 0) {
 		params_init(&T);

@@ -29,18 +29,24 @@
 
 /* ---- stride choice --------------------------------------------------------- */
 
-/* Bits to code byte i knowing only byte i - s, over the first n bytes. */
-static double stride_cost(const uint8_t *s, size_t n, unsigned stride, uint32_t *cnt)
+#define PHASE_COUNTS (2 * 256 * 256)
+
+/* Bits to code byte i knowing only byte i - s (and, with phases 2, whether
+ * i is even), over the first n bytes; cnt has PHASE_COUNTS entries. */
+static double pair_cost(const uint8_t *s, size_t n, unsigned stride, unsigned phases,
+			uint32_t *cnt)
 {
-	uint32_t row[256] = { 0 };
+	uint32_t row[2 * 256] = { 0 };
 	double bits = 0;
 
-	memset(cnt, 0, 256 * 256 * sizeof(*cnt));
+	memset(cnt, 0, PHASE_COUNTS * sizeof(*cnt));
 	for (size_t i = stride; i < n; i++) {
-		cnt[s[i - stride] << 8 | s[i]]++;
-		row[s[i - stride]]++;
+		uint32_t ctx = s[i - stride] * phases + (uint32_t)(i % phases);
+
+		cnt[ctx << 8 | s[i]]++;
+		row[ctx]++;
 	}
-	for (unsigned a = 0; a < 256; a++)
+	for (unsigned a = 0; a < 256 * phases; a++)
 		for (unsigned b = 0; b < 256 && row[a]; b++)
 			if (cnt[a << 8 | b])
 				bits += cnt[a << 8 | b] * log2((double)row[a] / cnt[a << 8 | b]);
@@ -79,13 +85,13 @@ static unsigned stride_choose(const uint8_t *sample, size_t len)
 
 	if (n < 2 * AUTOCORR_LAG_MAX)
 		return best;
-	cnt = malloc(256 * 256 * sizeof(*cnt));
+	cnt = malloc(PHASE_COUNTS * sizeof(*cnt));
 	if (!cnt)
 		return best;
 	cands[n_cands] = autocorr_lag(sample, n);
 	n_cands += cands[n_cands] > 16;
 	for (unsigned i = 0; i < n_cands; i++) {
-		double c = stride_cost(sample, n, cands[i], cnt);
+		double c = pair_cost(sample, n, cands[i], 1, cnt);
 
 		if (c < best_cost - 1e-9) {
 			best_cost = c;
@@ -94,6 +100,24 @@ static unsigned stride_choose(const uint8_t *sample, size_t len)
 	}
 	free(cnt);
 	return best;
+}
+
+/* Whether the sample is made of 16-bit units (token shards, 16-bit PCM):
+ * knowing a byte's phase makes the byte two back predict it better by more
+ * than PHASE_GAIN. Text and source gain under 0.5%, such data 5-12%
+ * (docs/neural.md); a level max network then gets the token features. */
+#define PHASE_GAIN 0.97
+static bool phase_matters(const uint8_t *sample, size_t len)
+{
+	size_t n = len < STRIDE_SCAN ? len : STRIDE_SCAN;
+	uint32_t *cnt;
+	bool matters;
+
+	if (n < 2 * AUTOCORR_LAG_MAX || !(cnt = malloc(PHASE_COUNTS * sizeof(*cnt))))
+		return false;
+	matters = pair_cost(sample, n, 2, 2, cnt) < PHASE_GAIN * pair_cost(sample, n, 2, 1, cnt);
+	free(cnt);
+	return matters;
 }
 
 /* ---- priming ---------------------------------------------------------------- */
@@ -205,15 +229,15 @@ unsigned pf_model_table_bits_for(uint64_t logical)
 static int net_choose(pf_cm *cm, struct pf_net *net, uint8_t **weights, const uint8_t *sample,
 		      size_t len, const pf_model_train_opts *opts)
 {
-	unsigned h1 = cm->cfg.net_h1;
+	struct pf_net_shape shape = pf_net_shape_of(&cm->cfg);
 
-	if (!h1)
+	if (!shape.h1)
 		return 0;
-	*weights = malloc(pf_net_payload_len(h1)); /* malloc: aligned for the int32 parts */
+	*weights = malloc(pf_net_payload_len(&shape)); /* malloc: aligned for the int32 parts */
 	if (!*weights)
 		return -ENOMEM;
-	PF_FORWARD(pf_net_train(sample, len, h1, opts, *weights));
-	pf_net_locate(net, h1, *weights);
+	PF_FORWARD(pf_net_train(sample, len, &shape, opts, *weights));
+	pf_net_locate(net, &shape, *weights);
 	cm->net = net;
 	return 0;
 }
@@ -232,6 +256,7 @@ int pf_model_train(const void *sample, size_t len, const pf_model_train_opts *op
 	PF_FORWARD(opts_check(sample, len, opts, &cfg));
 	pf_cm_tables_init();
 	cfg.stride = stride_choose(sample, len);
+	cfg.net_tokens = cfg.net_h1 && phase_matters(sample, len);
 	rc = pf_cm_reserve(&cm, &cfg, TRAIN_BLOCK);
 	if (rc == 0)
 		rc = dict_choose(&cm, &dict, sample, len, opts);

@@ -78,8 +78,8 @@ has "$OUT" "^$DEF .* text$"
 has "$OUT" "^$MAX .* text$"
 pf_ctl 0 models show "$MAX" "$STORE"
 has "$OUT" '^level: +max$'
-has "$OUT" '^format: +5: '
-has "$OUT" '^network: +width 32$'
+has "$OUT" '^format: +6: '
+has "$OUT" '^network: +width 32, embeddings 16 wide$'
 pf_ctl 0 models show "$DEF" "$STORE"
 has "$OUT" '^level: +default$'
 ! grep -q '^network:' "$OUT" || fail "a default-level model shows a network"

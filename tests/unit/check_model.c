@@ -4,7 +4,7 @@
  * DEFAULT: round trips, cold and primed models, hostile stored bytes and
  * model images, -ENOSPC, the stored slice, determinism across threads, BLAS
  * thread counts and the mixer's AVX2 kernels, and golden vectors. Level max
- * (the network, format 5) has its own program, check_model_max.
+ * (the network, formats 5 and 6) has its own program, check_model_max.
  *
  * Golden vectors: tests/data/golden/model-fast-t12.bin is a FAST model
  * (format 2) trained on gen_sample(); encoding the golden input,
@@ -324,9 +324,11 @@ START_TEST(test_hostile_image)
 	ck_assert_int_eq(pf_model_load(copy, len + 1, &m), -EIO);
 	copy[8] = 1; /* the pre-release version */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -ENOTSUP);
-	copy[8] = 5; /* the network's version on a FAST image */
+	copy[8] = 5; /* the network's versions on a FAST image */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
-	copy[8] = 6; /* a future one */
+	copy[8] = 6;
+	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
+	copy[8] = 7; /* a future one */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -ENOTSUP);
 	plen = len;
 	poisoned = image_edited(img, &plen, poison_mixer_weight, NULL);
@@ -752,11 +754,15 @@ START_TEST(test_shape)
 		const char *path;
 		pf_model_shape want;
 	} images[] = {
-		{ GOLDEN_PATH, { 2, 12, 12, 2, 0, 0 } },
-		{ GOLDEN_DICT_PATH, { 3, 12, 12, 2, DICT_RANDOM, 0 } },
-		{ GOLDEN_WIDE_PATH, { 4, 12, PF_CM_CODE_BITS_FAST, 2, DICT_RANDOM, 0 } },
+		{ GOLDEN_PATH, { 2, 12, 12, 2, 0, 0, 0, false } },
+		{ GOLDEN_DICT_PATH, { 3, 12, 12, 2, DICT_RANDOM, 0, 0, false } },
+		{ GOLDEN_WIDE_PATH, { 4, 12, PF_CM_CODE_BITS_FAST, 2, DICT_RANDOM, 0, 0, false } },
 		{ GOLDEN_MAX_PATH,
-		  { PF_CM_VERSION_NET, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH } },
+		  { PF_CM_VERSION_NET, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 0,
+		    false } },
+		{ GOLDEN_MAX6_PATH,
+		  { PF_CM_VERSION_NET2, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
+		    true } },
 	};
 
 	for (size_t i = 0; i < sizeof(images) / sizeof(*images); i++) {
@@ -773,6 +779,8 @@ START_TEST(test_shape)
 		ck_assert_uint_eq(sh.stride, images[i].want.stride);
 		ck_assert_uint_eq(sh.slice_bytes, images[i].want.slice_bytes);
 		ck_assert_uint_eq(sh.net_width, images[i].want.net_width);
+		ck_assert_uint_eq(sh.net_rank, images[i].want.net_rank);
+		ck_assert_int_eq(sh.net_tokens, images[i].want.net_tokens);
 		pf_model_free(m);
 		free(img);
 	}

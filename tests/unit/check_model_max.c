@@ -39,6 +39,8 @@
 #define GOLDEN_MAX_SAMPLE (16 * 1024) /* of gen_text(), seed 1: a small image */
 #define GOLDEN_MAX_IMAGE 0xfe312a049920b0eaULL /* XXH3 of the committed format 5 image */
 #define GOLDEN_MAX_CODED 0xac4ad0d93d513839ULL /* XXH3 of the golden input coded with it */
+#define GOLDEN_MAX6_IMAGE 0x1cd011583a864a4aULL /* XXH3 of the committed format 6 image */
+#define GOLDEN_MAX6_CODED 0x05931bf720f71fb7ULL /* XXH3 of the golden input coded with it */
 #define MAX_SAMPLE (64 * 1024)
 #define CHILD_ENV "PF_CHECK_MODEL_CODE" /* test_max_env's child: image path */
 
@@ -88,25 +90,56 @@ static uint8_t *small_max_image(size_t *len)
 	uint8_t *img = train_max(10, PF_NET_H1_MIN, sample, 1024, len);
 
 	free(sample);
-	ck_assert_uint_eq(pf_le32(img + 8), PF_CM_VERSION_NET);
+	ck_assert_uint_eq(pf_le32(img + 8), PF_CM_VERSION_NET2);
 	return img;
 }
 
-/* The image says what it is: format 5, level max, the default width; the
- * DEFAULT image beside it has no network. */
+/* The image says what it is: format 6, level max, the default width and
+ * embedding width, no token features for text; the DEFAULT image beside it
+ * has no network. */
 START_TEST(test_max_shape)
 {
 	pf_model_shape sh;
 
 	ck_assert_int_eq(pf_model_get_level(m_max), PF_MODEL_LEVEL_MAX);
 	pf_model_get_shape(m_max, &sh);
-	ck_assert_uint_eq(sh.version, PF_CM_VERSION_NET);
+	ck_assert_uint_eq(sh.version, PF_CM_VERSION_NET2);
 	ck_assert_uint_eq(sh.net_width, PF_NET_H1_DEFAULT);
 	ck_assert_uint_eq(sh.table_bits, 12);
 	ck_assert_uint_eq(pf_le32((const uint8_t *)img_max + 56), PF_NET_H1_DEFAULT);
+	ck_assert_uint_eq(pf_le32((const uint8_t *)img_max + 60), pf_net_rank_for(PF_NET_H1_DEFAULT));
 	pf_model_get_shape(m_max_default, &sh);
 	ck_assert_uint_eq(sh.version, PF_CM_VERSION_WIDE);
 	ck_assert_uint_eq(sh.net_width, 0);
+}
+END_TEST
+
+/* Token ids get the token features (bit 0 of the u16 at 60 + 2), text
+ * does not; the narrowest network's rows are as wide as it is. Both code. */
+START_TEST(test_max_token_features)
+{
+	static const struct {
+		bool tokens;
+		unsigned width;
+	} cases[] = { { true, PF_NET_H1_MIN }, { true, PF_NET_H1_DEFAULT },
+		      { false, PF_NET_H1_MIN } };
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(*cases); k++) {
+		uint8_t *sample = cases[k].tokens ? gen_tokens(MAX_SAMPLE, 3) : gen_text(MAX_SAMPLE, 3);
+		uint8_t *data = cases[k].tokens ? gen_tokens(5000, 4) : gen_text(5000, 4);
+		unsigned rank = pf_net_rank_for(cases[k].width);
+		size_t len;
+		uint8_t *img = train_max(10, cases[k].width, sample, MAX_SAMPLE, &len);
+		pf_model *m;
+
+		ck_assert_uint_eq(pf_le32(img + 60), rank | (uint32_t)cases[k].tokens << 16);
+		ck_assert_int_eq(pf_model_load(img, len, &m), 0);
+		round_trip(m, data, 5000);
+		pf_model_free(m);
+		free(img);
+		free(sample);
+		free(data);
+	}
 }
 END_TEST
 
@@ -269,7 +302,7 @@ END_TEST
 
 /* ---- hostile level max images ---- */
 
-enum net_part { NET_B1, NET_B2, NET_U, NET_W2, NET_V, NET_ALL };
+enum net_part { NET_B1, NET_B2, NET_U, NET_W2, NET_V, NET_PM, NET_ALL };
 
 struct net_poke {
 	enum net_part part;
@@ -293,11 +326,14 @@ static void net_put_bytes(uint8_t *raw, const void *what, size_t bytes, int32_t 
  * weights at their limits, the embeddings (never checked) at their type's. */
 static void net_all_extreme(uint8_t *raw, const struct pf_net *net, int32_t sign)
 {
-	size_t dense = (size_t)net->h2 * net->h1, out = (size_t)256 * net->h2;
-	size_t emb = (size_t)PF_NET_ROWS * net->h1;
+	unsigned h1 = net->shape.h1;
+	size_t dense = (size_t)net->h2 * h1, out = (size_t)256 * net->h2;
+	size_t emb = pf_net_rows_total(&net->shape) * net->shape.rank;
 	int32_t emb_max = (int32_t)((1u << (8 * sizeof(*net->emb) - 1)) - 1);
 
-	for (unsigned i = 0; i < net->h1; i++)
+	for (size_t i = 0; i < (size_t)net->shape.rank * h1; i++)
+		NET_PUT(raw, net->pm + i, sign * PF_NET_W_LIMIT);
+	for (unsigned i = 0; i < h1; i++)
 		NET_PUT(raw, net->b1 + i, sign * PF_NET_B_LIMIT);
 	for (unsigned j = 0; j < net->h2; j++)
 		NET_PUT(raw, net->b2 + j, sign * PF_NET_B_LIMIT);
@@ -316,15 +352,16 @@ static void net_all_extreme(uint8_t *raw, const struct pf_net *net, int32_t sign
 static void net_poke(const uint8_t *hdr, uint8_t *raw, size_t n, void *arg)
 {
 	const struct net_poke *p = arg;
-	unsigned h1 = pf_le32(hdr + 56);
+	struct pf_net_shape shape = { .h1 = pf_le32(hdr + 56), .rank = pf_le16(hdr + 60),
+				      .tokens = pf_le16(hdr + 62) & 1 };
 	struct pf_net net;
 
-	ck_assert_uint_eq(pf_le32(hdr + 8), PF_CM_VERSION_NET);
+	ck_assert_uint_eq(pf_le32(hdr + 8), PF_CM_VERSION_NET2);
 	ck_assert_uint_eq(pf_le32(hdr + 48), 0);
-	pf_net_locate(&net, h1, raw + n - pf_net_payload_len(h1));
+	pf_net_locate(&net, &shape, raw + n - pf_net_payload_len(&shape));
 	switch (p->part) {
 	case NET_B1:
-		NET_PUT(raw, net.b1 + net.h1 - 1, p->value);
+		NET_PUT(raw, net.b1 + shape.h1 - 1, p->value);
 		break;
 	case NET_B2:
 		NET_PUT(raw, net.b2 + net.h2 - 1, p->value);
@@ -333,10 +370,13 @@ static void net_poke(const uint8_t *hdr, uint8_t *raw, size_t n, void *arg)
 		NET_PUT(raw, net.u + 255, p->value);
 		break;
 	case NET_W2:
-		NET_PUT(raw, net.w2 + (size_t)net.h2 * net.h1 - 1, p->value);
+		NET_PUT(raw, net.w2 + (size_t)net.h2 * shape.h1 - 1, p->value);
 		break;
 	case NET_V:
 		NET_PUT(raw, net.v + (size_t)256 * net.h2 - 1, p->value);
+		break;
+	case NET_PM:
+		NET_PUT(raw, net.pm + (size_t)shape.rank * shape.h1 - 1, p->value);
 		break;
 	case NET_ALL:
 		net_all_extreme(raw, &net, p->value);
@@ -369,7 +409,7 @@ START_TEST(test_max_weight_limits)
 		int32_t limit;
 	} parts[] = { { NET_B1, PF_NET_B_LIMIT }, { NET_B2, PF_NET_B_LIMIT },
 		      { NET_U, PF_NET_B_LIMIT },  { NET_W2, PF_NET_W_LIMIT },
-		      { NET_V, PF_NET_W_LIMIT } };
+		      { NET_V, PF_NET_W_LIMIT },  { NET_PM, PF_NET_W_LIMIT } };
 	size_t len;
 	uint8_t *img = small_max_image(&len);
 
@@ -388,22 +428,27 @@ START_TEST(test_max_weight_limits)
 END_TEST
 
 /* Every weight of the narrowest and the widest network at its extreme,
- * either sign: the load-time bounds must keep inference inside int32
- * (UBSan watches), and such a model still codes and decodes. */
+ * either sign, cold or with the token features (all 11 rows in the bag):
+ * the load-time bounds must keep inference inside int32 (UBSan watches),
+ * and such a model still codes and decodes. */
 START_TEST(test_max_extreme_net)
 {
 	unsigned width = _i & 1 ? PF_MODEL_NET_WIDTH_MAX : PF_MODEL_NET_WIDTH_MIN;
-	size_t len;
-	uint8_t *img = train_max(10, width, NULL, 0, &len);
+	size_t len, n = _i & 4 ? 16 * 1024 : 0;
+	uint8_t *sample = n ? gen_tokens(n, 5) : NULL;
+	uint8_t *img = train_max(10, width, sample, n, &len);
 
 	ck_assert_uint_eq(pf_le32(img + 56), width);
+	ck_assert_uint_eq(pf_le16(img + 62), n != 0);
 	poked_load(img, len, (struct net_poke){ NET_ALL, _i & 2 ? -1 : 1 }, 0);
 	free(img);
+	free(sample);
 }
 END_TEST
 
-/* Bad network widths in a format 5 header, a level max image claiming
- * another format or level, a DEFAULT image with a width or format 5: -EIO. */
+/* Bad network widths, embedding widths or features in a format 6 header,
+ * a level max image claiming another format or level, a DEFAULT image with
+ * a width, an embedding width or format 5 or 6: -EIO. */
 START_TEST(test_max_hostile_header)
 {
 	/* the last one is valid, but not this payload's */
@@ -421,6 +466,21 @@ START_TEST(test_max_hostile_header)
 		ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
 		ck_assert_ptr_null(m);
 	}
+	/* the image's own rank is 16 (h1 32); the last two are valid shapes,
+	 * but not this payload's */
+	static const uint32_t bad_shape[] = { 0, 8, 24, 40, PF_NET_H1_MIN + PF_NET_RANK_STEP,
+					      PF_NET_RANK_MAX + PF_NET_RANK_STEP, 0xffff,
+					      16 | 2u << 16, 16 | 0x8000u << 16, 16 | 1u << 16,
+					      PF_NET_H1_MIN };
+
+	for (size_t k = 0; k < sizeof(bad_shape) / sizeof(*bad_shape); k++) {
+		memcpy(copy, img, len);
+		pf_put_le32(copy + 60, bad_shape[k]);
+		ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
+	}
+	memcpy(copy, img, len);
+	pf_put_le32(copy + 8, PF_CM_VERSION_NET);
+	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
 	memcpy(copy, img, len);
 	pf_put_le32(copy + 8, PF_CM_VERSION_WIDE);
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
@@ -433,8 +493,13 @@ START_TEST(test_max_hostile_header)
 		pf_put_le32(copy + 56, width);
 		ck_assert_int_eq(pf_model_load(copy, dlen, &m), -EIO);
 	}
+	for (uint32_t v = PF_CM_VERSION_NET; v <= PF_CM_VERSION_NET2; v++) {
+		memcpy(copy, img_max_default, dlen);
+		pf_put_le32(copy + 8, v);
+		ck_assert_int_eq(pf_model_load(copy, dlen, &m), -EIO);
+	}
 	memcpy(copy, img_max_default, dlen);
-	pf_put_le32(copy + 8, PF_CM_VERSION_NET);
+	pf_put_le32(copy + 60, PF_NET_RANK_STEP);
 	ck_assert_int_eq(pf_model_load(copy, dlen, &m), -EIO);
 	memcpy(copy, img, len); /* the copy itself is good */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), 0);
@@ -509,18 +574,19 @@ END_TEST
 
 /* ---- level max golden vector and BLAS environments ---- */
 
-/* Trains the format 5 golden image, writes it and prints its constants. */
+/* Trains the format 6 golden image (on token ids: every feature), writes
+ * it and prints its constants. */
 static void golden_max_write(void)
 {
 	size_t len;
-	uint8_t *sample = gen_text(GOLDEN_MAX_SAMPLE, 1);
+	uint8_t *sample = gen_tokens(GOLDEN_MAX_SAMPLE, 1);
 	uint8_t *img = train_max(12, GOLDEN_MAX_WIDTH, sample, GOLDEN_MAX_SAMPLE, &len);
-	FILE *f = fopen(GOLDEN_MAX_PATH, "wb");
+	FILE *f = fopen(GOLDEN_MAX6_PATH, "wb");
 
 	ck_assert_ptr_nonnull(f);
 	ck_assert_uint_eq(fwrite(img, 1, len, f), len);
 	fclose(f);
-	printf("GOLDEN_MAX_IMAGE 0x%016llxULL GOLDEN_MAX_CODED 0x%016llxULL\n",
+	printf("GOLDEN_MAX6_IMAGE 0x%016llxULL GOLDEN_MAX6_CODED 0x%016llxULL\n",
 	       (unsigned long long)XXH3_64bits(img, len),
 	       (unsigned long long)golden_both_kernels(img, len));
 	fflush(stdout);
@@ -528,45 +594,64 @@ static void golden_max_write(void)
 	free(sample);
 }
 
-/* The format 5 golden vector: the committed image and what it codes the
- * golden input to, with the detected kernels and the scalar ones. */
+/* The golden vectors: each committed image and what it codes the golden
+ * input to, with the detected kernels and the scalar ones. Format 5 is
+ * frozen (training writes format 6), so it guards that old level max
+ * images still decode as they did. */
 START_TEST(test_golden_max)
 {
-	size_t len;
-	uint8_t *img;
+	static const struct {
+		const char *path;
+		uint32_t version, shape;
+		uint64_t image, coded;
+	} golden[] = {
+		{ GOLDEN_MAX_PATH, PF_CM_VERSION_NET, 0, GOLDEN_MAX_IMAGE, GOLDEN_MAX_CODED },
+		{ GOLDEN_MAX6_PATH, PF_CM_VERSION_NET2, 16 | 1u << 16,
+		  GOLDEN_MAX6_IMAGE, GOLDEN_MAX6_CODED },
+	};
 
 	if (getenv("PF_MODEL_GOLDEN_WRITE"))
 		golden_max_write();
-	img = golden_read(GOLDEN_MAX_PATH, &len);
-	ck_assert_uint_eq(pf_le32(img + 8), PF_CM_VERSION_NET);
-	ck_assert_uint_eq(pf_le32(img + 56), GOLDEN_MAX_WIDTH);
-	ck_assert_uint_eq(XXH3_64bits(img, len), GOLDEN_MAX_IMAGE);
-	ck_assert_uint_eq(golden_both_kernels(img, len), GOLDEN_MAX_CODED);
-	free(img);
+	for (size_t k = 0; k < sizeof(golden) / sizeof(*golden); k++) {
+		size_t len;
+		uint8_t *img = golden_read(golden[k].path, &len);
+
+		ck_assert_uint_eq(pf_le32(img + 8), golden[k].version);
+		ck_assert_uint_eq(pf_le32(img + 56), GOLDEN_MAX_WIDTH);
+		ck_assert_uint_eq(pf_le32(img + 60), golden[k].shape);
+		ck_assert_uint_eq(XXH3_64bits(img, len), golden[k].image);
+		ck_assert_uint_eq(golden_both_kernels(img, len), golden[k].coded);
+		free(img);
+	}
 }
 END_TEST
 
 /* The level max seeds of the fuzz_model corpus, in tests/fuzz/fuzz_model.c's
  * layout: a 3-byte image length, a 2-byte plain length, the image, the
  * stored bytes. Each holds an image of the narrowest network trained on
- * sample_len bytes of text (0: a cold one) and plain_len bytes of other
- * text coded with it, so that the fuzzer starts inside the network's
- * code paths. */
+ * sample_len bytes of text or token ids (0: a cold one) and plain_len bytes
+ * of other text coded with it, so that the fuzzer starts inside the
+ * network's code paths. The format 5 seeds are frozen: training writes
+ * format 6. */
 #define FUZZ_SEED_DIR PF_SRCDIR "/tests/fuzz/corpus/model/"
 #define FUZZ_SEED_TEXT 61 /* gen_text() seed of the coded text */
 
 static const struct fuzz_seed {
 	const char *path;
 	size_t sample_len, plain_len;
+	bool tokens, frozen;
 } max_seeds[] = {
-	{ FUZZ_SEED_DIR "valid-max", 1024, 700 },
-	{ FUZZ_SEED_DIR "valid-max-cold", 0, 300 },
+	{ FUZZ_SEED_DIR "valid-max", 1024, 700, false, true },
+	{ FUZZ_SEED_DIR "valid-max-cold", 0, 300, false, true },
+	{ FUZZ_SEED_DIR "valid-max6", 1024, 700, false, false },
+	{ FUZZ_SEED_DIR "valid-max6-tokens", 16 * 1024, 500, true, false },
 };
 
 static void fuzz_seed_write(const struct fuzz_seed *fs)
 {
 	size_t img_len, cap = 2 * fs->plain_len + 64;
-	uint8_t *sample = gen_text(fs->sample_len, 23), *p = gen_text(fs->plain_len, FUZZ_SEED_TEXT);
+	uint8_t *sample = fs->tokens ? gen_tokens(fs->sample_len, 23) : gen_text(fs->sample_len, 23);
+	uint8_t *p = gen_text(fs->plain_len, FUZZ_SEED_TEXT);
 	uint8_t *img = train_max(10, PF_NET_H1_MIN, fs->sample_len ? sample : NULL,
 				 fs->sample_len, &img_len);
 	uint8_t *out = malloc(cap), head[5];
@@ -606,7 +691,7 @@ START_TEST(test_fuzz_seeds_max)
 		uint8_t *seed, *want = gen_text(fs->plain_len, FUZZ_SEED_TEXT), *back;
 		pf_model *m;
 
-		if (getenv("PF_MODEL_GOLDEN_WRITE"))
+		if (getenv("PF_MODEL_GOLDEN_WRITE") && !fs->frozen)
 			fuzz_seed_write(fs);
 		seed = golden_read(fs->path, &len);
 		ck_assert_uint_gt(len, 5);
@@ -731,13 +816,14 @@ static Suite *model_max_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_unchecked_fixture(tc, max_setup, max_teardown);
 	tcase_add_test(tc, test_max_shape);
+	tcase_add_test(tc, test_max_token_features);
 	tcase_add_loop_test(tc, test_max_roundtrip, 0, 9);
 	tcase_add_test(tc, test_max_vs_default);
 	tcase_add_test(tc, test_max_train_repeatable);
 	tcase_add_test(tc, test_max_train_einval);
 	tcase_add_test(tc, test_max_threads);
 	tcase_add_test(tc, test_max_weight_limits);
-	tcase_add_loop_test(tc, test_max_extreme_net, 0, 4);
+	tcase_add_loop_test(tc, test_max_extreme_net, 0, 8);
 	tcase_add_test(tc, test_max_hostile_header);
 	tcase_add_test(tc, test_max_hostile_image);
 	tcase_add_test(tc, test_golden_max);

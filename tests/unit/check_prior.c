@@ -203,7 +203,7 @@ static void check_learned_roundtrip(prior_model *m, enum prior_choice choice,
 #define MAX_SAMPLE_LEN (96u << 10) /* level max trains ~15x slower */
 
 /* A level max model of a chosen width, trained through the public call,
- * is a format 5 image with that network, and codes a block of text like
+ * is a format 6 image with that network, and codes a block of text like
  * its sample smaller than zstd and back. */
 START_TEST(test_train_max)
 {
@@ -221,7 +221,7 @@ START_TEST(test_train_max)
 	ck_assert_int_eq(pf_codec_model_load(max_img, max_len, &pm), 0);
 	ck_assert_int_eq(pf_codec_model_level(pm), PF_MODEL_LEVEL_MAX);
 	pf_codec_model_shape(pm, &shape);
-	ck_assert_uint_eq(shape.version, 5);
+	ck_assert_uint_eq(shape.version, 6);
 	ck_assert_uint_eq(shape.net_width, 32);
 	pf_codec_model_free(pm);
 

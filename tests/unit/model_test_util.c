@@ -34,6 +34,26 @@ void fill_text(uint8_t *p, size_t len, uint64_t seed)
 	}
 }
 
+/* 16-bit little-endian token ids under 4096 from a walk that mostly
+ * repeats short runs: a token shard in miniature. */
+uint8_t *gen_tokens(size_t len, uint64_t seed)
+{
+	uint8_t *p = malloc(len ? len : 1);
+	uint64_t s = seed | 1;
+	uint32_t tok = 1;
+
+	ck_assert_ptr_nonnull(p);
+	for (size_t i = 0; i < len; i += 2) {
+		uint64_t r = rng_next(&s);
+
+		tok = r % 4 ? (tok * 37 + (uint32_t)(r >> 8) % 8) % 4096 : (uint32_t)(r >> 16) % 64;
+		p[i] = (uint8_t)tok;
+		if (i + 1 < len)
+			p[i + 1] = (uint8_t)(tok >> 8);
+	}
+	return p;
+}
+
 uint8_t *gen_text(size_t len, uint64_t seed)
 {
 	uint8_t *p = malloc(len ? len : 1);

@@ -17,10 +17,14 @@
 
 /* The golden input is gen_text(GOLDEN_LEN, 99). */
 #define GOLDEN_LEN 20000
-/* The format 5 (level max) golden image: check_model_max checks and
- * regenerates it, check_model's test_shape reads its shape too. */
+/* The format 5 (level max) golden image, frozen since format 6 replaced
+ * it in training: check_model_max checks it, check_model's test_shape
+ * reads its shape too. */
 #define GOLDEN_MAX_PATH PF_SRCDIR "/tests/data/golden/model-max-t12.bin"
 #define GOLDEN_MAX_WIDTH 32u /* its network's width */
+/* The format 6 golden image (token features), which check_model_max
+ * checks and regenerates. */
+#define GOLDEN_MAX6_PATH PF_SRCDIR "/tests/data/golden/model-max6-t12.bin"
 /* Rounds of each SIMD-against-scalar comparison. */
 #define SIMD_ROUNDS 20000
 
@@ -29,6 +33,8 @@
 void fill_text(uint8_t *p, size_t len, uint64_t seed);
 /* fill_text() into a new buffer of len bytes (caller frees). */
 uint8_t *gen_text(size_t len, uint64_t seed);
+/* 16-bit token ids, the same for the same seed (caller frees). */
+uint8_t *gen_tokens(size_t len, uint64_t seed);
 
 /* Model images (caller frees) trained on sample; training must succeed. */
 void *train_opts(const pf_model_train_opts *opts, const void *sample, size_t len,
