@@ -72,7 +72,8 @@ static const char train_usage[] =
 	"  -t, --table-bits N  model tables of 2^N slots, 10..20 (default:\n"
 	"                      sized to the data of each kind)\n"
 	"  -w, --net-width N   level max: the network's width, a multiple of\n"
-	"                      32 from 32 to 256 (default 64)\n"
+	"                      32 from 32 to 256 (default 64); its embeddings\n"
+	"                      are a quarter as wide\n"
 	"  -v, --verbose       also show the store layer's log lines\n"
 	"  -h, --help          show this help\n";
 
