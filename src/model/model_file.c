@@ -27,7 +27,7 @@
  *       versions 5 and 6, the network (h2 = h1 / 2; model_net.c):
  *         b1 i32[h1]  b2 i32[h2]  u i32[256]
  *         embeddings i8[rows][h1 (5) or r (6)]  w2 i16[h2][h1]  v i16[256][h2]
- *         version 6: projection i16[r][h1]
+ *         version 6: projection i16[h1][r]
  *         (rows: PF_NET_ROWS, + PF_NET_TOKEN_ROWS with the token features)
  *       versions 3 and 4 with a slice:
  *         slice strengths u16[64]                   (matches into the slice)

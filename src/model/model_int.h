@@ -152,7 +152,7 @@ struct pf_net {
 	const int8_t *emb;   /* [rows][rank, or h1], 1.0 = 2^4 */
 	const int16_t *w2;   /* [h2][h1], 1.0 = 2^10 */
 	const int16_t *v;    /* [256][h2] output weights by node (row 0 unused) */
-	const int16_t *pm;   /* [rank][h1] projection, 1.0 = 2^10; NULL: rank 0 */
+	const int16_t *pm;   /* [h1][rank] projection, 1.0 = 2^10; NULL: rank 0 */
 };
 
 /* What the network's input is computed from, updated after every byte. */

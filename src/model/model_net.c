@@ -212,25 +212,24 @@ static void bag_wide(const struct pf_net *net, const uint32_t *rows, unsigned n,
 	}
 }
 
-/* Format 6: the rows (rank wide) add up to s, and a += s pm: 1.0 = 2^4
- * times 2^10 is 2^14, so the product is shifted down to 2^8 per term (an
- * arithmetic shift of each exact sum: the same on every machine). */
+/* Format 6: the rows (rank wide) add up to s (|s| <= 11 x 2^7, an int16),
+ * and a[i] += pm[i] . s, with the dot product of layer 2: 1.0 = 2^4 times
+ * 2^10 is 2^14, so each exact sum is shifted down to 2^8 (an arithmetic
+ * shift: the same on every machine). */
 static void bag_narrow(const struct pf_net *net, const uint32_t *rows, unsigned n, int32_t *a)
 {
 	unsigned h1 = net->shape.h1, rank = net->shape.rank;
-	int32_t s[PF_NET_RANK_MAX] = { 0 }, z[PF_NET_H1_MAX] = { 0 };
+	int16_t s[PF_NET_RANK_MAX] = { 0 };
 
 	for (unsigned f = 0; f < n; f++) {
 		const int8_t *e = net->emb + (size_t)rows[f] * rank;
 
 		for (unsigned k = 0; k < rank; k++)
-			s[k] += e[k];
+			s[k] = (int16_t)(s[k] + e[k]);
 	}
-	for (unsigned k = 0; k < rank; k++) /* row by row: the inner loop vectorises */
-		for (unsigned i = 0; i < h1; i++)
-			z[i] += s[k] * net->pm[(size_t)k * h1 + i];
 	for (unsigned i = 0; i < h1; i++)
-		a[i] += z[i] >> (PF_NET_EMB_SHIFT + PF_NET_W_SHIFT - PF_NET_ONE_SHIFT);
+		a[i] += DOT(net->pm + (size_t)i * rank, s, rank) >>
+			(PF_NET_EMB_SHIFT + PF_NET_W_SHIFT - PF_NET_ONE_SHIFT);
 }
 
 void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int16_t *h2)

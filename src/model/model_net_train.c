@@ -209,8 +209,8 @@ static void forward(struct trainer *T, const struct view *V, unsigned nb)
 				s[k] += e[k];
 		}
 	}
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)h1, (int)rank, 1.0f,
-		    B->bag, (int)rank, V->pm, (int)h1, 0.0f, B->h1, (int)h1);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)h1, (int)rank, 1.0f,
+		    B->bag, (int)rank, V->pm, (int)rank, 0.0f, B->h1, (int)h1);
 	for (unsigned b = 0; b < nb; b++) {
 		float *a = B->h1 + (size_t)b * h1;
 
@@ -300,10 +300,10 @@ static void backward(struct trainer *T, const struct view *V, const struct view 
 			G->b1[i] += da[i];
 		}
 	}
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rank, (int)h1, (int)nb, 1.0f,
-		    B->bag, (int)rank, B->dh1, (int)h1, 0.0f, G->pm, (int)h1);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)rank, (int)h1, 1.0f,
-		    B->dh1, (int)h1, V->pm, (int)h1, 0.0f, B->dbag, (int)rank);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)h1, (int)rank, (int)nb, 1.0f,
+		    B->dh1, (int)h1, B->bag, (int)rank, 0.0f, G->pm, (int)rank);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)rank, (int)h1, 1.0f,
+		    B->dh1, (int)h1, V->pm, (int)rank, 0.0f, B->dbag, (int)rank);
 	for (unsigned b = 0; b < nb; b++) {
 		const float *ds = B->dbag + (size_t)b * rank;
 
