@@ -132,8 +132,12 @@ static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *cl)
 		return -1;
 	}
 	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)cl->clone_fd);
-	fuse_loop_cfg_set_idle_threads(cfg, cl->max_idle_threads);
-	fuse_loop_cfg_set_max_threads(cfg, cl->max_threads);
+	/* an option not given parses as UINT_MAX, which the setters refuse
+	 * with a warning: keep the config's defaults (no idle limit, 10) */
+	if (cl->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, cl->max_idle_threads);
+	if (cl->max_threads != UINT_MAX)
+		fuse_loop_cfg_set_max_threads(cfg, cl->max_threads);
 	rc = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	return rc;
