@@ -183,12 +183,13 @@ pf_drop_caches() {
 # ---- test data --------------------------------------------------------------
 
 # pf_gen KIND SIZE SEED FILE: deterministic data. KIND is text (compressible,
-# prose-like lines), random, zeros, mixed (64K runs of those three), or zipf
+# prose-like lines), random, zeros, mixed (64K runs of those three), zipf
 # (sentences over a made-up vocabulary with Zipf-distributed words, which the
-# learned codec codes smaller than zstd). SIZE accepts K/M suffixes.
+# learned codec codes smaller than zstd) or tokens (Zipf-distributed 16-bit
+# token ids, little-endian: a token shard). SIZE accepts K/M suffixes.
 pf_gen() {
 	python3 - "$@" <<'EOF' || fail "pf_gen $*"
-import itertools, random, sys
+import array, itertools, random, sys
 kind, size, seed, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 mult = {"K": 1 << 10, "M": 1 << 20}
 size = int(size[:-1]) * mult[size[-1]] if size[-1] in mult else int(size)
@@ -223,7 +224,17 @@ def zipf(n):
         total += len(out[-1])
     return "".join(out).encode()[:n]
 
+def tokens(n):
+    cum = list(itertools.accumulate(1.0 / (i + 1) for i in range(8000)))
+    ids, prev = [], 1
+    while len(ids) * 2 < n:
+        prev = rng.choices(range(8000), cum_weights=cum)[0] if rng.random() < 0.7 else (prev * 7 + 1) % 8000
+        ids.append(prev)
+    return array.array("H", ids).tobytes()[:n]
+
 def chunk(k, n):
+    if k == "tokens":
+        return tokens(n)
     if k == "text":
         return text(n)
     if k == "zipf":
@@ -237,7 +248,7 @@ def chunk(k, n):
 with open(path, "wb") as f:
     left = size
     while left > 0:
-        n = min(left, 65536 if kind == "mixed" else left if kind == "zipf" else 1 << 22)
+        n = min(left, 65536 if kind == "mixed" else left if kind in ("zipf", "tokens") else 1 << 22)
         k = rng.choice(("text", "random", "zeros")) if kind == "mixed" else kind
         f.write(chunk(k, n))
         left -= n

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# t_level_max.sh - priorctl train --level max: option errors, the network's loss curve, models show's level and width, a store keeping a default of each level per kind, and which level new blocks use: import --level, recompress --level DIR, mount -o level=.
+# t_level_max.sh - priorctl train --level max: option errors, the network's loss curve, models show's level, width and token features (token ids get them, text does not), a store keeping a default of each level per kind, and which level new blocks use: import --level, recompress --level DIR, mount -o level=.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 pf_setup
@@ -83,6 +83,19 @@ has "$OUT" '^network: +width 32, embeddings 16 wide$'
 pf_ctl 0 models show "$DEF" "$STORE"
 has "$OUT" '^level: +default$'
 ! grep -q '^network:' "$OUT" || fail "a default-level model shows a network"
+
+check "token ids (16-bit units) train a network with the token features, text one without"
+TOK=$PF_WORK/tokens
+mkdir -p "$TOK" || fail mkdir
+pf_gen tokens 4M 7 "$TOK/shard.bin"
+pf_ctl 0 init "$PF_WORK/tokstore"
+pf_ctl 0 train --from "$TOK" --level max --net-width 32 --sample 1M "$PF_WORK/tokstore"
+TOKID=$(sed -n 's/^  array \+\([0-9a-f]\{16\}\) \+max .*/\1/p' "$OUT")
+[ -n "$TOKID" ] || fail "no max array default: $(cat "$OUT")"
+pf_ctl 0 models show "$TOKID" "$PF_WORK/tokstore"
+has "$OUT" '^network: +width 32, embeddings 16 wide, token features$'
+pf_ctl 0 models show "$MAX" "$STORE"
+! grep -q 'token features' "$OUT" || fail "a text model has the token features"
 
 check "training a level again replaces only that level's default"
 pf_ctl 0 train --from "$SRC" --level max --net-width 32 --sample 1M "$STORE"
