@@ -74,6 +74,11 @@ typedef struct pf_inode {
 	 * mount's commit changes them, and the size is read again. */
 	struct timespec size_ctime;
 	off_t size_stored;
+	/* Read-only mounts: the backing file's ctime just before `file` read
+	 * its committed index, and that of the state whose pages the kernel
+	 * may hold; an open keeps the page cache only while they match (a
+	 * writer on another mount commits behind the kernel's back). */
+	struct timespec file_ctime, page_ctime;
 	bool mtime_pending;   /* (I3) */
 	struct timespec mtime; /* logical mtime while mtime_pending */
 	/* Time of the last write while mtime_pending: until the commit the
@@ -105,6 +110,7 @@ typedef struct pf_handle {
 	pf_inode *inode;  /* pinned by nopen until release; immutable */
 	pf_file *file;    /* == inode->file while this handle lives (I2) */
 	bool writable;    /* opened for writing; immutable */
+	bool keep_cache;  /* the kernel's pages of the file are still this state's */
 	pthread_mutex_t ra_lock; /* guards ra: the kernel reads in parallel */
 	pf_readahead ra;
 } pf_handle;

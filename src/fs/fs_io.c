@@ -56,7 +56,13 @@ int pf_inode_file_get(pf_fs *fs, pf_inode *inode, pf_file **out)
 	pthread_mutex_lock(&inode->lock);
 	if (!inode->file) {
 		pf_file *f = NULL;
+		struct stat st;
 
+		/* before the index is read: a commit in between only costs
+		 * the pages once more */
+		if (fs->read_only)
+			inode->file_ctime = fstat(inode->fd, &st) == 0 ? st.st_ctim
+								  : (struct timespec){ 0 };
 		rc = open_container(fs, inode, &f);
 		inode->file = rc < 0 ? NULL : f;
 	}
@@ -249,6 +255,14 @@ static int do_open(pf_fs *fs, pf_inode *inode, int flags, pf_handle **out)
 	count_handle(inode, 1);
 	h->inode = inode;
 	h->writable = writable;
+	h->keep_cache = true;
+	if (fs->read_only) {
+		pthread_mutex_lock(&inode->lock);
+		h->keep_cache = inode->page_ctime.tv_sec == inode->file_ctime.tv_sec &&
+				inode->page_ctime.tv_nsec == inode->file_ctime.tv_nsec;
+		inode->page_ctime = inode->file_ctime;
+		pthread_mutex_unlock(&inode->lock);
+	}
 	pthread_mutex_init(&h->ra_lock, NULL);
 	/* FUSE_CAP_ATOMIC_O_TRUNC hands O_TRUNC to open instead of setattr.
 	 * Linux truncates on O_RDONLY|O_TRUNC as well (with default_permissions
@@ -266,11 +280,12 @@ static int do_open(pf_fs *fs, pf_inode *inode, int flags, pf_handle **out)
 }
 
 /* Hands a new handle to the kernel. The page cache stays valid across
- * opens (keep_cache): every change goes through this mount. */
+ * opens (keep_cache): every change goes through a read-write mount, and a
+ * read-only one drops it when the file's committed state changed. */
 static void reply_open(fuse_req_t req, pf_handle *h, struct fuse_file_info *fi)
 {
 	fi->fh = (uintptr_t)h;
-	fi->keep_cache = 1;
+	fi->keep_cache = h->keep_cache;
 	/* -ENOENT: the open was interrupted and no release will come. */
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		handle_close(pf_fs_of(req), h);
