@@ -267,23 +267,36 @@ static const char *const choice_names[] = {
 	[PF_CHOICE_LEARNED] = "learned",
 };
 
+/* The index of s in names[0, n), or -EINVAL. */
+static int name_find(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s && names[i] && strcmp(s, names[i]) == 0)
+			return (int)i;
+	return -EINVAL;
+}
+
+/* names[i], or "unknown" past the table. */
+static const char *name_at(const char *const *names, size_t n, unsigned i)
+{
+	return i < n && names[i] ? names[i] : "unknown";
+}
+
+#define NAMES(t) (t), sizeof(t) / sizeof((t)[0])
+
 int pf_codec_choice_parse(const char *s, enum pf_codec_choice *out)
 {
-	for (unsigned i = 0; i < sizeof(choice_names) / sizeof(choice_names[0]);
-	     i++) {
-		if (s && strcmp(s, choice_names[i]) == 0) {
-			*out = (enum pf_codec_choice)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	int i = name_find(NAMES(choice_names), s);
+
+	if (i < 0)
+		return i;
+	*out = (enum pf_codec_choice)i;
+	return 0;
 }
 
 const char *pf_codec_choice_name(enum pf_codec_choice choice)
 {
-	if ((unsigned)choice >= sizeof(choice_names) / sizeof(choice_names[0]))
-		return "unknown";
-	return choice_names[choice];
+	return name_at(NAMES(choice_names), (unsigned)choice);
 }
 
 static const char *const level_names[] = {
@@ -294,18 +307,15 @@ static const char *const level_names[] = {
 
 int pf_codec_level_parse(const char *s, enum pf_model_level *out)
 {
-	for (unsigned i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
-		if (s && strcmp(s, level_names[i]) == 0) {
-			*out = (enum pf_model_level)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	int i = name_find(NAMES(level_names), s);
+
+	if (i < 0)
+		return i;
+	*out = (enum pf_model_level)i;
+	return 0;
 }
 
 const char *pf_codec_level_name(enum pf_model_level level)
 {
-	if ((unsigned)level >= sizeof(level_names) / sizeof(level_names[0]))
-		return "unknown";
-	return level_names[level];
+	return name_at(NAMES(level_names), (unsigned)level);
 }

@@ -39,7 +39,7 @@ static double pair_cost(const uint8_t *s, size_t n, unsigned stride, unsigned ph
 	uint32_t row[2 * 256] = { 0 };
 	double bits = 0;
 
-	memset(cnt, 0, PHASE_COUNTS * sizeof(*cnt));
+	memset(cnt, 0, (size_t)phases * 256 * 256 * sizeof(*cnt));
 	for (size_t i = stride; i < n; i++) {
 		uint32_t ctx = s[i - stride] * phases + (uint32_t)(i % phases);
 
