@@ -77,6 +77,11 @@ typedef struct pf_model_train_opts {
 	/* Level max: the network's first layer width, a multiple of 32 in
 	 * PF_MODEL_NET_WIDTH_MIN..MAX; 0 = the default (64). */
 	unsigned net_width;
+	/* Level max: take the network from this model instead of training
+	 * it again; it must have been trained on the same sample with the
+	 * same width (priorctl's run with a slice reuses the run without).
+	 * NULL = train. */
+	const pf_model *net_from;
 	pf_model_progress_fn progress;
 	void *progress_arg;
 	pf_model_loss_fn loss; /* may be NULL */

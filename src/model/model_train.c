@@ -223,9 +223,10 @@ unsigned pf_model_table_bits_for(uint64_t logical)
 	return bits;
 }
 
-/* Level max: trains the network first, so that the mixer's weights are
+/* Level max: trains the network first (or copies opts->net_from's, which
+ * training this sample would make again), so that the mixer's weights are
  * primed and fitted on what the quantised network really predicts.
- * @return 0, -ENOMEM. */
+ * @return 0, -ENOMEM, -EINVAL (net_from has another shape). */
 static int net_choose(pf_cm *cm, struct pf_net *net, uint8_t **weights, const uint8_t *sample,
 		      size_t len, const pf_model_train_opts *opts)
 {
@@ -236,7 +237,16 @@ static int net_choose(pf_cm *cm, struct pf_net *net, uint8_t **weights, const ui
 	*weights = malloc(pf_net_payload_len(&shape)); /* malloc: aligned for the int32 parts */
 	if (!*weights)
 		return -ENOMEM;
-	PF_FORWARD(pf_net_train(sample, len, &shape, opts, *weights));
+	if (opts->net_from) {
+		const struct pf_net *from = &opts->net_from->net;
+
+		if (from->shape.h1 != shape.h1 || from->shape.rank != shape.rank ||
+		    from->shape.tokens != shape.tokens)
+			return -EINVAL;
+		memcpy(*weights, from->b1, pf_net_payload_len(&shape));
+	} else {
+		PF_FORWARD(pf_net_train(sample, len, &shape, opts, *weights));
+	}
 	pf_net_locate(net, &shape, *weights);
 	cm->net = net;
 	return 0;

@@ -113,9 +113,10 @@ static void train_loss(void *arg, uint64_t step, uint64_t steps,
 	funlockfile(stderr);
 }
 
+/* Trains r's kind; net_from (or NULL) lends level max's network. */
 static int train_kind(const struct pctl_kind_sample *ks,
 		      const struct pctl_train_opts *opts, size_t dict_bytes,
-		      struct kind_result *r)
+		      const pf_model *net_from, struct kind_result *r)
 {
 	char label[48];
 	struct pctl_progress bar;
@@ -123,6 +124,7 @@ static int train_kind(const struct pctl_kind_sample *ks,
 				  .table_bits = opts->table_bits,
 				  .dict_bytes = dict_bytes,
 				  .net_width = opts->net_width,
+				  .net_from = net_from,
 				  .progress = train_progress,
 				  .loss = train_loss,
 				  .loss_arg = label };
@@ -279,17 +281,21 @@ static int contest_old(pf_store *store, const struct pctl_kind_sample *ks,
 
 /* Trains the kind again with a slice of its sample stored in the model for
  * the match model (docs/model.md) and keeps whichever model saves more on
- * the held-out pieces, the slice's bytes counted. Small kinds skip it. */
+ * the held-out pieces, the slice's bytes counted. Small kinds skip it.
+ * The network (level max) is the same sample's, so r's is reused. */
 static int try_slice(const struct pctl_kind_sample *ks,
 		     const struct pctl_train_opts *opts, struct kind_result *r)
 {
 	struct kind_result s = { .kind = r->kind };
 	uint64_t n = ks->logical / SLICE_PER_LOGICAL;
+	pf_model *first;
 	int rc;
 
 	if (n < SLICE_MIN)
 		return 0;
-	rc = train_kind(ks, opts, n < SLICE_MAX ? (size_t)n : SLICE_MAX, &s);
+	PF_FORWARD(pf_codec_model_load(r->image, r->image_len, &first));
+	rc = train_kind(ks, opts, n < SLICE_MAX ? (size_t)n : SLICE_MAX, first, &s);
+	pf_codec_model_free(first);
 	if (rc == 0)
 		rc = evaluate_kind(ks, &s);
 	if (rc < 0 || s.saving <= r->saving) {
@@ -316,7 +322,7 @@ static int run_kind(pf_store *store, const struct pctl_kind_sample *ks,
 		r->skipped = "sample under 1M";
 		return 0;
 	}
-	PF_FORWARD(train_kind(ks, opts, 0, r));
+	PF_FORWARD(train_kind(ks, opts, 0, NULL, r));
 	PF_FORWARD(evaluate_kind(ks, r));
 	PF_FORWARD(try_slice(ks, opts, r));
 	if (old)

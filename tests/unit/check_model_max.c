@@ -264,6 +264,44 @@ START_TEST(test_max_train_repeatable)
 }
 END_TEST
 
+/* A run that takes its network from another model of the same sample
+ * (net_from) makes the image a run that trains it makes, without training
+ * (no loss curve); a lender of another shape, or with no network, is
+ * refused. */
+START_TEST(test_max_net_from)
+{
+	size_t len = 16 * 1024, la, lb, lc;
+	uint8_t *sample = gen_text(len, 5), *a, *b, *c;
+	struct loss_curve curve = { 0 };
+	pf_model_train_opts opts = { .level = PF_MODEL_LEVEL_MAX, .table_bits = 10,
+				     .net_width = PF_NET_H1_MIN, .loss = loss_record,
+				     .loss_arg = &curve };
+	pf_model *lender;
+	void *none;
+
+	a = train_opts(&opts, sample, len, &la);
+	ck_assert_int_eq(pf_model_load(a, la, &lender), 0);
+	opts.dict_bytes = 4096;
+	b = train_opts(&opts, sample, len, &lb);
+	curve.n = 0;
+	opts.net_from = lender;
+	c = train_opts(&opts, sample, len, &lc);
+	ck_assert_uint_eq(curve.n, 0);
+	ck_assert_uint_eq(lb, lc);
+	ck_assert_int_eq(memcmp(b, c, lb), 0);
+	opts.net_width = PF_NET_H1_MIN + PF_NET_H1_STEP;
+	ck_assert_int_eq(pf_model_train(sample, len, &opts, &none, &lc), -EINVAL);
+	opts.net_width = 0;
+	opts.net_from = m_max_default;
+	ck_assert_int_eq(pf_model_train(sample, len, &opts, &none, &lc), -EINVAL);
+	pf_model_free(lender);
+	free(a);
+	free(b);
+	free(c);
+	free(sample);
+}
+END_TEST
+
 /* A width that is no multiple of PF_NET_H1_STEP in PF_NET_H1_MIN..MAX is
  * refused at level max; below it the width is ignored and the image has
  * none. */
@@ -820,6 +858,7 @@ static Suite *model_max_suite(void)
 	tcase_add_loop_test(tc, test_max_roundtrip, 0, 9);
 	tcase_add_test(tc, test_max_vs_default);
 	tcase_add_test(tc, test_max_train_repeatable);
+	tcase_add_test(tc, test_max_net_from);
 	tcase_add_test(tc, test_max_train_einval);
 	tcase_add_test(tc, test_max_threads);
 	tcase_add_test(tc, test_max_weight_limits);
