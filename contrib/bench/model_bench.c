@@ -18,7 +18,8 @@
  * model (pf_model_train_opts.dict_bytes; 0, the default, for none).
  * MODEL_BENCH_SAMPLE=BYTES trains on the first BYTES (at most half the
  * file) instead of the first 10%. MODEL_BENCH_NET=H1 sets level max's
- * network width; its loss curve goes to stderr.
+ * network width; its loss curve goes to stderr. MODEL_BENCH_CONTEXT=1 gives
+ * it the context features (pf_model_train_opts.net_context).
  * Prints one line: file, sample bytes, model bytes, coded bytes, bits/byte
  * (model, zstd -19), train/encode/decode MB/s (CPU time, best of 3 runs per
  * block), block start cost.
@@ -410,6 +411,7 @@ int main(int argc, char **argv)
 	else if (argc > 3 && !strcmp(argv[3], "max"))
 		opts.level = PF_MODEL_LEVEL_MAX;
 	opts.net_width = getenv("MODEL_BENCH_NET") ? (unsigned)atoi(getenv("MODEL_BENCH_NET")) : 0;
+	opts.net_context = getenv("MODEL_BENCH_CONTEXT") != NULL;
 	opts.loss = loss_print;
 	opts.table_bits = argc > 4 ? (unsigned)atoi(argv[4]) : 0;
 	opts.dict_bytes = argc > 5 ? strtoull(argv[5], NULL, 10) : 0;

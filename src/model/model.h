@@ -82,6 +82,10 @@ typedef struct pf_model_train_opts {
 	 * same width (priorctl's run with a slice reuses the run without).
 	 * NULL = train. */
 	const pf_model *net_from;
+	/* Level max: the network also reads the previous three bytes, the
+	 * previous word and the column (format 6's context features): a
+	 * larger model that pays on text (docs/neural.md). */
+	bool net_context;
 	pf_model_progress_fn progress;
 	void *progress_arg;
 	pf_model_loss_fn loss; /* may be NULL */
@@ -116,6 +120,7 @@ typedef struct pf_model_shape {
 	unsigned net_width;   /* the network's first layer; 0: none */
 	unsigned net_rank;    /* its embeddings' width (format 6); 0: net_width */
 	bool net_tokens;      /* it has the token features (format 6) */
+	bool net_context;     /* it has the context features (format 6) */
 } pf_model_shape;
 void pf_model_get_shape(const pf_model *model, pf_model_shape *shape);
 

@@ -14,7 +14,8 @@
  *      multiple of 32; else 0)
  *   60 u16 embedding width r (version 6: 16..min(h1, 64), a multiple of 16;
  *      else 0)   62 u16 network features (version 6: bit 0, the token
- *      features for data in 16-bit units; else 0)
+ *      features for data in 16-bit units; bit 1, the context features;
+ *      else 0)
  *   then the payload as zstd frames (the slice part in a frame of its own),
  *   which must decompress to exactly:
  *         bucket tags     u16[(n_ctx << table_bits) / 16]
@@ -28,7 +29,8 @@
  *         b1 i32[h1]  b2 i32[h2]  u i32[256]
  *         embeddings i8[rows][h1 (5) or r (6)]  w2 i16[h2][h1]  v i16[256][h2]
  *         version 6: projection i16[h1][r]
- *         (rows: PF_NET_ROWS, + PF_NET_TOKEN_ROWS with the token features)
+ *         (rows: PF_NET_ROWS, + PF_NET_CONTEXT_ROWS with the context
+ *         features, + PF_NET_TOKEN_ROWS with the token features)
  *       versions 3 and 4 with a slice:
  *         slice strengths u16[64]                   (matches into the slice)
  *         slice           u8[slice bytes]           (training data)
@@ -286,6 +288,12 @@ static int payload_expand(pf_model *m, uint32_t dict_len)
 	return 0;
 }
 
+static uint32_t features_of(const struct pf_cm_cfg *cfg)
+{
+	return (cfg->net_tokens ? PF_NET_FEATURE_TOKENS : 0) |
+	       (cfg->net_context ? PF_NET_FEATURE_CONTEXT : 0);
+}
+
 static void header_write(const struct pf_cm_cfg *cfg, size_t raw, uint32_t dict_len,
 			 uint8_t *h)
 {
@@ -293,7 +301,7 @@ static void header_write(const struct pf_cm_cfg *cfg, size_t raw, uint32_t dict_
 				    cfg->n_ctx,   cfg->n_in,      cfg->stride,
 				    cfg->lr,      cfg->apm2_bits, PF_CM_W_ROWS,
 				    (uint32_t)raw, dict_len,      cfg->code_bits,
-				    cfg->net_h1,  cfg->net_rank | (uint32_t)cfg->net_tokens << 16 };
+				    cfg->net_h1,  cfg->net_rank | features_of(cfg) << 16 };
 
 	memset(h, 0, PF_CM_HEADER_LEN);
 	memcpy(h, image_magic, sizeof(image_magic));
@@ -368,11 +376,13 @@ static int header_level(const uint8_t *h, uint32_t version, struct pf_cm_cfg *wa
 	    pf_cm_cfg_for_level((enum pf_model_level)level, pf_le32(h + 16), net_h1, want) < 0)
 		return PF_CORRUPT("model image level, table_bits or network width");
 	if (net2 ? rank < PF_NET_RANK_STEP || rank > PF_NET_RANK_MAX || rank > net_h1 ||
-			   rank % PF_NET_RANK_STEP || features > 1
+			   rank % PF_NET_RANK_STEP ||
+			   features & ~(PF_NET_FEATURE_TOKENS | PF_NET_FEATURE_CONTEXT)
 		 : rank || features)
 		return PF_CORRUPT("model image network shape");
 	want->net_rank = rank;
-	want->net_tokens = features & 1;
+	want->net_tokens = features & PF_NET_FEATURE_TOKENS;
+	want->net_context = features & PF_NET_FEATURE_CONTEXT;
 	if (pf_le32(h + 20) != want->n_ctx || pf_le32(h + 24) != want->n_in ||
 	    pf_le32(h + 36) != want->apm2_bits || pf_le32(h + 40) != PF_CM_W_ROWS)
 		return PF_CORRUPT("model image table counts");
@@ -499,5 +509,6 @@ void pf_model_get_shape(const pf_model *model, pf_model_shape *shape)
 				   .slice_bytes = model->dict.len,
 				   .net_width = model->cfg.net_h1,
 				   .net_rank = model->cfg.net_rank,
-				   .net_tokens = model->cfg.net_tokens };
+				   .net_tokens = model->cfg.net_tokens,
+				   .net_context = model->cfg.net_context };
 }

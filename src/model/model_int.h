@@ -82,8 +82,10 @@ enum pf_cm_ctx {
 #define PF_CM_DEFAULT_CTX 11
 
 /* The neural predictor (level max, model_net.c): an embedding bag over the
- * previous bytes, their pair and the current word (and, for token shards,
- * the phase and the previous one and two 16-bit tokens), two tanh layers,
+ * previous bytes, their pair and the current word (with the context
+ * features also the previous three bytes, the previous word and the
+ * column; for token shards also the phase and the previous one and two
+ * 16-bit tokens), two tanh layers,
  * and a logit per node of the byte's bit tree. Activations are fixed point
  * with PF_NET_ONE = 1.0; the bounds keep every sum inside int32 for any
  * image. */
@@ -91,11 +93,18 @@ enum pf_cm_ctx {
 #define PF_NET_PAIR_BITS 12 /* hash of the previous two bytes */
 #define PF_NET_WORD_BITS 11 /* hash of the word so far */
 #define PF_NET_TOKEN_BITS 12 /* hashes of the previous one and two tokens */
+#define PF_NET_ORDER3_BITS 12 /* context features: hash of the previous three bytes */
+#define PF_NET_COLUMN_MAX 31u /* context features: columns past it share a row */
 #define PF_NET_FEATS (PF_NET_BYTES + 2)
+#define PF_NET_CONTEXT_FEATS 3 /* previous three bytes, previous word, column */
 #define PF_NET_TOKEN_FEATS 3 /* phase, previous token, previous two */
-#define PF_NET_FEATS_MAX (PF_NET_FEATS + PF_NET_TOKEN_FEATS)
+#define PF_NET_FEATS_MAX (PF_NET_FEATS + PF_NET_CONTEXT_FEATS + PF_NET_TOKEN_FEATS)
 #define PF_NET_ROWS (PF_NET_BYTES * 256 + (1u << PF_NET_PAIR_BITS) + (1u << PF_NET_WORD_BITS))
+#define PF_NET_CONTEXT_ROWS \
+	((1u << PF_NET_ORDER3_BITS) + (1u << PF_NET_WORD_BITS) + 2 * (PF_NET_COLUMN_MAX + 1))
 #define PF_NET_TOKEN_ROWS (2 + (2u << PF_NET_TOKEN_BITS))
+#define PF_NET_FEATURE_TOKENS 1u  /* format 6's feature bits (header offset 62) */
+#define PF_NET_FEATURE_CONTEXT 2u
 #define PF_NET_H1_MIN PF_MODEL_NET_WIDTH_MIN
 #define PF_NET_H1_MAX PF_MODEL_NET_WIDTH_MAX /* h2 = h1 / 2 */
 #define PF_NET_H1_STEP PF_MODEL_NET_WIDTH_STEP /* h2: a multiple of 16 lanes */
@@ -114,6 +123,7 @@ struct pf_cm_cfg {
 	unsigned net_h1;  /* level max: the network's first layer width; else 0 */
 	unsigned net_rank; /* format 6: the embeddings' width; else 0 (h1 wide) */
 	bool net_tokens;   /* format 6: the network has the token features */
+	bool net_context;  /* format 6: and the context features */
 	enum pf_model_level level;
 	unsigned table_bits; /* the primed tables' size, and the coding tables' here */
 	unsigned code_bits;  /* the most a block widens its coding tables to */
@@ -140,6 +150,7 @@ struct pf_net_shape {
 	unsigned h1;
 	unsigned rank;	 /* embedding width, projected to h1 by pm; 0: none */
 	bool tokens;	 /* the token features (format 6, data in 16-bit units) */
+	bool context;	 /* the context features (format 6) */
 };
 
 /* The network's quantised weights (little-endian, as in the payload). */
@@ -159,7 +170,10 @@ struct pf_net {
 struct pf_net_ctx {
 	uint64_t last; /* the previous 8 bytes, the latest in the low byte */
 	uint32_t word; /* hash of the word so far, 0 between words */
+	uint32_t prev_word; /* hash of the last word that ended */
 	uint32_t pos;  /* bytes since the block's start: the token phase */
+	uint8_t column; /* bytes since the line's start, at most PF_NET_COLUMN_MAX */
+	bool lead;      /* only blanks since the line's start */
 };
 
 /* The primed state: the tables and APMs expanded at load, the match

@@ -4,8 +4,10 @@
  *
  * After each byte the network reads an embedding bag (one row per feature:
  * each of the previous PF_NET_BYTES bytes, a hash of the previous two, a
- * hash of the word so far; for token shards also the phase and hashes of
- * the previous one and two aligned 16-bit tokens), applies tanh, a dense
+ * hash of the word so far; with the context features also a hash of the
+ * previous three bytes, one of the previous word, and the column; for
+ * token shards also the phase and hashes of the previous one and two
+ * aligned 16-bit tokens), applies tanh, a dense
  * layer and tanh again; the result h2 gives, for each node of the byte's
  * bit tree (the partial byte c0), one logit that enters the CM mixer as an
  * input. The network is frozen: the mixer learns per block how far to
@@ -30,6 +32,7 @@ struct pf_net_shape pf_net_shape_of(const struct pf_cm_cfg *cfg)
 		.h1 = cfg->net_h1,
 		.rank = cfg->net_rank,
 		.tokens = cfg->net_tokens,
+		.context = cfg->net_context,
 	};
 }
 
@@ -43,12 +46,14 @@ unsigned pf_net_rank_for(unsigned h1)
 
 unsigned pf_net_feats(const struct pf_net_shape *shape)
 {
-	return PF_NET_FEATS + (shape->tokens ? PF_NET_TOKEN_FEATS : 0);
+	return PF_NET_FEATS + (shape->context ? PF_NET_CONTEXT_FEATS : 0) +
+	       (shape->tokens ? PF_NET_TOKEN_FEATS : 0);
 }
 
 size_t pf_net_rows_total(const struct pf_net_shape *shape)
 {
-	return PF_NET_ROWS + (shape->tokens ? PF_NET_TOKEN_ROWS : 0);
+	return PF_NET_ROWS + (shape->context ? PF_NET_CONTEXT_ROWS : 0) +
+	       (shape->tokens ? PF_NET_TOKEN_ROWS : 0);
 }
 
 void pf_net_layout(const struct pf_net_shape *shape, size_t off[PF_NET_PARTS + 1])
@@ -106,7 +111,11 @@ static bool within16(const int16_t *p, size_t n, int32_t limit)
 }
 
 /* |sum| for layer 2: h1 * 2^13 * 2^8 + 2^24 < 2^30 with h1 <= 256; for
- * the projection: rank * (11 * 2^7) * 2^13 <= 2^30 with rank <= 64. */
+ * the projection: rank * (14 * 2^7) * 2^13 <= 2^30 with rank <= 64 and at
+ * most PF_NET_FEATS_MAX = 14 rows in the bag. */
+_Static_assert((int64_t)PF_NET_RANK_MAX * PF_NET_FEATS_MAX * 128 * PF_NET_W_LIMIT <= (1 << 30),
+	       "the projection's sum must stay inside int32");
+
 int pf_net_check(const struct pf_net *net)
 {
 	unsigned h1 = net->shape.h1;
@@ -124,7 +133,33 @@ void pf_net_ctx_push(struct pf_net_ctx *c, uint32_t byte)
 {
 	c->last = c->last << 8 | byte;
 	c->pos++;
-	c->word = pf_cm_is_word_byte(byte) ? pf_cm_word_hash(c->word, byte) : 0;
+	if (pf_cm_is_word_byte(byte)) {
+		c->word = pf_cm_word_hash(c->word, byte);
+	} else if (c->word) {
+		c->prev_word = c->word;
+		c->word = 0;
+	}
+	if (byte == '\n') {
+		c->column = 0;
+		c->lead = true;
+	} else {
+		c->column += c->column < PF_NET_COLUMN_MAX;
+		c->lead = c->lead && (byte == ' ' || byte == '\t');
+	}
+}
+
+/* Context features: the previous three bytes, the previous word, and the
+ * column with whether the line is blank so far (indentation). */
+static void context_rows(const struct pf_net_ctx *c, uint32_t base, uint32_t rows[3])
+{
+	uint32_t order3 = (uint32_t)(c->last & 0xffffff) * 0x2545F491U;
+	uint32_t prev = (c->prev_word + 1) * 0x9E3779B1U;
+
+	rows[0] = base + (order3 >> (32 - PF_NET_ORDER3_BITS));
+	base += 1u << PF_NET_ORDER3_BITS;
+	rows[1] = base + (prev >> (32 - PF_NET_WORD_BITS));
+	base += 1u << PF_NET_WORD_BITS;
+	rows[2] = base + c->column * 2u + c->lead;
 }
 
 /* Token shards (little-endian 16-bit tokens): the phase in the token, and
@@ -148,14 +183,20 @@ void pf_net_rows(const struct pf_net_shape *shape, const struct pf_net_ctx *c,
 {
 	uint32_t pair = (uint32_t)(c->last & 0xffff) * 0x9E3779B1U;
 	uint32_t word = (c->word + 1) * 0x85EBCA77U;
+	uint32_t base = PF_NET_ROWS, n = PF_NET_FEATS;
 
 	for (unsigned d = 0; d < PF_NET_BYTES; d++)
 		rows[d] = d * 256 + (uint32_t)(c->last >> (8 * d) & 255);
 	rows[PF_NET_BYTES] = PF_NET_BYTES * 256 + (pair >> (32 - PF_NET_PAIR_BITS));
 	rows[PF_NET_BYTES + 1] = PF_NET_BYTES * 256 + (1u << PF_NET_PAIR_BITS) +
 				 (word >> (32 - PF_NET_WORD_BITS));
+	if (shape->context) {
+		context_rows(c, base, rows + n);
+		base += PF_NET_CONTEXT_ROWS;
+		n += PF_NET_CONTEXT_FEATS;
+	}
 	if (shape->tokens)
-		token_rows(c, PF_NET_ROWS, rows + PF_NET_FEATS);
+		token_rows(c, base, rows + n);
 }
 
 /* tanh of a (1.0 = 2^8), 1.0 = 2^8: 2 squash(2a) - 1 on the coder's curve. */
@@ -212,7 +253,7 @@ static void bag_wide(const struct pf_net *net, const uint32_t *rows, unsigned n,
 	}
 }
 
-/* Format 6: the rows (rank wide) add up to s (|s| <= 11 x 2^7, an int16),
+/* Format 6: the rows (rank wide) add up to s (|s| <= 14 x 2^7, an int16),
  * and a[i] += pm[i] . s, with the dot product of layer 2: 1.0 = 2^4 times
  * 2^10 is 2^14, so each exact sum is shifted down to 2^8 (an arithmetic
  * shift: the same on every machine). */

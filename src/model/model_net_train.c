@@ -72,7 +72,9 @@ struct batch {
 struct trainer {
 	struct pf_net_shape shape;
 	const uint8_t *s;
-	uint32_t *word; /* the word hash before each position */
+	/* the context state before each position that `last` cannot rebuild */
+	uint32_t *word, *prev_word;
+	uint8_t *line; /* column << 1 | lead */
 	size_t n_train, n_all;
 	struct params P;
 	struct batch B;
@@ -127,6 +129,10 @@ static int trainer_init(struct trainer *T, const uint8_t *s, size_t len,
 	P->m = alloc_zero(P->n, sizeof(float), &ok);
 	P->v = alloc_zero(P->n, sizeof(float), &ok);
 	T->word = alloc_zero(T->n_all, sizeof(uint32_t), &ok);
+	if (shape->context) {
+		T->prev_word = alloc_zero(T->n_all, sizeof(uint32_t), &ok);
+		T->line = alloc_zero(T->n_all, 1, &ok);
+	}
 	B->rows = alloc_zero((size_t)NET_BATCH * P->feats, sizeof(uint32_t), &ok);
 	B->byte = alloc_zero(NET_BATCH, 1, &ok);
 	B->bag = alloc_zero((size_t)NET_BATCH * P->rank, sizeof(float), &ok);
@@ -146,7 +152,8 @@ static void trainer_free(struct trainer *T)
 {
 	struct batch *B = &T->B;
 
-	free(T->P.p), free(T->P.g), free(T->P.m), free(T->P.v), free(T->word);
+	free(T->P.p), free(T->P.g), free(T->P.m), free(T->P.v);
+	free(T->word), free(T->prev_word), free(T->line);
 	free(B->rows), free(B->byte), free(B->bag), free(B->dbag), free(B->h1), free(B->dh1);
 	free(B->z);
 	free(B->h2), free(B->dh2), free(B->dz), free(B->touched), free(B->touched_list);
@@ -171,12 +178,16 @@ static void params_init(struct trainer *T)
 		V.pm[i] = 2 * ap * rng_uniform(&T->rng);
 }
 
-static void words_index(struct trainer *T)
+static void state_index(struct trainer *T)
 {
 	struct pf_net_ctx c = { 0 };
 
 	for (size_t t = 0; t < T->n_all; t++) {
 		T->word[t] = c.word;
+		if (T->shape.context) {
+			T->prev_word[t] = c.prev_word;
+			T->line[t] = (uint8_t)(c.column << 1 | c.lead);
+		}
 		pf_net_ctx_push(&c, T->s[t]);
 	}
 }
@@ -188,6 +199,11 @@ static void ctx_at(const struct trainer *T, size_t t, struct pf_net_ctx *c)
 	for (size_t d = 8; d >= 1; d--)
 		c->last = c->last << 8 | (t >= d ? T->s[t - d] : 0);
 	c->word = T->word[t];
+	if (T->shape.context) {
+		c->prev_word = T->prev_word[t];
+		c->column = T->line[t] >> 1;
+		c->lead = T->line[t] & 1;
+	}
 	c->pos = (uint32_t)t; /* the sample's pieces start aligned */
 }
 
@@ -464,7 +480,7 @@ int pf_net_train(const uint8_t *sample, size_t len, const struct pf_net_shape *s
 	if (rc == 0) {
 		params_init(&T);
 		if (T.n_train) {
-			words_index(&T);
+			state_index(&T);
 			train_loop(&T, opts);
 		}
 		quantise_into(&T, out);

@@ -113,18 +113,25 @@ static void train_loss(void *arg, uint64_t step, uint64_t steps,
 	funlockfile(stderr);
 }
 
-/* Trains r's kind; net_from (or NULL) lends level max's network. */
+/* What one training run of a kind adds to the plain model. */
+struct variant {
+	size_t dict_bytes;	 /* a slice of the sample for the match model */
+	bool context;		 /* level max: the network's context features */
+	const pf_model *net_from; /* level max: lends its network, or NULL */
+};
+
 static int train_kind(const struct pctl_kind_sample *ks,
-		      const struct pctl_train_opts *opts, size_t dict_bytes,
-		      const pf_model *net_from, struct kind_result *r)
+		      const struct pctl_train_opts *opts, const struct variant *v,
+		      struct kind_result *r)
 {
-	char label[48];
+	char label[80];
 	struct pctl_progress bar;
 	pf_model_train_opts o = { .level = opts->level,
 				  .table_bits = opts->table_bits,
-				  .dict_bytes = dict_bytes,
+				  .dict_bytes = v->dict_bytes,
 				  .net_width = opts->net_width,
-				  .net_from = net_from,
+				  .net_from = v->net_from,
+				  .net_context = v->context,
 				  .progress = train_progress,
 				  .loss = train_loss,
 				  .loss_arg = label };
@@ -132,8 +139,9 @@ static int train_kind(const struct pctl_kind_sample *ks,
 
 	if (!o.table_bits)
 		o.table_bits = pf_model_table_bits_for(ks->logical);
-	snprintf(label, sizeof(label), "training %s%s", pctl_kind_name(r->kind),
-		 dict_bytes ? " with a slice" : "");
+	snprintf(label, sizeof(label), "training %s%s%s", pctl_kind_name(r->kind),
+		 v->context ? " with context features" : "",
+		 v->dict_bytes ? " with a slice" : "");
 	pctl_progress_start(&bar, label, ks->train_len);
 	o.progress_arg = &bar;
 	rc = pf_codec_model_train(ks->train, ks->train_len, &o, &r->image,
@@ -279,23 +287,14 @@ static int contest_old(pf_store *store, const struct pctl_kind_sample *ks,
 #define SLICE_MIN (64u << 10)
 #define SLICE_MAX (1u << 20)
 
-/* Trains the kind again with a slice of its sample stored in the model for
- * the match model (docs/model.md) and keeps whichever model saves more on
- * the held-out pieces, the slice's bytes counted. Small kinds skip it.
- * The network (level max) is the same sample's, so r's is reused. */
-static int try_slice(const struct pctl_kind_sample *ks,
-		     const struct pctl_train_opts *opts, struct kind_result *r)
+/* Trains the kind's variant v and keeps it in r when it saves more on the
+ * held-out pieces than r does, model bytes counted. */
+static int try_variant(const struct pctl_kind_sample *ks, const struct pctl_train_opts *opts,
+		       const struct variant *v, struct kind_result *r)
 {
 	struct kind_result s = { .kind = r->kind };
-	uint64_t n = ks->logical / SLICE_PER_LOGICAL;
-	pf_model *first;
-	int rc;
+	int rc = train_kind(ks, opts, v, &s);
 
-	if (n < SLICE_MIN)
-		return 0;
-	PF_FORWARD(pf_codec_model_load(r->image, r->image_len, &first));
-	rc = train_kind(ks, opts, n < SLICE_MAX ? (size_t)n : SLICE_MAX, first, &s);
-	pf_codec_model_free(first);
 	if (rc == 0)
 		rc = evaluate_kind(ks, &s);
 	if (rc < 0 || s.saving <= r->saving) {
@@ -305,6 +304,29 @@ static int try_slice(const struct pctl_kind_sample *ks,
 	free(r->image);
 	*r = s;
 	return 0;
+}
+
+/* Trains the kind again with a slice of its sample stored in the model for
+ * the match model (docs/model.md); small kinds skip it. The network (level
+ * max) and its features are the same sample's, so r's are reused. */
+static int try_slice(const struct pctl_kind_sample *ks,
+		     const struct pctl_train_opts *opts, struct kind_result *r)
+{
+	uint64_t n = ks->logical / SLICE_PER_LOGICAL;
+	struct variant v = { .dict_bytes = n < SLICE_MAX ? (size_t)n : SLICE_MAX };
+	pf_model_shape shape;
+	pf_model *first;
+	int rc;
+
+	if (n < SLICE_MIN)
+		return 0;
+	PF_FORWARD(pf_codec_model_load(r->image, r->image_len, &first));
+	pf_codec_model_shape(first, &shape);
+	v.context = shape.net_context;
+	v.net_from = first;
+	rc = try_variant(ks, opts, &v, r);
+	pf_codec_model_free(first);
+	return rc;
 }
 
 /* Trains and measures one kind; a kind without enough data is skipped. */
@@ -322,8 +344,10 @@ static int run_kind(pf_store *store, const struct pctl_kind_sample *ks,
 		r->skipped = "sample under 1M";
 		return 0;
 	}
-	PF_FORWARD(train_kind(ks, opts, 0, NULL, r));
+	PF_FORWARD(train_kind(ks, opts, &(struct variant){ 0 }, r));
 	PF_FORWARD(evaluate_kind(ks, r));
+	if (opts->level == PF_MODEL_LEVEL_MAX)
+		PF_FORWARD(try_variant(ks, opts, &(struct variant){ .context = true }, r));
 	PF_FORWARD(try_slice(ks, opts, r));
 	if (old)
 		PF_FORWARD(contest_old(store, ks, old, r));

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# t_level_max.sh - priorctl train --level max: option errors, the network's loss curve, models show's level, width and token features (token ids get them, text does not), a store keeping a default of each level per kind, and which level new blocks use: import --level, recompress --level DIR, mount -o level=.
+# t_level_max.sh - priorctl train --level max: option errors, the network's loss curve, models show's level, width and features (token ids get the token features, text does not; the context features are tried), a store keeping a default of each level per kind, and which level new blocks use: import --level, recompress --level DIR, mount -o level=.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 pf_setup
@@ -52,9 +52,10 @@ has "$OUT" '^text .* yes$'
 DEF=$(default_ids default)
 [ -n "$DEF" ] || fail "no default-level text default: $(cat "$OUT")"
 
-check "level max: the loss curve is printed, and falls"
+check "level max: the loss curve is printed, and falls; the context features are tried"
 pf_ctl 0 train --from "$SRC" --level max --net-width 32 --sample 1M "$STORE"
 has "$OUT" '^training text: network step [0-9]+/[0-9]+: train [0-9.]+, held-out [0-9.]+ bits/byte$'
+has "$OUT" '^training text with context features: network step [0-9]+/[0-9]+: '
 python3 - "$OUT" <<'EOF' || fail "loss curve: $(grep 'network step' "$OUT")"
 import re, sys
 pts = [m.groups() for m in re.finditer(
@@ -79,7 +80,7 @@ has "$OUT" "^$MAX .* text$"
 pf_ctl 0 models show "$MAX" "$STORE"
 has "$OUT" '^level: +max$'
 has "$OUT" '^format: +6: '
-has "$OUT" '^network: +width 32, embeddings 16 wide$'
+has "$OUT" '^network: +width 32, embeddings 16 wide(, context features)?$'
 pf_ctl 0 models show "$DEF" "$STORE"
 has "$OUT" '^level: +default$'
 ! grep -q '^network:' "$OUT" || fail "a default-level model shows a network"
@@ -93,7 +94,7 @@ pf_ctl 0 train --from "$TOK" --level max --net-width 32 --sample 1M "$PF_WORK/to
 TOKID=$(sed -n 's/^  array \+\([0-9a-f]\{16\}\) \+max .*/\1/p' "$OUT")
 [ -n "$TOKID" ] || fail "no max array default: $(cat "$OUT")"
 pf_ctl 0 models show "$TOKID" "$PF_WORK/tokstore"
-has "$OUT" '^network: +width 32, embeddings 16 wide, token features$'
+has "$OUT" '^network: +width 32, embeddings 16 wide(, context features)?, token features$'
 pf_ctl 0 models show "$MAX" "$STORE"
 ! grep -q 'token features' "$OUT" || fail "a text model has the token features"
 

@@ -14,9 +14,10 @@
  * float BLAS and may round differently on another CPU; coding may not. After
  * a deliberate format change, run this program with PF_MODEL_GOLDEN_WRITE=1
  * (`PF_MODEL_GOLDEN_WRITE=1 tests/unit/check_model_max` in the build
- * directory): it rewrites model-max-t12.bin and the fuzz_model seeds
- * tests/fuzz/corpus/model/valid-max and valid-max-cold, and prints
- * GOLDEN_MAX_IMAGE and GOLDEN_MAX_CODED to update below. check_model's
+ * directory): it rewrites model-max6c-t12.bin (the format 6 image with
+ * the context features; the older ones are frozen) and the fuzz_model
+ * seeds of format 6, and prints GOLDEN_MAX6C_IMAGE and GOLDEN_MAX6C_CODED
+ * to update below. check_model's
  * test_shape reads the image's shape too.
  *
  * Child mode: with CHILD_ENV set, the program codes the golden input with
@@ -41,19 +42,28 @@
 #define GOLDEN_MAX_CODED 0xac4ad0d93d513839ULL /* XXH3 of the golden input coded with it */
 #define GOLDEN_MAX6_IMAGE 0x13fa1140eac71228ULL /* XXH3 of the committed format 6 image */
 #define GOLDEN_MAX6_CODED 0xac9cbb4616b6f4d1ULL /* XXH3 of the golden input coded with it */
+#define GOLDEN_MAX6C_IMAGE 0x641bdcaa736f426dULL /* the format 6 image with the context features */
+#define GOLDEN_MAX6C_CODED 0x3fd28165e238c9e6ULL
 #define MAX_SAMPLE (64 * 1024)
 #define CHILD_ENV "PF_CHECK_MODEL_CODE" /* test_max_env's child: image path */
 
 /* ---- training and the fixture: one level max model and one DEFAULT --- */
 
-/* Level max with a network of `width` (0: the default). */
+/* Level max with a network of `width` (0: the default), with or without
+ * the context features. */
+static void *train_max_with(unsigned bits, unsigned width, bool context, const void *sample,
+			    size_t len, size_t *img_len)
+{
+	pf_model_train_opts opts = { .level = PF_MODEL_LEVEL_MAX, .table_bits = bits,
+				     .net_width = width, .net_context = context };
+
+	return train_opts(&opts, sample, len, img_len);
+}
+
 static void *train_max(unsigned bits, unsigned width, const void *sample, size_t len,
 		       size_t *img_len)
 {
-	pf_model_train_opts opts = { .level = PF_MODEL_LEVEL_MAX, .table_bits = bits,
-				     .net_width = width };
-
-	return train_opts(&opts, sample, len, img_len);
+	return train_max_with(bits, width, false, sample, len, img_len);
 }
 
 static void *img_max, *img_max_default;
@@ -115,25 +125,34 @@ START_TEST(test_max_shape)
 END_TEST
 
 /* Token ids get the token features (bit 0 of the u16 at 60 + 2), text
- * does not; the narrowest network's rows are as wide as it is. Both code. */
+ * does not; the context features (bit 1) come when asked for, with or
+ * without them. The narrowest network's rows are as wide as it is. All
+ * code. */
 START_TEST(test_max_token_features)
 {
 	static const struct {
-		bool tokens;
+		bool tokens, context;
 		unsigned width;
-	} cases[] = { { true, PF_NET_H1_MIN }, { true, PF_NET_H1_DEFAULT },
-		      { false, PF_NET_H1_MIN } };
+	} cases[] = { { true, false, PF_NET_H1_MIN }, { true, false, PF_NET_H1_DEFAULT },
+		      { false, false, PF_NET_H1_MIN }, { false, true, PF_NET_H1_DEFAULT },
+		      { true, true, PF_NET_H1_MIN } };
 
 	for (size_t k = 0; k < sizeof(cases) / sizeof(*cases); k++) {
 		uint8_t *sample = cases[k].tokens ? gen_tokens(MAX_SAMPLE, 3) : gen_text(MAX_SAMPLE, 3);
 		uint8_t *data = cases[k].tokens ? gen_tokens(5000, 4) : gen_text(5000, 4);
 		unsigned rank = pf_net_rank_for(cases[k].width);
+		uint32_t features = (cases[k].tokens ? PF_NET_FEATURE_TOKENS : 0) |
+				    (cases[k].context ? PF_NET_FEATURE_CONTEXT : 0);
 		size_t len;
-		uint8_t *img = train_max(10, cases[k].width, sample, MAX_SAMPLE, &len);
+		uint8_t *img = train_max_with(10, cases[k].width, cases[k].context, sample,
+					      MAX_SAMPLE, &len);
+		pf_model_shape sh;
 		pf_model *m;
 
-		ck_assert_uint_eq(pf_le32(img + 60), rank | (uint32_t)cases[k].tokens << 16);
+		ck_assert_uint_eq(pf_le32(img + 60), rank | features << 16);
 		ck_assert_int_eq(pf_model_load(img, len, &m), 0);
+		pf_model_get_shape(m, &sh);
+		ck_assert(sh.net_tokens == cases[k].tokens && sh.net_context == cases[k].context);
 		round_trip(m, data, 5000);
 		pf_model_free(m);
 		free(img);
@@ -466,18 +485,21 @@ START_TEST(test_max_weight_limits)
 END_TEST
 
 /* Every weight of the narrowest and the widest network at its extreme,
- * either sign, cold or with the token features (all 11 rows in the bag):
+ * either sign, cold or with the token features, with or without the
+ * context features (with both, all PF_NET_FEATS_MAX rows are in the bag):
  * the load-time bounds must keep inference inside int32 (UBSan watches),
  * and such a model still codes and decodes. */
 START_TEST(test_max_extreme_net)
 {
 	unsigned width = _i & 1 ? PF_MODEL_NET_WIDTH_MAX : PF_MODEL_NET_WIDTH_MIN;
 	size_t len, n = _i & 4 ? 16 * 1024 : 0;
+	bool context = _i & 8;
 	uint8_t *sample = n ? gen_tokens(n, 5) : NULL;
-	uint8_t *img = train_max(10, width, sample, n, &len);
+	uint8_t *img = train_max_with(10, width, context, sample, n, &len);
 
 	ck_assert_uint_eq(pf_le32(img + 56), width);
-	ck_assert_uint_eq(pf_le16(img + 62), n != 0);
+	ck_assert_uint_eq(pf_le16(img + 62), (n ? PF_NET_FEATURE_TOKENS : 0) |
+						     (context ? PF_NET_FEATURE_CONTEXT : 0));
 	poked_load(img, len, (struct net_poke){ NET_ALL, _i & 2 ? -1 : 1 }, 0);
 	free(img);
 	free(sample);
@@ -504,12 +526,12 @@ START_TEST(test_max_hostile_header)
 		ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
 		ck_assert_ptr_null(m);
 	}
-	/* the image's own rank is 16 (h1 32); the last two are valid shapes,
-	 * but not this payload's */
+	/* the image's own rank is 16 (h1 32), no features; the last four are
+	 * valid shapes, but not this payload's */
 	static const uint32_t bad_shape[] = { 0, 8, 24, 40, PF_NET_H1_MIN + PF_NET_RANK_STEP,
 					      PF_NET_RANK_MAX + PF_NET_RANK_STEP, 0xffff,
-					      16 | 2u << 16, 16 | 0x8000u << 16, 16 | 1u << 16,
-					      PF_NET_H1_MIN };
+					      16 | 4u << 16, 16 | 0x8000u << 16, 16 | 1u << 16,
+					      16 | 2u << 16, 16 | 3u << 16, PF_NET_H1_MIN };
 
 	for (size_t k = 0; k < sizeof(bad_shape) / sizeof(*bad_shape); k++) {
 		memcpy(copy, img, len);
@@ -612,19 +634,20 @@ END_TEST
 
 /* ---- level max golden vector and BLAS environments ---- */
 
-/* Trains the format 6 golden image (on token ids: every feature), writes
- * it and prints its constants. */
+/* Trains the format 6 golden image with the context features (on token
+ * ids: every feature), writes it and prints its constants. The one
+ * without them (GOLDEN_MAX6_PATH) is frozen. */
 static void golden_max_write(void)
 {
 	size_t len;
 	uint8_t *sample = gen_tokens(GOLDEN_MAX_SAMPLE, 1);
-	uint8_t *img = train_max(12, GOLDEN_MAX_WIDTH, sample, GOLDEN_MAX_SAMPLE, &len);
-	FILE *f = fopen(GOLDEN_MAX6_PATH, "wb");
+	uint8_t *img = train_max_with(12, GOLDEN_MAX_WIDTH, true, sample, GOLDEN_MAX_SAMPLE, &len);
+	FILE *f = fopen(GOLDEN_MAX6C_PATH, "wb");
 
 	ck_assert_ptr_nonnull(f);
 	ck_assert_uint_eq(fwrite(img, 1, len, f), len);
 	fclose(f);
-	printf("GOLDEN_MAX6_IMAGE 0x%016llxULL GOLDEN_MAX6_CODED 0x%016llxULL\n",
+	printf("GOLDEN_MAX6C_IMAGE 0x%016llxULL GOLDEN_MAX6C_CODED 0x%016llxULL\n",
 	       (unsigned long long)XXH3_64bits(img, len),
 	       (unsigned long long)golden_both_kernels(img, len));
 	fflush(stdout);
@@ -633,8 +656,9 @@ static void golden_max_write(void)
 }
 
 /* The golden vectors: each committed image and what it codes the golden
- * input to, with the detected kernels and the scalar ones. Format 5 is
- * frozen (training writes format 6), so it guards that old level max
+ * input to, with the detected kernels and the scalar ones. Format 5 and
+ * format 6 without the context features are frozen (training writes
+ * format 6, with them when asked), so they guard that older level max
  * images still decode as they did. */
 START_TEST(test_golden_max)
 {
@@ -646,6 +670,8 @@ START_TEST(test_golden_max)
 		{ GOLDEN_MAX_PATH, PF_CM_VERSION_NET, 0, GOLDEN_MAX_IMAGE, GOLDEN_MAX_CODED },
 		{ GOLDEN_MAX6_PATH, PF_CM_VERSION_NET2, 16 | 1u << 16,
 		  GOLDEN_MAX6_IMAGE, GOLDEN_MAX6_CODED },
+		{ GOLDEN_MAX6C_PATH, PF_CM_VERSION_NET2, 16 | 3u << 16,
+		  GOLDEN_MAX6C_IMAGE, GOLDEN_MAX6C_CODED },
 	};
 
 	if (getenv("PF_MODEL_GOLDEN_WRITE"))
@@ -677,12 +703,13 @@ END_TEST
 static const struct fuzz_seed {
 	const char *path;
 	size_t sample_len, plain_len;
-	bool tokens, frozen;
+	bool tokens, context, frozen;
 } max_seeds[] = {
-	{ FUZZ_SEED_DIR "valid-max", 1024, 700, false, true },
-	{ FUZZ_SEED_DIR "valid-max-cold", 0, 300, false, true },
-	{ FUZZ_SEED_DIR "valid-max6", 1024, 700, false, false },
-	{ FUZZ_SEED_DIR "valid-max6-tokens", 16 * 1024, 500, true, false },
+	{ FUZZ_SEED_DIR "valid-max", 1024, 700, false, false, true },
+	{ FUZZ_SEED_DIR "valid-max-cold", 0, 300, false, false, true },
+	{ FUZZ_SEED_DIR "valid-max6", 1024, 700, false, false, false },
+	{ FUZZ_SEED_DIR "valid-max6-tokens", 16 * 1024, 500, true, false, false },
+	{ FUZZ_SEED_DIR "valid-max6-context", 16 * 1024, 500, true, true, false },
 };
 
 static void fuzz_seed_write(const struct fuzz_seed *fs)
@@ -690,8 +717,8 @@ static void fuzz_seed_write(const struct fuzz_seed *fs)
 	size_t img_len, cap = 2 * fs->plain_len + 64;
 	uint8_t *sample = fs->tokens ? gen_tokens(fs->sample_len, 23) : gen_text(fs->sample_len, 23);
 	uint8_t *p = gen_text(fs->plain_len, FUZZ_SEED_TEXT);
-	uint8_t *img = train_max(10, PF_NET_H1_MIN, fs->sample_len ? sample : NULL,
-				 fs->sample_len, &img_len);
+	uint8_t *img = train_max_with(10, PF_NET_H1_MIN, fs->context,
+				      fs->sample_len ? sample : NULL, fs->sample_len, &img_len);
 	uint8_t *out = malloc(cap), head[5];
 	FILE *f = fopen(fs->path, "wb");
 	pf_model *m;
@@ -862,7 +889,7 @@ static Suite *model_max_suite(void)
 	tcase_add_test(tc, test_max_train_einval);
 	tcase_add_test(tc, test_max_threads);
 	tcase_add_test(tc, test_max_weight_limits);
-	tcase_add_loop_test(tc, test_max_extreme_net, 0, 8);
+	tcase_add_loop_test(tc, test_max_extreme_net, 0, 16);
 	tcase_add_test(tc, test_max_hostile_header);
 	tcase_add_test(tc, test_max_hostile_image);
 	tcase_add_test(tc, test_golden_max);

@@ -22,9 +22,11 @@
  * reads its shape too. */
 #define GOLDEN_MAX_PATH PF_SRCDIR "/tests/data/golden/model-max-t12.bin"
 #define GOLDEN_MAX_WIDTH 32u /* its network's width */
-/* The format 6 golden image (token features), which check_model_max
- * checks and regenerates. */
+/* The format 6 golden images: with the token features (frozen), and
+ * with the token and context features, which check_model_max checks and
+ * regenerates. */
 #define GOLDEN_MAX6_PATH PF_SRCDIR "/tests/data/golden/model-max6-t12.bin"
+#define GOLDEN_MAX6C_PATH PF_SRCDIR "/tests/data/golden/model-max6c-t12.bin"
 /* Rounds of each SIMD-against-scalar comparison. */
 #define SIMD_ROUNDS 20000
 
