@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define PRIOR_VERSION_MAJOR 0
-#define PRIOR_VERSION_MINOR 3
+#define PRIOR_VERSION_MINOR 4
 #define PRIOR_VERSION_PATCH 0
 #define PRIOR_VERSION_NUMBER                                                   \
 	(PRIOR_VERSION_MAJOR * 10000 + PRIOR_VERSION_MINOR * 100 +             \
@@ -175,6 +175,11 @@ enum prior_model_level {
 #define PRIOR_NET_WIDTH_MIN 32u
 #define PRIOR_NET_WIDTH_MAX 256u
 #define PRIOR_NET_WIDTH_STEP 32u
+/* since 0.4, prior_train_opts.net_features: the network also reads the
+ * previous three bytes, the previous word and the column (a bigger model;
+ * on prose it pays, on source code and token shards of tens of megabytes
+ * it costs more than it saves: train with and without, and compare). */
+#define PRIOR_NET_CONTEXT 1u
 
 /* Training progress: done of total sample bytes. Called on the training
  * thread. */
@@ -192,7 +197,8 @@ typedef struct prior_train_opts {
 				     * PRIOR_NET_WIDTH_STEP in
 				     * PRIOR_NET_WIDTH_MIN..MAX; 0 = the
 				     * default (64) */
-	uint32_t reserved32;        /* must be zero */
+	uint32_t net_features;      /* since 0.4, level MAX only: PRIOR_NET_*
+				     * flags; 0 = none (was reserved) */
 	uint64_t reserved[3];       /* must be zero: room for later options
 				     * without changing the struct's size */
 } prior_train_opts;
@@ -206,8 +212,9 @@ typedef struct prior_train_opts {
  * proportional to len; level MAX also runs OpenBLAS, which may use threads
  * of its own).
  * @return PRIOR_OK; PRIOR_ERROR_BAD_ARGUMENT (bad options: an unknown level,
- *         table_bits or net_width out of range, net_width set for a level
- *         other than MAX, reserved fields not zero; NULL pointers, sample
+ *         table_bits or net_width out of range, net_width or net_features
+ *         set for a level other than MAX, unknown net_features, reserved
+ *         fields not zero; NULL pointers, sample
  *         too large); PRIOR_ERROR_NO_MEMORY.
  */
 PRIOR_API enum prior_error prior_model_train(const void *sample, size_t len,

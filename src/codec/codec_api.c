@@ -258,7 +258,8 @@ _Static_assert(PRIOR_NET_WIDTH_MIN == PF_MODEL_NET_WIDTH_MIN &&
 		       PRIOR_NET_WIDTH_MAX == PF_MODEL_NET_WIDTH_MAX &&
 		       PRIOR_NET_WIDTH_STEP == PF_MODEL_NET_WIDTH_STEP,
 	       "public network widths are the model layer's");
-/* net_width took words of `reserved`: 0.2 callers keep the 0.2 layout. */
+/* net_width and net_features took words of `reserved`: 0.2 callers keep
+ * the 0.2 layout. */
 _Static_assert(sizeof(prior_train_opts) == 2 * sizeof(unsigned) +
 						   2 * sizeof(void *) +
 						   4 * sizeof(uint64_t),
@@ -268,24 +269,25 @@ _Static_assert(sizeof(prior_train_opts) == 2 * sizeof(unsigned) +
  * silently ignore a caller who sets them. */
 static bool reserved_zero(const prior_train_opts *opts)
 {
-	if (opts->reserved32)
-		return false;
 	for (size_t i = 0; i < sizeof(opts->reserved) / sizeof(opts->reserved[0]); i++)
 		if (opts->reserved[i])
 			return false;
 	return true;
 }
 
-/* The level is known, net_width is 0 unless the level is MAX (the model
- * layer ignores it elsewhere; it checks the width's range and step itself)
- * and the reserved words are zero. */
+/* The level is known, net_width and net_features are 0 unless the level
+ * is MAX (the model layer ignores them elsewhere; it checks the width's
+ * range and step itself), net_features has no unknown flag, and the
+ * reserved words are zero. */
 static bool train_opts_valid(const prior_train_opts *opts)
 {
 	if (opts->level != PRIOR_MODEL_LEVEL_FAST &&
 	    opts->level != PRIOR_MODEL_LEVEL_DEFAULT &&
 	    opts->level != PRIOR_MODEL_LEVEL_MAX)
 		return false;
-	if (opts->net_width && opts->level != PRIOR_MODEL_LEVEL_MAX)
+	if ((opts->net_width || opts->net_features) && opts->level != PRIOR_MODEL_LEVEL_MAX)
+		return false;
+	if (opts->net_features & ~PRIOR_NET_CONTEXT)
 		return false;
 	return reserved_zero(opts);
 }
@@ -307,6 +309,7 @@ PRIOR_API enum prior_error prior_model_train(const void *sample, size_t len,
 		o = (pf_model_train_opts){ .level = (enum pf_model_level)opts->level,
 					   .table_bits = opts->table_bits,
 					   .net_width = opts->net_width,
+					   .net_context = opts->net_features & PRIOR_NET_CONTEXT,
 					   .progress = opts->progress,
 					   .progress_arg = opts->progress_arg };
 	}

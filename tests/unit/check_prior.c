@@ -150,8 +150,9 @@ START_TEST(test_train_bad_args)
 }
 END_TEST
 
-/* Bad widths, a width at a level without a network, and the reserved word
- * net_width was cut from are refused before any training. */
+/* Bad widths, a width or network features at a level without a network,
+ * an unknown feature flag and a reserved word set are refused before any
+ * training. */
 START_TEST(test_train_bad_net_width)
 {
 	static const uint32_t bad[] = { 8, 16, 48, 100, 288, 1u << 31 };
@@ -168,7 +169,15 @@ START_TEST(test_train_bad_net_width)
 	opts = (prior_train_opts){ .level = PRIOR_MODEL_LEVEL_DEFAULT, .net_width = 32 };
 	ck_assert_int_eq(prior_model_train("ab", 2, &opts, &out, &len),
 			 PRIOR_ERROR_BAD_ARGUMENT);
-	opts = (prior_train_opts){ .level = PRIOR_MODEL_LEVEL_MAX, .reserved32 = 1 };
+	opts = (prior_train_opts){ .level = PRIOR_MODEL_LEVEL_DEFAULT,
+				   .net_features = PRIOR_NET_CONTEXT };
+	ck_assert_int_eq(prior_model_train("ab", 2, &opts, &out, &len),
+			 PRIOR_ERROR_BAD_ARGUMENT);
+	opts = (prior_train_opts){ .level = PRIOR_MODEL_LEVEL_MAX,
+				   .net_features = PRIOR_NET_CONTEXT << 1 };
+	ck_assert_int_eq(prior_model_train("ab", 2, &opts, &out, &len),
+			 PRIOR_ERROR_BAD_ARGUMENT);
+	opts = (prior_train_opts){ .level = PRIOR_MODEL_LEVEL_MAX, .reserved = { 0, 0, 1 } };
 	ck_assert_int_eq(prior_model_train("ab", 2, &opts, &out, &len),
 			 PRIOR_ERROR_BAD_ARGUMENT);
 }
@@ -202,13 +211,13 @@ static void check_learned_roundtrip(prior_model *m, enum prior_choice choice,
 
 #define MAX_SAMPLE_LEN (96u << 10) /* level max trains ~15x slower */
 
-/* A level max model of a chosen width, trained through the public call,
- * is a format 6 image with that network, and codes a block of text like
- * its sample smaller than zstd and back. */
+/* A level max model of a chosen width, trained through the public call
+ * (_i: with the context features), is a format 6 image with that network,
+ * and codes a block of text like its sample smaller than zstd and back. */
 START_TEST(test_train_max)
 {
 	prior_train_opts opts = { .level = PRIOR_MODEL_LEVEL_MAX, .table_bits = 12,
-				  .net_width = 32 };
+				  .net_width = 32, .net_features = _i ? PRIOR_NET_CONTEXT : 0 };
 	uint8_t *sample = gen_text(MAX_SAMPLE_LEN, 5), *plain = gen_text(BLOCK_LEN, 6);
 	pf_model_shape shape;
 	prior_model *m;
@@ -223,6 +232,7 @@ START_TEST(test_train_max)
 	pf_codec_model_shape(pm, &shape);
 	ck_assert_uint_eq(shape.version, 6);
 	ck_assert_uint_eq(shape.net_width, 32);
+	ck_assert_int_eq(shape.net_context, _i);
 	pf_codec_model_free(pm);
 
 	m = load_ok(max_img, max_len);
@@ -585,7 +595,7 @@ static Suite *prior_suite(void)
 
 	tc = tcase_create("max");
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_train_max);
+	tcase_add_loop_test(tc, test_train_max, 0, 2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("roundtrip");
