@@ -209,8 +209,9 @@ typedef struct prior_train_opts {
  * prior_free()) of *image_len bytes, ready for prior_model_load() or to be
  * written to a file. opts NULL means the DEFAULT level and table size.
  * Blocks the calling thread for the whole training (CPU-bound, roughly
- * proportional to len; level MAX also runs OpenBLAS, which may use threads
- * of its own).
+ * proportional to len). Training's OpenBLAS calls run on the calling
+ * thread: it sets OpenBLAS to one thread while it trains and puts the
+ * caller's setting back.
  * @return PRIOR_OK; PRIOR_ERROR_BAD_ARGUMENT (bad options: an unknown level,
  *         table_bits or net_width out of range, net_width or net_features
  *         set for a level other than MAX, unknown net_features, reserved

@@ -12,6 +12,7 @@
  * block's own bytes. Float math (stride scoring, the batch fit) never reaches
  * coding: only its quantised result is stored.
  */
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,8 +253,8 @@ static int net_choose(pf_cm *cm, struct pf_net *net, uint8_t **weights, const ui
 	return 0;
 }
 
-int pf_model_train(const void *sample, size_t len, const pf_model_train_opts *opts,
-		   void **image, size_t *image_len)
+static int train(const void *sample, size_t len, const pf_model_train_opts *opts,
+		 void **image, size_t *image_len)
 {
 	struct pf_cm_fit_samples fit;
 	struct pf_cm_dict dict = { 0 };
@@ -292,5 +293,22 @@ out_cm:
 	pf_cm_release(&cm);
 	pf_cm_dict_free(&dict);
 	free(net_weights);
+	return rc;
+}
+
+/* Training's BLAS work is small products (the network's batches of 256
+ * rows, the mixer fit's 8 to 32 columns): threads hand them off at a cost
+ * larger than they save, and where another job holds a core, OpenBLAS's
+ * waiting threads made `priorctl train --level max` 2-5x slower in wall
+ * time (docs/neural.md). So training runs BLAS on the calling thread, which
+ * also makes its result the same for any OPENBLAS_NUM_THREADS. */
+int pf_model_train(const void *sample, size_t len, const pf_model_train_opts *opts,
+		   void **image, size_t *image_len)
+{
+	int threads = openblas_get_num_threads(), rc;
+
+	openblas_set_num_threads(1);
+	rc = train(sample, len, opts, image, image_len);
+	openblas_set_num_threads(threads);
 	return rc;
 }
