@@ -127,12 +127,7 @@ void pf_cm_release(pf_cm *cm)
 /* Words, lines, CSV fields and JSON keys/nesting, after byte c. */
 static void text_update(pf_cm *cm, uint32_t c)
 {
-	if (pf_cm_is_word_byte(c)) {
-		cm->word = pf_cm_word_hash(cm->word, c);
-	} else if (cm->word) {
-		cm->word_prev = cm->word;
-		cm->word = 0;
-	}
+	pf_cm_word_push(&cm->word, &cm->word_prev, c);
 	if (c == '\n') {
 		cm->line_prev = cm->line_start;
 		cm->line_start = cm->pos;

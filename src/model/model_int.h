@@ -293,6 +293,18 @@ static inline uint32_t pf_cm_word_hash(uint32_t word, uint32_t c)
 	return (word ^ (c >= 'A' && c <= 'Z' ? c | 32 : c)) * 0x01000193U + 1;
 }
 
+/* After byte c: the word so far (0 between words), and the last word that
+ * ended. */
+static inline void pf_cm_word_push(uint32_t *word, uint32_t *prev, uint32_t c)
+{
+	if (pf_cm_is_word_byte(c)) {
+		*word = pf_cm_word_hash(*word, c);
+	} else if (*word) {
+		*prev = *word;
+		*word = 0;
+	}
+}
+
 /* ---- model_ctx.c: contexts, predictors, match model ---------------------- */
 size_t pf_cm_tab_slots(const struct pf_cm_cfg *cfg);
 size_t pf_cm_apm2_len(const struct pf_cm_cfg *cfg);

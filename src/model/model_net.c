@@ -133,12 +133,7 @@ void pf_net_ctx_push(struct pf_net_ctx *c, uint32_t byte)
 {
 	c->last = c->last << 8 | byte;
 	c->pos++;
-	if (pf_cm_is_word_byte(byte)) {
-		c->word = pf_cm_word_hash(c->word, byte);
-	} else if (c->word) {
-		c->prev_word = c->word;
-		c->word = 0;
-	}
+	pf_cm_word_push(&c->word, &c->prev_word, byte);
 	if (byte == '\n') {
 		c->column = 0;
 		c->lead = true;
