@@ -371,9 +371,10 @@ static void train_from_sample(struct pf_recompress *bg)
 	else
 		pf_log(PF_LOG_INFO, "train=auto: model of %ju bytes from %zu bytes "
 		       "of %ju: %.3f bits/byte (zstd -19 %.3f), predicted saving "
-		       "%jd bytes: %s", (uintmax_t)res.model_bytes, bg->sample_len,
+		       "%jd bytes: %s%s", (uintmax_t)res.model_bytes, bg->sample_len,
 		       (uintmax_t)bg->logical, res.bits_learned, res.bits_zstd,
-		       (intmax_t)res.saving, res.used ? "made the default" : "not used");
+		       (intmax_t)res.saving, res.used ? "made the default" : "not used",
+		       res.net_context ? " (its network has the context features)" : "");
 }
 
 static void scan(struct pf_recompress *bg)

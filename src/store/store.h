@@ -127,6 +127,7 @@ typedef struct pf_store_train_result {
 	uint64_t model_bytes;
 	int64_t saving;                /* predicted, model bytes counted */
 	double bits_learned, bits_zstd; /* per byte, on the held-out pieces */
+	bool net_context;              /* level max: the network has its context features */
 } pf_store_train_result;
 int pf_store_train_default(pf_store *store, const void *sample, size_t len,
 			   uint64_t logical, pf_store_train_result *res);

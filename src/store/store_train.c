@@ -7,7 +7,9 @@
  * 256 KiB pieces are coded as blocks by the model and by zstd -19. The model
  * becomes a default (kind PF_MOUNT_KIND, next to those priorctl train made)
  * only when the saving this predicts over the data it will serve beats the
- * model's own size, the rule priorctl train applies.
+ * model's own size, the rule priorctl train applies. At level max it also
+ * trains the network with its context features and keeps the model that
+ * saves more, as priorctl train does.
  */
 #include "store/store_int.h"
 
@@ -63,6 +65,45 @@ static int add_default(pf_store *s, const uint8_t id[PF_MODEL_ID_SIZE])
 	return rc;
 }
 
+/* A trained image and what it measured on the held-out tail. */
+struct candidate {
+	void *image;
+	size_t image_len;
+	pf_store_train_result res;
+};
+
+/* Trains on sample[0..len - held) with opts and codes the held-out tail
+ * with the model and with zstd; fills c (c->image NULL on failure). */
+static int train_candidate(const uint8_t *sample, size_t len, size_t held, uint64_t logical,
+			   const pf_model_train_opts *opts, struct candidate *c)
+{
+	const uint8_t *tail = sample + (len - held);
+	pf_model *model = NULL;
+	int64_t zstd, learned;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	rc = pf_codec_model_train(sample, len - held, opts, &c->image, &c->image_len);
+	if (rc == 0)
+		rc = pf_codec_model_load(c->image, c->image_len, &model);
+	zstd = rc == 0 ? eval_bytes(tail, held, NULL) : 0;
+	learned = rc == 0 && zstd >= 0 ? eval_bytes(tail, held, model) : 0;
+	rc = rc < 0 ? rc : zstd < 0 ? (int)zstd : learned < 0 ? (int)learned : 0;
+	pf_codec_model_free(model);
+	if (rc < 0) {
+		free(c->image);
+		c->image = NULL;
+		return rc;
+	}
+	c->res.model_bytes = c->image_len;
+	c->res.saving = (int64_t)((double)(zstd - learned) / (double)held * (double)logical) -
+			(int64_t)c->image_len;
+	c->res.bits_learned = 8.0 * (double)learned / (double)held;
+	c->res.bits_zstd = 8.0 * (double)zstd / (double)held;
+	c->res.net_context = opts->net_context;
+	return 0;
+}
+
 int pf_store_train_default(pf_store *s, const void *sample, size_t len,
 			   uint64_t logical, pf_store_train_result *res)
 {
@@ -70,11 +111,7 @@ int pf_store_train_default(pf_store *s, const void *sample, size_t len,
 							     : EVAL_PIECES_MAX * EVAL_PIECE;
 	pf_model_train_opts opts = { .level = s->opts.level,
 				     .table_bits = pf_model_table_bits_for(logical) };
-	const uint8_t *tail = (const uint8_t *)sample + (len - held);
-	pf_model *model = NULL;
-	void *image = NULL;
-	size_t image_len = 0;
-	int64_t zstd, learned;
+	struct candidate best, other;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -82,26 +119,29 @@ int pf_store_train_default(pf_store *s, const void *sample, size_t len,
 		return -EROFS;
 	if (held == 0)
 		return -EINVAL;
-	rc = pf_codec_model_train(sample, len - held, &opts, &image, &image_len);
-	if (rc == 0)
-		rc = pf_codec_model_load(image, image_len, &model);
-	zstd = rc == 0 ? eval_bytes(tail, held, NULL) : 0;
-	learned = rc == 0 && zstd >= 0 ? eval_bytes(tail, held, model) : 0;
-	rc = rc < 0 ? rc : zstd < 0 ? (int)zstd : learned < 0 ? (int)learned : 0;
-	if (rc == 0) {
-		res->model_bytes = image_len;
-		res->saving = (int64_t)((double)(zstd - learned) / (double)held *
-					(double)logical) - (int64_t)image_len;
-		res->bits_learned = 8.0 * (double)learned / (double)held;
-		res->bits_zstd = 8.0 * (double)zstd / (double)held;
+	rc = train_candidate(sample, len, held, logical, &opts, &best);
+	if (rc == 0 && opts.level == PF_MODEL_LEVEL_MAX) {
+		opts.net_context = true;
+		rc = train_candidate(sample, len, held, logical, &opts, &other);
+		if (rc == 0)
+			pf_log(PF_LOG_INFO, "train=auto: level max: the network saves %jd bytes "
+			       "with its context features, %jd without",
+			       (intmax_t)other.res.saving, (intmax_t)best.res.saving);
+		if (rc == 0 && other.res.saving > best.res.saving) {
+			free(best.image);
+			best = other;
+		} else {
+			free(other.image);
+		}
 	}
+	if (rc == 0)
+		*res = best.res;
 	if (rc == 0 && res->saving > 0) {
-		rc = pf_store_model_add(s, image, image_len, res->id);
+		rc = pf_store_model_add(s, best.image, best.image_len, res->id);
 		if (rc == 0)
 			rc = add_default(s, res->id);
 		res->used = rc == 0;
 	}
-	pf_codec_model_free(model);
-	free(image);
+	free(best.image);
 	return rc;
 }

@@ -166,3 +166,27 @@ pf_ctl 0 models list "$MONLY"
 ONLY=$(awk '$3 == "text" {print $1}' "$OUT")
 STORE=$MONLY
 [ "$(files_of "$ONLY")" -eq 0 ] || fail "a max model coded at level default"
+
+check "-o train=auto,level=max: the mount trains a max model itself, with and without the context features"
+AUTO=$PF_WORK/auto-max
+pf_init_store "$AUTO"
+pf_mount "$AUTO" "$MNT" train=auto,train_after=2M,recompress_after=1,level=max
+for i in 1 2 3; do
+	pf_gen zipf 900000 $((30 + i)) "$PF_WORK/am$i.txt"
+	cp "$PF_WORK/am$i.txt" "$MNT/am$i.txt" || fail "cp am$i.txt"
+done
+# two networks train at low priority: minutes on a loaded machine
+for ((i = 0; i < 1200; i++)); do
+	grep -q 'train=auto: model of' "$PF_LOG" && break
+	sleep 0.5
+done
+has "$PF_LOG" 'train=auto: level max: the network saves -?[0-9]+ bytes with its context features, -?[0-9]+ without$'
+has "$PF_LOG" 'train=auto: model of [0-9]+ bytes .*made the default'
+pf_umount "$MNT"
+pf_ctl 0 models list "$AUTO"
+AUTOID=$(awk '$3 == "mount" {print $1}' "$OUT")
+[ -n "$AUTOID" ] || fail "no mount default: $(cat "$OUT")"
+pf_ctl 0 models show "$AUTOID" "$AUTO"
+has "$OUT" '^level: +max$'
+has "$OUT" '^network: +width 64, embeddings 16 wide'
+pf_ctl 0 fsck "$AUTO"
