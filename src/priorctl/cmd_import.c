@@ -56,7 +56,8 @@ static const char import_usage[] =
 	"usage: priorctl import [--jobs N] [--no-train] "
 	"[--level fast|default|max]\n"
 	"                       [--sample SIZE] [--table-bits N] [--net-width N]\n"
-	"                       [--shard I/N] SRC STORE\n"
+	"                       [--context-features auto|yes|no] [--shard I/N]\n"
+	"                       SRC STORE\n"
 	"       priorctl import --in-place [--no-train] [--level ...] DIR\n"
 	"\n"
 	"Copies the tree SRC into STORE (made a store if it is empty or\n"
@@ -79,6 +80,9 @@ static const char import_usage[] =
 	"  -t, --table-bits N model tables of 2^N slots (see priorctl train)\n"
 	"  -w, --net-width N  level max: the network's width (see priorctl\n"
 	"                     train)\n"
+	"      --context-features auto|yes|no\n"
+	"                     level max: the network's context features (see\n"
+	"                     priorctl train)\n"
 	"      --shard I/N    copy only shard I of N (see above)\n"
 	"      --in-place     convert DIR into a store (see above)\n"
 	"  -v, --verbose      also show the store layer's log lines\n"
@@ -1044,6 +1048,8 @@ static int import_opt(int opt, struct import_args *a)
 	case 'w':
 		return pctl_parse_net_width("import", optarg,
 					    &a->topts.net_width);
+	case 'C':
+		return pctl_parse_context("import", optarg, &a->topts.context);
 	case 'I':
 		a->in_place = true;
 		return 0;
@@ -1065,6 +1071,7 @@ static int import_parse(int argc, char **argv, struct import_args *a)
 		{ "sample", required_argument, NULL, 's' },
 		{ "table-bits", required_argument, NULL, 't' },
 		{ "net-width", required_argument, NULL, 'w' },
+		{ "context-features", required_argument, NULL, 'C' },
 		{ "shard", required_argument, NULL, 'S' },
 		{ "in-place", no_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },

@@ -55,7 +55,8 @@
 static const char train_usage[] =
 	"usage: priorctl train [--from DIR] [--level fast|default|max] "
 	"[--sample SIZE]\n"
-	"                      [--table-bits N] [--net-width N] STORE\n"
+	"                      [--table-bits N] [--net-width N]\n"
+	"                      [--context-features auto|yes|no] STORE\n"
 	"\n"
 	"Samples the files of STORE (or of the plain directory DIR), groups\n"
 	"them by data kind, trains one model per kind with at least 1M of\n"
@@ -74,6 +75,11 @@ static const char train_usage[] =
 	"  -w, --net-width N   level max: the network's width, a multiple of\n"
 	"                      32 from 32 to 256 (default 64); its embeddings\n"
 	"                      are a quarter as wide\n"
+	"      --context-features auto|yes|no\n"
+	"                      level max: the network also reads the previous\n"
+	"                      three bytes, the previous word and the column;\n"
+	"                      auto (default) trains each kind with and\n"
+	"                      without and keeps what saves more\n"
 	"  -v, --verbose       also show the store layer's log lines\n"
 	"  -h, --help          show this help\n";
 
@@ -344,9 +350,10 @@ static int run_kind(pf_store *store, const struct pctl_kind_sample *ks,
 		r->skipped = "sample under 1M";
 		return 0;
 	}
-	PF_FORWARD(train_kind(ks, opts, &(struct variant){ 0 }, r));
+	PF_FORWARD(train_kind(ks, opts,
+			      &(struct variant){ .context = opts->context == PCTL_CONTEXT_YES }, r));
 	PF_FORWARD(evaluate_kind(ks, r));
-	if (opts->level == PF_MODEL_LEVEL_MAX)
+	if (opts->level == PF_MODEL_LEVEL_MAX && opts->context == PCTL_CONTEXT_AUTO)
 		PF_FORWARD(try_variant(ks, opts, &(struct variant){ .context = true }, r));
 	PF_FORWARD(try_slice(ks, opts, r));
 	if (old)
@@ -569,6 +576,11 @@ int pctl_train_opts_check(const char *cmd, const struct pctl_train_opts *opts)
 			 "level %s has none", cmd, pf_codec_level_name(opts->level));
 		return -EINVAL;
 	}
+	if (opts->context != PCTL_CONTEXT_AUTO && opts->level != PF_MODEL_LEVEL_MAX) {
+		pctl_err("%s: --context-features is for the network of --level max; "
+			 "level %s has none", cmd, pf_codec_level_name(opts->level));
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -582,6 +594,7 @@ static int train_parse(int argc, char **argv, struct pctl_train_opts *o)
 		{ "sample", required_argument, NULL, 's' },
 		{ "table-bits", required_argument, NULL, 't' },
 		{ "net-width", required_argument, NULL, 'w' },
+		{ "context-features", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -614,6 +627,10 @@ static int train_parse(int argc, char **argv, struct pctl_train_opts *o)
 		case 'w':
 			if (pctl_parse_net_width("train", optarg,
 						 &o->net_width) < 0)
+				return pctl_usage(train_usage, false);
+			break;
+		case 'C':
+			if (pctl_parse_context("train", optarg, &o->context) < 0)
 				return pctl_usage(train_usage, false);
 			break;
 		case 'v':

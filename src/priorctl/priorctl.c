@@ -139,6 +139,22 @@ int pctl_parse_level(const char *cmd, const char *arg,
 	return -EINVAL;
 }
 
+int pctl_parse_context(const char *cmd, const char *arg, enum pctl_context *context)
+{
+	static const char *const names[] = { [PCTL_CONTEXT_AUTO] = "auto",
+					     [PCTL_CONTEXT_YES] = "yes",
+					     [PCTL_CONTEXT_NO] = "no" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(arg, names[i]) == 0) {
+			*context = (enum pctl_context)i;
+			return 0;
+		}
+	}
+	pctl_err("%s: --context-features wants auto, yes or no, not '%s'", cmd, arg);
+	return -EINVAL;
+}
+
 /* A whole number in [min, max] for option opt. */
 static int parse_uint(const char *cmd, const char *opt, const char *arg,
 		      unsigned min, unsigned max, unsigned *out)

@@ -128,6 +128,14 @@ int pctl_parse_level(const char *cmd, const char *arg,
  * PF_MODEL_NET_WIDTH_MIN..MAX. @return 0 or -EINVAL (message printed). */
 int pctl_parse_net_width(const char *cmd, const char *arg, unsigned *width);
 
+/* Level max's context features: measured per kind (train with and
+ * without, keep what saves more), always, or never. */
+enum pctl_context { PCTL_CONTEXT_AUTO, PCTL_CONTEXT_YES, PCTL_CONTEXT_NO };
+
+/* Parses --context-features auto|yes|no. @return 0 or -EINVAL (message
+ * printed). */
+int pctl_parse_context(const char *cmd, const char *arg, enum pctl_context *context);
+
 /* Parses --table-bits N (PCTL_TABLE_BITS_MIN..MAX). @return 0 or -EINVAL
  * (message printed). */
 int pctl_parse_table_bits(const char *cmd, const char *arg, unsigned *bits);
@@ -346,6 +354,7 @@ struct pctl_train_opts {
 				     * to the kind's logical bytes */
 	unsigned net_width;         /* level max: the network's first layer;
 				     * 0: the model layer's default */
+	enum pctl_context context;  /* level max: the network's context features */
 };
 
 #define PCTL_TABLE_BITS_MIN 10

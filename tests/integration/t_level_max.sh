@@ -27,7 +27,7 @@ text_defaults() {
 	awk '$3 == "text"' "$OUT" | wc -l
 }
 
-check "--level max and --net-width: bad values and misuse exit 2"
+check "--level max, --net-width and --context-features: bad values and misuse exit 2"
 pf_ctl 2 train --level maxi "$STORE"
 has "$ERR" "^priorctl: train: --level wants fast, default or max, not 'maxi'$"
 pf_ctl 2 train --level max --net-width 48 "$STORE"
@@ -39,9 +39,15 @@ has "$ERR" '^priorctl: train: --net-width sizes the network of --level max; leve
 pf_ctl 2 import --level fast --net-width 32 "$SRC" "$PF_WORK/s2"
 has "$ERR" '^priorctl: import: --net-width .* level fast has none$'
 [ ! -e "$PF_WORK/s2" ] || fail "import made a store despite a usage error"
+pf_ctl 2 train --level max --context-features maybe "$STORE"
+has "$ERR" "^priorctl: train: --context-features wants auto, yes or no, not 'maybe'$"
+pf_ctl 2 import --context-features yes "$SRC" "$PF_WORK/s2"
+has "$ERR" '^priorctl: import: --context-features is for the network of --level max; level default has none$'
+[ ! -e "$PF_WORK/s2" ] || fail "import made a store despite a usage error"
 for cmd in train import; do
 	pf_ctl 0 "$cmd" --help
 	has "$OUT" '^  -w, --net-width N '
+	has "$OUT" '^      --context-features auto\|yes\|no$'
 	has "$OUT" 'fast, default or max'
 done
 
@@ -97,6 +103,25 @@ pf_ctl 0 models show "$TOKID" "$PF_WORK/tokstore"
 has "$OUT" '^network: +width 32, embeddings 16 wide(, context features)?, token features$'
 pf_ctl 0 models show "$MAX" "$STORE"
 ! grep -q 'token features' "$OUT" || fail "a text model has the token features"
+
+check "--context-features yes and no train the network once, with and without them"
+for want in yes no; do
+	plain='^training text: network step' context='^training text with context features: network step'
+	if [ $want = yes ]; then
+		trained=$context other=$plain shown='^network: +width 32, embeddings 16 wide, context features$'
+	else
+		trained=$plain other=$context shown='^network: +width 32, embeddings 16 wide$'
+	fi
+	pf_ctl 0 init "$PF_WORK/ctx-$want"
+	pf_ctl 0 train --from "$SRC" --level max --net-width 32 --sample 1M --context-features $want \
+		"$PF_WORK/ctx-$want"
+	has "$OUT" "$trained"
+	! grep -q "$other" "$OUT" || fail "--context-features $want trained the other network too"
+	ID=$(sed -n 's/^  text \+\([0-9a-f]\{16\}\) \+max .*/\1/p' "$OUT")
+	[ -n "$ID" ] || fail "no max text default with --context-features $want: $(cat "$OUT")"
+	pf_ctl 0 models show "$ID" "$PF_WORK/ctx-$want"
+	has "$OUT" "$shown"
+done
 
 check "training a level again replaces only that level's default"
 pf_ctl 0 train --from "$SRC" --level max --net-width 32 --sample 1M "$STORE"
