@@ -178,7 +178,7 @@ enum prior_model_level {
 /* since 0.4, prior_train_opts.net_features: the network also reads the
  * previous three bytes, the previous word and the column (a bigger model;
  * on prose it pays, on source code and token shards of tens of megabytes
- * it costs more than it saves: train with and without, and compare). */
+ * it gains about what it costs: train with and without, and compare). */
 #define PRIOR_NET_CONTEXT 1u
 
 /* Training progress: done of total sample bytes. Called on the training

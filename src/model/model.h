@@ -84,7 +84,7 @@ typedef struct pf_model_train_opts {
 	const pf_model *net_from;
 	/* Level max: the network also reads the previous three bytes, the
 	 * previous word and the column (format 6's context features): a
-	 * larger model that pays on text (docs/neural.md). */
+	 * larger model that pays on prose (docs/neural.md). */
 	bool net_context;
 	pf_model_progress_fn progress;
 	void *progress_arg;
