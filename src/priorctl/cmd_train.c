@@ -294,15 +294,18 @@ static int contest_old(pf_store *store, const struct pctl_kind_sample *ks,
 #define SLICE_MAX (1u << 20)
 
 /* Trains the kind's variant v and keeps it in r when it saves more on the
- * held-out pieces than r does, model bytes counted. */
+ * held-out pieces than r does, model bytes counted; *saving (if not NULL)
+ * gets what v saves. */
 static int try_variant(const struct pctl_kind_sample *ks, const struct pctl_train_opts *opts,
-		       const struct variant *v, struct kind_result *r)
+		       const struct variant *v, struct kind_result *r, int64_t *saving)
 {
 	struct kind_result s = { .kind = r->kind };
 	int rc = train_kind(ks, opts, v, &s);
 
 	if (rc == 0)
 		rc = evaluate_kind(ks, &s);
+	if (rc == 0 && saving)
+		*saving = s.saving;
 	if (rc < 0 || s.saving <= r->saving) {
 		free(s.image);
 		return rc;
@@ -330,9 +333,34 @@ static int try_slice(const struct pctl_kind_sample *ks,
 	pf_codec_model_shape(first, &shape);
 	v.context = shape.net_context;
 	v.net_from = first;
-	rc = try_variant(ks, opts, &v, r);
+	rc = try_variant(ks, opts, &v, r, NULL);
 	pf_codec_model_free(first);
 	return rc;
+}
+
+static const char *signed_size(int64_t v, char buf[20])
+{
+	char h[16];
+
+	pctl_human_size((uint64_t)(v < 0 ? -v : v), h);
+	snprintf(buf, 20, "%c%s", v < 0 ? '-' : '+', h);
+	return buf;
+}
+
+/* Level max, --context-features auto: trains the kind again with the
+ * network's context features, keeps the model that saves more and says
+ * which. */
+static int try_context(const struct pctl_kind_sample *ks, const struct pctl_train_opts *opts,
+		       struct kind_result *r)
+{
+	int64_t without = r->saving, with = 0;
+	char w[20], wo[20];
+
+	PF_FORWARD(try_variant(ks, opts, &(struct variant){ .context = true }, r, &with));
+	printf("%s: context features: saving %s with them, %s without; the model %s them\n",
+	       pctl_kind_name(r->kind), signed_size(with, w), signed_size(without, wo),
+	       with > without ? "has" : "does not have");
+	return 0;
 }
 
 /* Trains and measures one kind; a kind without enough data is skipped. */
@@ -354,7 +382,7 @@ static int run_kind(pf_store *store, const struct pctl_kind_sample *ks,
 			      &(struct variant){ .context = opts->context == PCTL_CONTEXT_YES }, r));
 	PF_FORWARD(evaluate_kind(ks, r));
 	if (opts->level == PF_MODEL_LEVEL_MAX && opts->context == PCTL_CONTEXT_AUTO)
-		PF_FORWARD(try_variant(ks, opts, &(struct variant){ .context = true }, r));
+		PF_FORWARD(try_context(ks, opts, r));
 	PF_FORWARD(try_slice(ks, opts, r));
 	if (old)
 		PF_FORWARD(contest_old(store, ks, old, r));
@@ -441,7 +469,7 @@ static void print_bpb(uint64_t bytes, uint64_t plain)
 static void print_row(const struct kind_result *r,
 		      const struct pctl_kind_sample *ks)
 {
-	char l[16], s[16], m[16], g[16], signed_saving[20];
+	char l[16], s[16], m[16], signed_saving[20];
 
 	printf("%-10s %7" PRIu64 " %8s %8s", pctl_kind_name(r->kind), ks->files,
 	       pctl_human_size(ks->logical, l),
@@ -454,10 +482,7 @@ static void print_row(const struct kind_result *r,
 	printf(" %8s", pctl_human_size(r->image_len, m));
 	print_bpb(r->learned_bytes, r->eval_bytes);
 	print_bpb(r->zstd_bytes, r->eval_bytes);
-	pctl_human_size((uint64_t)(r->saving < 0 ? -r->saving : r->saving), g);
-	snprintf(signed_saving, sizeof(signed_saving), "%c%s",
-		 r->saving < 0 ? '-' : '+', g);
-	printf(" %9s  %s\n", signed_saving,
+	printf(" %9s  %s\n", signed_size(r->saving, signed_saving),
 	       r->used         ? "yes"
 	       : r->old_better ? "no: old default saves more"
 			       : "no: does not pay");

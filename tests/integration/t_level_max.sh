@@ -62,6 +62,9 @@ check "level max: the loss curve is printed, and falls; the context features are
 pf_ctl 0 train --from "$SRC" --level max --net-width 32 --sample 1M "$STORE"
 has "$OUT" '^training text: network step [0-9]+/[0-9]+: train [0-9.]+, held-out [0-9.]+ bits/byte$'
 has "$OUT" '^training text with context features: network step [0-9]+/[0-9]+: '
+has "$OUT" '^text: context features: saving [-+][0-9.]+[KMG]? with them, [-+][0-9.]+[KMG]? without; the model (has|does not have) them$'
+CTX=", context features"
+grep -q '^text: context features: .* the model has them$' "$OUT" || CTX=""
 python3 - "$OUT" <<'EOF' || fail "loss curve: $(grep 'network step' "$OUT")"
 import re, sys
 pts = [m.groups() for m in re.finditer(
@@ -86,7 +89,7 @@ has "$OUT" "^$MAX .* text$"
 pf_ctl 0 models show "$MAX" "$STORE"
 has "$OUT" '^level: +max$'
 has "$OUT" '^format: +6: '
-has "$OUT" '^network: +width 32, embeddings 16 wide(, context features)?$'
+has "$OUT" "^network: +width 32, embeddings 16 wide$CTX\$"
 pf_ctl 0 models show "$DEF" "$STORE"
 has "$OUT" '^level: +default$'
 ! grep -q '^network:' "$OUT" || fail "a default-level model shows a network"
