@@ -211,8 +211,7 @@ void pf_inode_unpin(pf_fs *fs, pf_inode *inode)
 static bool size_current(const pf_inode *inode, const struct stat *st)
 {
 	return inode->size_known && inode->size_stored == st->st_size &&
-	       inode->size_ctime.tv_sec == st->st_ctim.tv_sec &&
-	       inode->size_ctime.tv_nsec == st->st_ctim.tv_nsec;
+	       pf_time_equal(inode->size_ctime, st->st_ctim);
 }
 
 /* The logical size of a regular file: the open file's, or the container

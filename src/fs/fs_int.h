@@ -127,6 +127,11 @@ static inline pf_fs *pf_fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+static inline bool pf_time_equal(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
 /* ---- inodes (fs_inode.c) -------------------------------------------------- */
 
 /* The inode for a kernel inode number; the kernel holds a reference. */

@@ -88,7 +88,7 @@ static int restore_mtime_locked(pf_inode *inode)
 	tv[1] = inode->mtime;
 	/* Unchanged (nothing was written): no utimens, which moves ctime. */
 	if (fstatat(inode->fd, "", &st, AT_EMPTY_PATH) == 0 &&
-	    st.st_mtim.tv_sec == tv[1].tv_sec && st.st_mtim.tv_nsec == tv[1].tv_nsec) {
+	    pf_time_equal(st.st_mtim, tv[1])) {
 		inode->mtime_pending = false;
 		return 0;
 	}
@@ -258,8 +258,7 @@ static int do_open(pf_fs *fs, pf_inode *inode, int flags, pf_handle **out)
 	h->keep_cache = true;
 	if (fs->read_only) {
 		pthread_mutex_lock(&inode->lock);
-		h->keep_cache = inode->page_ctime.tv_sec == inode->file_ctime.tv_sec &&
-				inode->page_ctime.tv_nsec == inode->file_ctime.tv_nsec;
+		h->keep_cache = pf_time_equal(inode->page_ctime, inode->file_ctime);
 		inode->page_ctime = inode->file_ctime;
 		pthread_mutex_unlock(&inode->lock);
 	}

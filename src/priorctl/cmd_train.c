@@ -315,27 +315,38 @@ static int try_variant(const struct pctl_kind_sample *ks, const struct pctl_trai
 	return 0;
 }
 
+/* Level max: the slice variant v with r's network and features (the same
+ * sample's), lent instead of trained again. */
+static int try_slice_with_net(const struct pctl_kind_sample *ks,
+			      const struct pctl_train_opts *opts, struct variant *v,
+			      struct kind_result *r)
+{
+	pf_model_shape shape;
+	pf_model *first;
+	int rc;
+
+	PF_FORWARD(pf_codec_model_load(r->image, r->image_len, &first));
+	pf_codec_model_shape(first, &shape);
+	v->context = shape.net_context;
+	v->net_from = first;
+	rc = try_variant(ks, opts, v, r, NULL);
+	pf_codec_model_free(first);
+	return rc;
+}
+
 /* Trains the kind again with a slice of its sample stored in the model for
- * the match model (docs/model.md); small kinds skip it. The network (level
- * max) and its features are the same sample's, so r's are reused. */
+ * the match model (docs/model.md); small kinds skip it. */
 static int try_slice(const struct pctl_kind_sample *ks,
 		     const struct pctl_train_opts *opts, struct kind_result *r)
 {
 	uint64_t n = ks->logical / SLICE_PER_LOGICAL;
 	struct variant v = { .dict_bytes = n < SLICE_MAX ? (size_t)n : SLICE_MAX };
-	pf_model_shape shape;
-	pf_model *first;
-	int rc;
 
 	if (n < SLICE_MIN)
 		return 0;
-	PF_FORWARD(pf_codec_model_load(r->image, r->image_len, &first));
-	pf_codec_model_shape(first, &shape);
-	v.context = shape.net_context;
-	v.net_from = first;
-	rc = try_variant(ks, opts, &v, r, NULL);
-	pf_codec_model_free(first);
-	return rc;
+	if (opts->level == PF_MODEL_LEVEL_MAX)
+		return try_slice_with_net(ks, opts, &v, r);
+	return try_variant(ks, opts, &v, r, NULL);
 }
 
 static const char *signed_size(int64_t v, char buf[20])
