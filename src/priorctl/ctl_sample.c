@@ -18,6 +18,10 @@
  * - A file that gives k pieces but holds more gives them spread over its
  *   length at a 256 KiB-aligned stride, so a big log is not judged by its
  *   head alone; aligned pieces decode at most two blocks of a container.
+ * - Every piece is a whole number of 8-byte units (a file's last 0..7 bytes
+ *   and the cap's are left out): the train part is the pieces end to end,
+ *   and one odd-length piece would shift every later byte of a token shard
+ *   or an int32 column out of the phase it has in its blocks.
  * - Piece n of a kind (in reading order) is held out when n % 10 == 9; a
  *   kind with 2..9 pieces holds out its last one. Held-out pieces stay
  *   separate: they are the blocks the evaluation codes.
@@ -463,6 +467,14 @@ static int entry_cmp(const void *a, const void *b)
 	return strcmp(x->path, y->path);
 }
 
+/* Sample pieces are whole 8-byte units (see the design notes). */
+#define SAMPLE_UNIT 8u
+
+static uint64_t unit_floor(uint64_t n)
+{
+	return n - n % SAMPLE_UNIT;
+}
+
 /* One round over v[0..n): each file with bytes left, and under its quota
  * when there is one, takes one more piece while the cap (*left) lasts.
  * @return whether any file took one. */
@@ -473,12 +485,15 @@ static bool plan_round(struct entry *v, size_t n, const uint32_t *quota, uint64_
 	for (size_t i = 0; i < n && *left; i++) {
 		struct entry *e = &v[i];
 		uint64_t done = (uint64_t)e->pieces * PCTL_SAMPLE_PIECE, take;
+		uint64_t usable = unit_floor(e->size);
 
-		if (done >= e->size || (quota && e->pieces >= quota[i]))
+		if (done >= usable || (quota && e->pieces >= quota[i]))
 			continue;
-		take = e->size - done < PCTL_SAMPLE_PIECE ? e->size - done : PCTL_SAMPLE_PIECE;
+		take = usable - done < PCTL_SAMPLE_PIECE ? usable - done : PCTL_SAMPLE_PIECE;
 		if (take > *left) {
-			take = *left;
+			take = unit_floor(*left);
+			if (!take)
+				continue;
 			e->last_len = (uint32_t)take;
 		}
 		e->pieces++;
@@ -519,15 +534,27 @@ static uint64_t plan_kind(struct entry *v, size_t n, uint64_t cap)
 static void piece_at(const struct entry *e, uint32_t j, uint64_t *off,
 		     size_t *len)
 {
-	uint64_t stride = PCTL_SAMPLE_PIECE, n;
+	uint64_t stride = PCTL_SAMPLE_PIECE, n, usable = unit_floor(e->size);
 
 	if ((uint64_t)e->pieces * PCTL_SAMPLE_PIECE < e->size)
 		stride = e->size / e->pieces / PCTL_SAMPLE_PIECE * PCTL_SAMPLE_PIECE;
 	*off = j * stride;
-	n = e->size - *off < PCTL_SAMPLE_PIECE ? e->size - *off : PCTL_SAMPLE_PIECE;
+	n = usable - *off < PCTL_SAMPLE_PIECE ? usable - *off : PCTL_SAMPLE_PIECE;
 	if (j + 1 == e->pieces && e->last_len)
 		n = e->last_len;
 	*len = (size_t)n;
+}
+
+static uint64_t entry_sampled(const struct entry *e)
+{
+	uint64_t off, total = 0;
+	size_t len;
+
+	for (uint32_t j = 0; j < e->pieces; j++) {
+		piece_at(e, j, &off, &len);
+		total += len;
+	}
+	return total;
 }
 
 /* ---- pass 2: reading the pieces ------------------------------------------ */
@@ -640,8 +667,10 @@ static int plan_all(struct collect *c, size_t cap, struct kind_fill *fills,
 		for (size_t j = i; j < i + n; j++) {
 			fills[k].pieces += c->v[j].pieces;
 			if (c->v[j].pieces) /* -v: what the sample is made of */
-				pf_log(PF_LOG_DEBUG, "sample: %s: %s, %u piece(s) of its %" PRIu64 " bytes",
-				       c->v[j].path, pctl_kind_name(k), c->v[j].pieces, c->v[j].size);
+				pf_log(PF_LOG_DEBUG, "sample: %s: %s, %u piece(s), %" PRIu64
+				       " bytes, of its %" PRIu64 " bytes", c->v[j].path,
+				       pctl_kind_name(k), c->v[j].pieces,
+				       entry_sampled(&c->v[j]), c->v[j].size);
 		}
 		PF_FORWARD(kind_alloc(&c->out->kind[k], bytes, fills[k].pieces));
 		*total += bytes;

@@ -191,6 +191,19 @@ pf_init_store "$PF_WORK/s-mixed"
 pf_ctl 0 train -v --from "$PF_WORK/mixed" --sample 2M "$PF_WORK/s-mixed"
 # 2M = 8 pieces of 256K: by size big.txt's share is 8 x 4M / 4.6M = 6.9,
 # each small file's 0.5 (at least one piece); round-robin gave 4, 2, 2.
-has "$ERR" '^priorfs: sample: big.txt: text, 6 piece\(s\) of its 4194304 bytes$'
-has "$ERR" '^priorfs: sample: small1.txt: text, 1 piece\(s\) of its 307200 bytes$'
-has "$ERR" '^priorfs: sample: small2.txt: text, 1 piece\(s\) of its 307200 bytes$'
+has "$ERR" '^priorfs: sample: big.txt: text, 6 piece\(s\), 1572864 bytes, of its 4194304 bytes$'
+has "$ERR" '^priorfs: sample: small1.txt: text, 1 piece\(s\), 262144 bytes, of its 307200 bytes$'
+has "$ERR" '^priorfs: sample: small2.txt: text, 1 piece\(s\), 262144 bytes, of its 307200 bytes$'
+
+check "sample pieces are whole 8-byte units, whatever the file sizes and the cap"
+mkdir -p "$PF_WORK/odd" || fail mkdir
+pf_gen zipf 786439 24 "$PF_WORK/odd/a.txt"
+pf_gen zipf 400003 25 "$PF_WORK/odd/b.txt"
+pf_gen zipf 5 26 "$PF_WORK/odd/c.txt"
+pf_init_store "$PF_WORK/s-odd"
+pf_ctl 0 train -v --from "$PF_WORK/odd" --sample 1048577 "$PF_WORK/s-odd"
+# Without whole units b.txt gave all 400003 bytes and a.txt's third piece
+# was what the cap had left, 124289 bytes; c.txt (5 bytes) gives none.
+has "$ERR" '^priorfs: sample: a.txt: text, 3 piece\(s\), 648576 bytes, of its 786439 bytes$'
+has "$ERR" '^priorfs: sample: b.txt: text, 2 piece\(s\), 400000 bytes, of its 400003 bytes$'
+! grep -q 'sample: c.txt' "$ERR" || fail "a 5-byte file gave a piece"
