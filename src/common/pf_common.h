@@ -34,6 +34,11 @@ void pf_log_set_level(enum pf_log_level level);
 int pf_corrupt_at(const char *file, int line, const char *what);
 #define PF_CORRUPT(what) pf_corrupt_at(__FILE__, __LINE__, (what))
 
+/* Training samples are pieces put end to end, each a whole number of this
+ * many bytes: the model counts positions from the sample's start as it does
+ * from a block's, so data in 16-, 32- or 64-bit units must keep its phase. */
+#define PF_SAMPLE_UNIT 8u
+
 #define PF_FORWARD(expr)                                                       \
 	do {                                                                   \
 		int pf_rc_ = (int)(expr);                                      \

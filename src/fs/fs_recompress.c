@@ -261,7 +261,10 @@ static void sample_file(struct pf_recompress *bg, pf_file *f)
 
 		if (want > SAMPLE_PIECE)
 			want = SAMPLE_PIECE;
-		got = pf_file_read(f, size / pieces * i, want, &span);
+		got = pf_file_read(f, size / pieces * i / PF_SAMPLE_UNIT * PF_SAMPLE_UNIT,
+				   want, &span);
+		if (got > 0)
+			got -= got % PF_SAMPLE_UNIT; /* the tail's odd bytes */
 		if (got > 0) {
 			memcpy(bg->sample + bg->sample_len, span.data, (size_t)got);
 			bg->sample_len += (size_t)got;

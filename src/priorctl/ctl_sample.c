@@ -467,12 +467,10 @@ static int entry_cmp(const void *a, const void *b)
 	return strcmp(x->path, y->path);
 }
 
-/* Sample pieces are whole 8-byte units (see the design notes). */
-#define SAMPLE_UNIT 8u
-
+/* Sample pieces are whole units (see the design notes). */
 static uint64_t unit_floor(uint64_t n)
 {
-	return n - n % SAMPLE_UNIT;
+	return n - n % PF_SAMPLE_UNIT;
 }
 
 /* One round over v[0..n): each file with bytes left, and under its quota

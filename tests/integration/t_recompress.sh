@@ -129,8 +129,8 @@ STORE2=$PF_WORK/store2
 pf_init_store "$STORE2"
 pf_mount "$STORE2" "$MNT" train=auto,train_after=2M,recompress_after=1,attr_timeout=0
 [ "$(stat_key train)" = 1 ] || fail "the mount does not report train=1"
-for i in 1 2 3; do
-	pf_gen zipf 900000 $((20 + i)) "$REF/auto$i.txt"
+for i in 1 2 3; do # odd sizes: the sample takes whole 8-byte units
+	pf_gen zipf $((899999 + 2 * i)) $((20 + i)) "$REF/auto$i.txt"
 	cp "$REF/auto$i.txt" "$MNT/auto$i.txt" || fail "cp auto$i.txt"
 done
 # Training runs at low priority: on a loaded machine (or under ASan) it
@@ -142,6 +142,8 @@ done
 [ "$(stat_key train_models)" = 1 ] ||
 	fail "no model after 300 s: $(stat_key train_runs) training runs; $(grep train= "$PF_LOG" | tail -n 2)"
 has "$PF_LOG" "train=auto: model of [0-9]+ bytes .*made the default"
+SAMPLED=$(sed -n 's/.*train=auto: model of [0-9]* bytes from \([0-9]*\) bytes.*made the default.*/\1/p' "$PF_LOG" | tail -n 1)
+[ -n "$SAMPLED" ] && [ $((SAMPLED % 8)) = 0 ] || fail "the sample ($SAMPLED bytes) is not whole 8-byte units"
 for i in 1 2 3; do
 	wait_learned "$MNT/auto$i.txt" 120
 	cmp "$REF/auto$i.txt" "$MNT/auto$i.txt" || fail "auto$i.txt changed"
