@@ -17,11 +17,11 @@
  * - Resumable: a file already in the target state is skipped, so running
  *   recompress again after an interruption only does what is left. Target
  *   states: raw - every block raw or zero; zstd - no learned block; auto and
- *   learned with default models - no zstd block, and every model the file
- *   references is a current default of the run's level or above (a file
- *   where auto keeps some zstd blocks, because zstd coded them smaller, is
- *   redone on each run); auto without default models - no learned block.
- *   --force redoes every file.
+ *   learned with default models - every model the file references is a
+ *   current default of the run's level or above, and no zstd block, unless
+ *   the file is as a run with the same target left it (zstd coded those
+ *   blocks smaller; .priorfs/recompress-tried, ctl_tried.c); auto without
+ *   default models - no learned block. --force redoes every file.
  * - Levels: --level max moves files (a directory of cold archives, say) to
  *   the store's max models; a later run at a lower level leaves them there,
  *   so the choice sticks to those files. When the store has no default of
@@ -41,6 +41,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+
+#include <xxhash.h>
 
 #include "common/pf_common.h"
 
@@ -79,6 +81,9 @@ struct recompress {
 	enum pf_model_level *levels; /* of each model; -1 when it does not load */
 	size_t n_models;
 	bool have_defaults;
+	bool learned_target; /* auto or learned, with default models */
+	struct pctl_tried *tried; /* learned target: the record, or NULL */
+	atomic_bool tried_warned;
 	enum pf_model_level level, floor; /* asked for; current from (design notes) */
 	char **dirs;                      /* only files below these; NULL: all */
 	int ndirs;
@@ -112,24 +117,40 @@ static bool models_current(const struct recompress *r, pf_container *c)
 	return ok;
 }
 
-/* True when the file is already in the target state (design notes). */
-static bool file_current(const struct recompress *r, pf_container *c)
+static bool has_codec(pf_container *c, uint8_t codec)
 {
-	bool learned = r->have_defaults && (r->choice == PF_CHOICE_AUTO ||
-					    r->choice == PF_CHOICE_LEARNED);
 	uint64_t nblocks = pctl_container_blocks(c);
 	pf_block_entry e;
 
 	for (uint64_t b = 0; b < nblocks; b++) {
 		pf_container_block(c, b, &e);
-		if (r->choice == PF_CHOICE_RAW && e.codec != PF_CODEC_RAW &&
-		    e.codec != PF_CODEC_ZERO)
-			return false;
-		if (learned ? e.codec == PF_CODEC_ZSTD
-			    : e.codec == PF_CODEC_LEARNED)
-			return false;
+		if (e.codec == codec)
+			return true;
 	}
-	return !learned || models_current(r, c);
+	return false;
+}
+
+/* True when the file (backing inode ino) is already in the target state
+ * (design notes). */
+static bool file_current(const struct recompress *r, pf_container *c, uint64_t ino)
+{
+	if (r->choice == PF_CHOICE_RAW)
+		return !has_codec(c, PF_CODEC_ZSTD) && !has_codec(c, PF_CODEC_LEARNED);
+	if (!r->learned_target)
+		return !has_codec(c, PF_CODEC_LEARNED);
+	if (!models_current(r, c))
+		return false;
+	return !has_codec(c, PF_CODEC_ZSTD) ||
+	       (r->tried && pctl_tried_has(r->tried, ino, pctl_tried_state(c)));
+}
+
+/* Without its record a run still works; the next run only codes the files
+ * left with zstd blocks again. Said once. */
+static void tried_warn(struct recompress *r, int err)
+{
+	if (!atomic_exchange(&r->tried_warned, true))
+		pctl_err("recompress: .priorfs/recompress-tried: %s; the next run "
+			 "will code files left with zstd blocks again", strerror(-err));
 }
 
 /* ---- one file ------------------------------------------------------------ */
@@ -166,7 +187,7 @@ static int recompress_fd(struct recompress *r, const struct file_job *f,
 	int rc;
 
 	PF_FORWARD(pf_container_open(r->store, fd, f->path, &c));
-	if (!r->force && file_current(r, c)) {
+	if (!r->force && file_current(r, c, st->st_ino)) {
 		pctl_progress_add(&r->bar, f->size);
 		atomic_fetch_add(&r->skipped, 1);
 		pf_container_close(c);
@@ -176,6 +197,12 @@ static int recompress_fd(struct recompress *r, const struct file_job *f,
 	rc = reencode(c, &r->bar);
 	if (rc == 0)
 		atomic_fetch_add(&r->after, pctl_container_coded_bytes(c));
+	if (rc == 0 && r->tried && has_codec(c, PF_CODEC_ZSTD)) {
+		int trc = pctl_tried_add(r->tried, st->st_ino, pctl_tried_state(c));
+
+		if (trc < 0)
+			tried_warn(r, trc);
+	}
 	pf_container_close(c);
 	if (rc == 0 && futimens(timefd, times) < 0)
 		rc = -errno;
@@ -297,6 +324,8 @@ static int load_defaults(struct recompress *r, const char *path)
 		if (r->levels[i] <= r->level && r->levels[i] > r->floor)
 			r->floor = r->levels[i];
 	}
+	r->learned_target = r->have_defaults && r->choice != PF_CHOICE_ZSTD &&
+			    r->choice != PF_CHOICE_RAW;
 	if (r->choice == PF_CHOICE_LEARNED && !r->have_defaults) {
 		pctl_err("recompress: %s has no default models; run "
 			 "'priorctl train %s' first", path, path);
@@ -326,13 +355,30 @@ static int dirs_check(const struct recompress *r)
 	return 0;
 }
 
+/* The run's target, for the record: its codec choice and level, and the
+ * default models that are current for it. */
+static uint64_t target_hash(const struct recompress *r)
+{
+	uint64_t h = XXH3_64bits_withSeed(&r->floor, sizeof(r->floor), (uint64_t)r->choice);
+
+	for (size_t i = 0; i < r->n_models; i++)
+		if (is_current_default(r, r->defaults[i].id))
+			h = XXH3_64bits_withSeed(r->defaults[i].id, PF_MODEL_ID_SIZE, h);
+	return h;
+}
+
 static int run(struct recompress *r, const char *path, unsigned jobs)
 {
 	uint64_t total = 0;
 	char a[16], b[16];
-	int rc;
+	int rc, rc2;
 
 	PF_FORWARD(load_defaults(r, path));
+	if (r->learned_target) {
+		rc = pctl_tried_open(r->store, target_hash(r), &r->tried);
+		if (rc < 0)
+			tried_warn(r, rc);
+	}
 	rc = pctl_walk_store(r->store, add_file, walk_error, r);
 	if (rc < 0) {
 		pctl_err("recompress: %s: %s", path, strerror(-rc));
@@ -343,6 +389,11 @@ static int run(struct recompress *r, const char *path, unsigned jobs)
 	pctl_progress_start(&r->bar, "recompress", total);
 	rc = pctl_run_jobs(jobs, r->count, recompress_one, r);
 	pctl_progress_end(&r->bar);
+	/* A run that saw every file knows which records still count. */
+	rc2 = pctl_tried_close(r->tried, rc == 0 && !r->ndirs && !r->walk_errors &&
+					 !atomic_load(&r->failed));
+	if (rc2 < 0)
+		tried_warn(r, rc2);
 	printf("recompress: %zu files: %" PRIu64 " re-encoded (%s -> %s coded), "
 	       "%" PRIu64 " already current, %" PRIu64 " failed\n", r->count,
 	       atomic_load(&r->done), pctl_human_size(atomic_load(&r->before), a),

@@ -70,6 +70,14 @@ const pf_store_opts *pf_store_get_opts(const pf_store *store);
  * the mount must never show or let anyone create, rename or remove. */
 bool pf_store_is_meta_name(const char *name);
 
+/* Opens .priorfs/<name> for a tool's own record (a plain name, none the
+ * store uses itself: config, lock, models), with open(2) flags and mode;
+ * O_NOFOLLOW and O_CLOEXEC are added. @return an fd, or -errno (-EINVAL
+ * for a name that is not a record's). */
+int pf_store_meta_open(pf_store *store, const char *name, int flags, mode_t mode);
+/* Renames record `from` over record `to` in .priorfs. @return 0 or -errno. */
+int pf_store_meta_rename(pf_store *store, const char *from, const char *to);
+
 /*
  * Takes the store's writer lock (flock on .priorfs/lock), held until
  * pf_store_close(). A read-write mount, import and recompress take it; one

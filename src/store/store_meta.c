@@ -7,8 +7,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +28,42 @@ void pf_store_opts_default(pf_store_opts *opts)
 bool pf_store_is_meta_name(const char *name)
 {
 	return strcmp(name, PF_META_NAME) == 0;
+}
+
+/* A tool's record: a plain name that is not one of the store's own. */
+static bool record_name_ok(const char *name)
+{
+	static const char *const own[] = { PF_STORE_CONFIG, "lock", "models" };
+
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
+		if (!strcmp(name, own[i]))
+			return false;
+	return true;
+}
+
+int pf_store_meta_open(pf_store *store, const char *name, int flags, mode_t mode)
+{
+	char path[sizeof(PF_META_NAME) + NAME_MAX + 1];
+	int fd;
+
+	if (!record_name_ok(name) ||
+	    (size_t)snprintf(path, sizeof(path), PF_META_NAME "/%s", name) >= sizeof(path))
+		return -EINVAL;
+	fd = openat(store->root_fd, path, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	return fd < 0 ? -errno : fd;
+}
+
+int pf_store_meta_rename(pf_store *store, const char *from, const char *to)
+{
+	char a[sizeof(PF_META_NAME) + NAME_MAX + 1], b[sizeof(a)];
+
+	if (!record_name_ok(from) || !record_name_ok(to) ||
+	    (size_t)snprintf(a, sizeof(a), PF_META_NAME "/%s", from) >= sizeof(a) ||
+	    (size_t)snprintf(b, sizeof(b), PF_META_NAME "/%s", to) >= sizeof(b))
+		return -EINVAL;
+	return renameat(store->root_fd, a, store->root_fd, b) < 0 ? -errno : 0;
 }
 
 /* 1 if dir holds anything besides "." and "..", 0 if empty, or -errno. */

@@ -163,6 +163,36 @@ pf_mount "$STORE" "$MNT" ro
 same_tree "$SRC" "$MNT"
 pf_umount "$MNT"
 
+check "recompress records a file auto left with zstd blocks: the next run skips it, a write does not"
+# 1 KiB of noise repeated: zstd codes each block smaller than the model.
+python3 -c 'import os, sys; sys.stdout.buffer.write(os.urandom(1024) * 512)' >"$PF_WORK/rep.bin" ||
+	fail "make rep.bin"
+pf_mount "$STORE" "$MNT"
+cp "$PF_WORK/rep.bin" "$MNT/rep.bin" || fail "cp rep.bin"
+pf_umount "$MNT"
+ZSTD=$(blocks zstd)
+pf_ctl 0 recompress "$STORE"
+has "$OUT" '^recompress: 22 files: 1 re-encoded .* 21 already current, 0 failed'
+[ "$(blocks zstd)" -eq "$ZSTD" ] || fail "zstd no longer wins on rep.bin: $(blocks zstd) zstd blocks"
+[ "$(wc -l <"$STORE/.priorfs/recompress-tried")" -eq 1 ] || fail "no single record for rep.bin"
+pf_ctl 0 recompress "$STORE" # before the record, rep.bin was coded on every run
+has "$OUT" '^recompress: 22 files: 0 re-encoded .* 22 already current, 0 failed'
+pf_mount "$STORE" "$MNT"
+printf 'x' >>"$MNT/rep.bin" || fail "append to rep.bin"
+pf_umount "$MNT"
+pf_ctl 0 recompress "$STORE"
+has "$OUT" '^recompress: 22 files: 1 re-encoded .* 21 already current, 0 failed'
+[ "$(wc -l <"$STORE/.priorfs/recompress-tried")" -eq 1 ] || fail "the stale record was kept"
+# A damaged record (a torn line, junk, a long line) only makes the file be coded again.
+{ head -c 30 "$STORE/.priorfs/recompress-tried"; printf '\n\377\000junk\n'; head -c 5000 /dev/zero | tr '\0' 'a'; } \
+	>"$PF_WORK/torn" && mv "$PF_WORK/torn" "$STORE/.priorfs/recompress-tried" || fail "damage the record"
+pf_ctl 0 recompress "$STORE"
+has "$OUT" '^recompress: 22 files: 1 re-encoded .* 21 already current, 0 failed'
+pf_ctl 0 recompress "$STORE"
+has "$OUT" '^recompress: 22 files: 0 re-encoded .* 22 already current, 0 failed'
+pf_ctl 0 fsck "$STORE"
+rm "$STORE/rep.bin"
+
 check "import resumes: only a file left unfinished is written again"
 touch "$STORE/part0/sub0/doc00.txt" # as if the run stopped before its times were set
 pf_ctl 0 import --no-train "$SRC" "$STORE"

@@ -517,6 +517,34 @@ START_TEST(test_writer_lock)
 }
 END_TEST
 
+/* Tools' records live in .priorfs under plain names the store does not use. */
+START_TEST(test_meta_records)
+{
+	static const char *const refused[] = { "", ".", "..", "config", "lock", "models",
+					       "a/b", "../escape", "models/defaults" };
+	char path[128];
+	int fd;
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+		ck_assert_int_eq(pf_store_meta_open(store, refused[i], O_RDONLY, 0), -EINVAL);
+		ck_assert_int_eq(pf_store_meta_rename(store, refused[i], "rec"), -EINVAL);
+		ck_assert_int_eq(pf_store_meta_rename(store, "rec", refused[i]), -EINVAL);
+	}
+	ck_assert_int_eq(pf_store_meta_open(store, "rec", O_RDONLY, 0), -ENOENT);
+	fd = pf_store_meta_open(store, "rec.tmp", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "x\n", 2), 2);
+	close(fd);
+	ck_assert_int_eq(pf_store_meta_rename(store, "rec.tmp", "rec"), 0);
+	snprintf(path, sizeof(path), "%s/.priorfs/rec", dir);
+	ck_assert_int_eq(access(path, R_OK), 0);
+	/* a symlink planted under a record's name is not followed */
+	snprintf(path, sizeof(path), "%s/.priorfs/link", dir);
+	ck_assert_int_eq(symlink("/etc/passwd", path), 0);
+	ck_assert_int_eq(pf_store_meta_open(store, "link", O_RDONLY, 0), -ELOOP);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -526,6 +554,7 @@ static Suite *store_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_init_refuses);
+	tcase_add_test(tc, test_meta_records);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tf, setup, teardown);
 	tcase_add_test(tf, test_empty_and_roundtrip);
