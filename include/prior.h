@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define PRIOR_VERSION_MAJOR 0
-#define PRIOR_VERSION_MINOR 4
+#define PRIOR_VERSION_MINOR 5
 #define PRIOR_VERSION_PATCH 0
 #define PRIOR_VERSION_NUMBER                                                   \
 	(PRIOR_VERSION_MAJOR * 10000 + PRIOR_VERSION_MINOR * 100 +             \
@@ -180,6 +180,8 @@ enum prior_model_level {
  * on prose it pays, on source code and token shards of tens of megabytes
  * it gains about what it costs: train with and without, and compare). */
 #define PRIOR_NET_CONTEXT 1u
+/* Since 0.5 every level MAX network also reads the byte the in-block match
+ * expects: such a model needs libprior 0.5 or later to load. */
 
 /* Training progress: done of total sample bytes. Called on the training
  * thread. */

@@ -121,6 +121,7 @@ typedef struct pf_model_shape {
 	unsigned net_rank;    /* its embeddings' width (format 6); 0: net_width */
 	bool net_tokens;      /* it has the token features (format 6) */
 	bool net_context;     /* it has the context features (format 6) */
+	bool net_match;       /* it has the match feature (format 6) */
 } pf_model_shape;
 void pf_model_get_shape(const pf_model *model, pf_model_shape *shape);
 

@@ -151,30 +151,29 @@ static void text_update(pf_cm *cm, uint32_t c)
 	}
 }
 
-/* Extends or drops the current match, then looks the last 6 bytes up. */
-static void match_update(pf_cm *cm, uint32_t c, uint32_t h6)
+void pf_cm_match_step(uint32_t *hash, unsigned bits, const uint8_t *buf, uint32_t pos,
+		      uint32_t c, uint32_t h6, uint32_t *len, uint32_t *ptr)
 {
-	uint32_t idx = h6 >> (32 - cm->mm_bits), cand;
+	uint32_t idx = h6 >> (32 - bits), cand;
 
-	if (cm->mm_len && cm->buf[cm->mm_ptr] == c) {
-		cm->mm_len += cm->mm_len < PF_CM_MM_LEN_MAX;
-		cm->mm_ptr++;
+	if (*len && buf[*ptr] == c) {
+		*len += *len < PF_CM_MM_LEN_MAX;
+		(*ptr)++;
 	} else {
-		cm->mm_len = 0;
+		*len = 0;
 	}
-	cand = cm->mm_hash[idx];
-	if (!cm->mm_len && cand) {
-		uint32_t len = 0;
+	cand = hash[idx];
+	if (!*len && cand) {
+		uint32_t n = 0;
 
-		while (len < PF_CM_MM_VERIFY_MAX && len < cand &&
-		       cm->buf[cand - 1 - len] == cm->buf[cm->pos - 1 - len])
-			len++;
-		if (len) {
-			cm->mm_len = len;
-			cm->mm_ptr = cand;
+		while (n < PF_CM_MM_VERIFY_MAX && n < cand && buf[cand - 1 - n] == buf[pos - 1 - n])
+			n++;
+		if (n) {
+			*len = n;
+			*ptr = cand;
 		}
 	}
-	cm->mm_hash[idx] = cm->pos;
+	hash[idx] = pos;
 }
 
 static inline uint32_t hist(const pf_cm *cm, uint32_t dist)
@@ -329,11 +328,13 @@ void pf_cm_byte_update(pf_cm *cm)
 	cm->phase = cm->cfg.stride <= 4 ? cm->pos % cm->cfg.stride : 0;
 	text_update(cm, c);
 	ctx_hashes(cm);
-	match_update(cm, c, cm->h[CTX_O6]);
+	pf_cm_match_step(cm->mm_hash, cm->mm_bits, cm->buf, cm->pos, c, cm->h[CTX_O6],
+			 &cm->mm_len, &cm->mm_ptr);
 	if (cm->dict)
 		pf_cm_dict_update(cm, c, cm->h[CTX_O6]);
 	if (cm->net) {
 		pf_net_ctx_push(&cm->net_ctx, c);
+		cm->net_ctx.match = pf_net_match_of(cm->mm_len, cm->mm_len ? cm->buf[cm->mm_ptr] : 0);
 		pf_net_forward(cm->net, &cm->net_ctx, cm->net_h2);
 	}
 	pf_cm_nibble_update(cm);

@@ -15,7 +15,7 @@
  *   60 u16 embedding width r (version 6: 16..min(h1, 64), a multiple of 16;
  *      else 0)   62 u16 network features (version 6: bit 0, the token
  *      features for data in 16-bit units; bit 1, the context features;
- *      else 0)
+ *      bit 2, the match feature; else 0)
  *   then the payload as zstd frames (the slice part in a frame of its own),
  *   which must decompress to exactly:
  *         bucket tags     u16[(n_ctx << table_bits) / 16]
@@ -30,7 +30,8 @@
  *         embeddings i8[rows][h1 (5) or r (6)]  w2 i16[h2][h1]  v i16[256][h2]
  *         version 6: projection i16[h1][r]
  *         (rows: PF_NET_ROWS, + PF_NET_CONTEXT_ROWS with the context
- *         features, + PF_NET_TOKEN_ROWS with the token features)
+ *         features, + PF_NET_TOKEN_ROWS with the token features,
+ *         + PF_NET_MATCH_ROWS with the match feature)
  *       versions 3 and 4 with a slice:
  *         slice strengths u16[64]                   (matches into the slice)
  *         slice           u8[slice bytes]           (training data)
@@ -291,7 +292,8 @@ static int payload_expand(pf_model *m, uint32_t dict_len)
 static uint32_t features_of(const struct pf_cm_cfg *cfg)
 {
 	return (cfg->net_tokens ? PF_NET_FEATURE_TOKENS : 0) |
-	       (cfg->net_context ? PF_NET_FEATURE_CONTEXT : 0);
+	       (cfg->net_context ? PF_NET_FEATURE_CONTEXT : 0) |
+	       (cfg->net_match ? PF_NET_FEATURE_MATCH : 0);
 }
 
 static void header_write(const struct pf_cm_cfg *cfg, size_t raw, uint32_t dict_len,
@@ -377,12 +379,14 @@ static int header_level(const uint8_t *h, uint32_t version, struct pf_cm_cfg *wa
 		return PF_CORRUPT("model image level, table_bits or network width");
 	if (net2 ? rank < PF_NET_RANK_STEP || rank > PF_NET_RANK_MAX || rank > net_h1 ||
 			   rank % PF_NET_RANK_STEP ||
-			   features & ~(PF_NET_FEATURE_TOKENS | PF_NET_FEATURE_CONTEXT)
+			   features & ~(PF_NET_FEATURE_TOKENS | PF_NET_FEATURE_CONTEXT |
+					PF_NET_FEATURE_MATCH)
 		 : rank || features)
 		return PF_CORRUPT("model image network shape");
 	want->net_rank = rank;
 	want->net_tokens = features & PF_NET_FEATURE_TOKENS;
 	want->net_context = features & PF_NET_FEATURE_CONTEXT;
+	want->net_match = features & PF_NET_FEATURE_MATCH;
 	if (pf_le32(h + 20) != want->n_ctx || pf_le32(h + 24) != want->n_in ||
 	    pf_le32(h + 36) != want->apm2_bits || pf_le32(h + 40) != PF_CM_W_ROWS)
 		return PF_CORRUPT("model image table counts");
@@ -510,5 +514,6 @@ void pf_model_get_shape(const pf_model *model, pf_model_shape *shape)
 				   .net_width = model->cfg.net_h1,
 				   .net_rank = model->cfg.net_rank,
 				   .net_tokens = model->cfg.net_tokens,
-				   .net_context = model->cfg.net_context };
+				   .net_context = model->cfg.net_context,
+				   .net_match = model->cfg.net_match };
 }

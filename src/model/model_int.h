@@ -85,7 +85,8 @@ enum pf_cm_ctx {
  * previous bytes, their pair and the current word (with the context
  * features also the previous three bytes, the previous word and the
  * column; for token shards also the phase and the previous one and two
- * 16-bit tokens), two tanh layers,
+ * 16-bit tokens; with the match feature the byte the in-block match
+ * expects and how long the match is), two tanh layers,
  * and a logit per node of the byte's bit tree. Activations are fixed point
  * with PF_NET_ONE = 1.0; the bounds keep every sum inside int32 for any
  * image. */
@@ -98,13 +99,17 @@ enum pf_cm_ctx {
 #define PF_NET_FEATS (PF_NET_BYTES + 2)
 #define PF_NET_CONTEXT_FEATS 3 /* previous three bytes, previous word, column */
 #define PF_NET_TOKEN_FEATS 3 /* phase, previous token, previous two */
-#define PF_NET_FEATS_MAX (PF_NET_FEATS + PF_NET_CONTEXT_FEATS + PF_NET_TOKEN_FEATS)
+#define PF_NET_MATCH_FEATS 1 /* the byte the in-block match expects */
+#define PF_NET_MATCH_ROWS (1 + 4 * 256) /* none, or its length bucket x byte */
+#define PF_NET_FEATS_MAX (PF_NET_FEATS + PF_NET_CONTEXT_FEATS + PF_NET_TOKEN_FEATS + \
+			  PF_NET_MATCH_FEATS)
 #define PF_NET_ROWS (PF_NET_BYTES * 256 + (1u << PF_NET_PAIR_BITS) + (1u << PF_NET_WORD_BITS))
 #define PF_NET_CONTEXT_ROWS \
 	((1u << PF_NET_ORDER3_BITS) + (1u << PF_NET_WORD_BITS) + 2 * (PF_NET_COLUMN_MAX + 1))
 #define PF_NET_TOKEN_ROWS (2 + (2u << PF_NET_TOKEN_BITS))
 #define PF_NET_FEATURE_TOKENS 1u  /* format 6's feature bits (header offset 62) */
 #define PF_NET_FEATURE_CONTEXT 2u
+#define PF_NET_FEATURE_MATCH 4u
 #define PF_NET_H1_MIN PF_MODEL_NET_WIDTH_MIN
 #define PF_NET_H1_MAX PF_MODEL_NET_WIDTH_MAX /* h2 = h1 / 2 */
 #define PF_NET_H1_STEP PF_MODEL_NET_WIDTH_STEP /* h2: a multiple of 16 lanes */
@@ -124,6 +129,7 @@ struct pf_cm_cfg {
 	unsigned net_rank; /* format 6: the embeddings' width; else 0 (h1 wide) */
 	bool net_tokens;   /* format 6: the network has the token features */
 	bool net_context;  /* format 6: and the context features */
+	bool net_match;    /* format 6: and the match feature */
 	enum pf_model_level level;
 	unsigned table_bits; /* the primed tables' size, and the coding tables' here */
 	unsigned code_bits;  /* the most a block widens its coding tables to */
@@ -151,6 +157,7 @@ struct pf_net_shape {
 	unsigned rank;	 /* embedding width, projected to h1 by pm; 0: none */
 	bool tokens;	 /* the token features (format 6, data in 16-bit units) */
 	bool context;	 /* the context features (format 6) */
+	bool match;	 /* the match feature (format 6) */
 };
 
 /* The network's quantised weights (little-endian, as in the payload). */
@@ -174,6 +181,7 @@ struct pf_net_ctx {
 	uint32_t pos;  /* bytes since the block's start: the token phase */
 	uint8_t column; /* bytes since the line's start, at most PF_NET_COLUMN_MAX */
 	bool lead;      /* only blanks since the line's start */
+	uint32_t match; /* 0, or 1 + length bucket * 256 + the expected byte */
 };
 
 /* The primed state: the tables and APMs expanded at load, the match
@@ -330,6 +338,12 @@ void pf_cm_nibble_update(pf_cm *cm); /* after the 4th */
 
 /* ---- model_dict.c: the slice of training data and its match model ------ */
 uint32_t pf_cm_hash6(uint32_t c4, uint32_t c8); /* hash of the last 6 bytes */
+/* The in-block match model after byte c = buf[pos - 1] (model_ctx.c; the
+ * network's trainer replays it): extends or drops the match (*len bytes,
+ * *ptr the position of the byte it expects next), then looks the last 6
+ * bytes (hash h6) up in hash (2^bits positions) and records pos there. */
+void pf_cm_match_step(uint32_t *hash, unsigned bits, const uint8_t *buf, uint32_t pos,
+		      uint32_t c, uint32_t h6, uint32_t *len, uint32_t *ptr);
 /* Points d at bytes[0..len) and builds its index. @return 0, -ENOMEM. */
 int pf_cm_dict_init(struct pf_cm_dict *d, const uint8_t *bytes, uint32_t len);
 void pf_cm_dict_free(struct pf_cm_dict *d);
@@ -344,6 +358,8 @@ int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits, unsigned
 			struct pf_cm_cfg *cfg);
 
 /* ---- model_net.c: the network's integer inference ------------------------ */
+/* The match feature's row: 0 without a match, else by length and byte. */
+uint32_t pf_net_match_of(uint32_t len, uint32_t byte);
 /* The embedding width training gives a network of width h1: h1 / 4 in
  * steps of 16, within 16..64 (docs/neural.md). */
 unsigned pf_net_rank_for(unsigned h1);

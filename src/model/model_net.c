@@ -33,6 +33,7 @@ struct pf_net_shape pf_net_shape_of(const struct pf_cm_cfg *cfg)
 		.rank = cfg->net_rank,
 		.tokens = cfg->net_tokens,
 		.context = cfg->net_context,
+		.match = cfg->net_match,
 	};
 }
 
@@ -47,13 +48,13 @@ unsigned pf_net_rank_for(unsigned h1)
 unsigned pf_net_feats(const struct pf_net_shape *shape)
 {
 	return PF_NET_FEATS + (shape->context ? PF_NET_CONTEXT_FEATS : 0) +
-	       (shape->tokens ? PF_NET_TOKEN_FEATS : 0);
+	       (shape->tokens ? PF_NET_TOKEN_FEATS : 0) + (shape->match ? PF_NET_MATCH_FEATS : 0);
 }
 
 size_t pf_net_rows_total(const struct pf_net_shape *shape)
 {
 	return PF_NET_ROWS + (shape->context ? PF_NET_CONTEXT_ROWS : 0) +
-	       (shape->tokens ? PF_NET_TOKEN_ROWS : 0);
+	       (shape->tokens ? PF_NET_TOKEN_ROWS : 0) + (shape->match ? PF_NET_MATCH_ROWS : 0);
 }
 
 void pf_net_layout(const struct pf_net_shape *shape, size_t off[PF_NET_PARTS + 1])
@@ -111,8 +112,8 @@ static bool within16(const int16_t *p, size_t n, int32_t limit)
 }
 
 /* |sum| for layer 2: h1 * 2^13 * 2^8 + 2^24 < 2^30 with h1 <= 256; for
- * the projection: rank * (14 * 2^7) * 2^13 <= 2^30 with rank <= 64 and at
- * most PF_NET_FEATS_MAX = 14 rows in the bag. */
+ * the projection: rank * (15 * 2^7) * 2^13 <= 2^30 with rank <= 64 and at
+ * most PF_NET_FEATS_MAX = 15 rows in the bag. */
 _Static_assert((int64_t)PF_NET_RANK_MAX * PF_NET_FEATS_MAX * 128 * PF_NET_W_LIMIT <= (1 << 30),
 	       "the projection's sum must stay inside int32");
 
@@ -141,6 +142,13 @@ void pf_net_ctx_push(struct pf_net_ctx *c, uint32_t byte)
 		c->column += c->column < PF_NET_COLUMN_MAX;
 		c->lead = c->lead && (byte == ' ' || byte == '\t');
 	}
+}
+
+uint32_t pf_net_match_of(uint32_t len, uint32_t byte)
+{
+	if (!len)
+		return 0;
+	return 1 + (len < 8 ? 0 : len < 16 ? 1 : len < 32 ? 2 : 3) * 256 + byte;
 }
 
 /* Context features: the previous three bytes, the previous word, and the
@@ -190,8 +198,13 @@ void pf_net_rows(const struct pf_net_shape *shape, const struct pf_net_ctx *c,
 		base += PF_NET_CONTEXT_ROWS;
 		n += PF_NET_CONTEXT_FEATS;
 	}
-	if (shape->tokens)
+	if (shape->tokens) {
 		token_rows(c, base, rows + n);
+		base += PF_NET_TOKEN_ROWS;
+		n += PF_NET_TOKEN_FEATS;
+	}
+	if (shape->match)
+		rows[n] = base + c->match;
 }
 
 /* tanh of a (1.0 = 2^8), 1.0 = 2^8: 2 squash(2a) - 1 on the coder's curve. */

@@ -75,6 +75,7 @@ struct trainer {
 	/* the context state before each position that `last` cannot rebuild */
 	uint32_t *word, *prev_word;
 	uint8_t *line; /* column << 1 | lead */
+	uint16_t *match; /* match feature rows */
 	size_t n_train, n_all;
 	struct params P;
 	struct batch B;
@@ -133,6 +134,8 @@ static int trainer_init(struct trainer *T, const uint8_t *s, size_t len,
 		T->prev_word = alloc_zero(T->n_all, sizeof(uint32_t), &ok);
 		T->line = alloc_zero(T->n_all, 1, &ok);
 	}
+	if (shape->match)
+		T->match = alloc_zero(T->n_all, sizeof(uint16_t), &ok);
 	B->rows = alloc_zero((size_t)NET_BATCH * P->feats, sizeof(uint32_t), &ok);
 	B->byte = alloc_zero(NET_BATCH, 1, &ok);
 	B->bag = alloc_zero((size_t)NET_BATCH * P->rank, sizeof(float), &ok);
@@ -153,7 +156,7 @@ static void trainer_free(struct trainer *T)
 	struct batch *B = &T->B;
 
 	free(T->P.p), free(T->P.g), free(T->P.m), free(T->P.v);
-	free(T->word), free(T->prev_word), free(T->line);
+	free(T->word), free(T->prev_word), free(T->line), free(T->match);
 	free(B->rows), free(B->byte), free(B->bag), free(B->dbag), free(B->h1), free(B->dh1);
 	free(B->z);
 	free(B->h2), free(B->dh2), free(B->dz), free(B->touched), free(B->touched_list);
@@ -192,6 +195,33 @@ static void state_index(struct trainer *T)
 	}
 }
 
+/* The match feature before each position: the coder's in-block match
+ * model replayed over the sample cut into blocks, as the priming pass cuts it. */
+#define MATCH_BLOCK (256u * 1024)
+#define MATCH_BITS 17 /* pf_cm_reserve()'s for a 256 KiB block */
+static int match_index(struct trainer *T)
+{
+	uint32_t *hash = malloc(sizeof(*hash) << MATCH_BITS), len = 0, ptr = 0, c4 = 0, c8 = 0;
+
+	if (!hash)
+		return -ENOMEM;
+	for (size_t t = 0; t < T->n_all; t++) {
+		const uint8_t *block = T->s + t / MATCH_BLOCK * MATCH_BLOCK;
+		uint32_t pos = (uint32_t)(t % MATCH_BLOCK), c = T->s[t];
+
+		if (pos == 0) {
+			memset(hash, 0, sizeof(*hash) << MATCH_BITS);
+			len = ptr = c4 = c8 = 0;
+		}
+		T->match[t] = (uint16_t)pf_net_match_of(len, len ? block[ptr] : 0);
+		c8 = c8 << 8 | c4 >> 24;
+		c4 = c4 << 8 | c;
+		pf_cm_match_step(hash, MATCH_BITS, block, pos + 1, c, pf_cm_hash6(c4, c8), &len, &ptr);
+	}
+	free(hash);
+	return 0;
+}
+
 /* The context before position t, as coding sees it in a long block. */
 static void ctx_at(const struct trainer *T, size_t t, struct pf_net_ctx *c)
 {
@@ -204,6 +234,7 @@ static void ctx_at(const struct trainer *T, size_t t, struct pf_net_ctx *c)
 		c->column = T->line[t] >> 1;
 		c->lead = T->line[t] & 1;
 	}
+	c->match = T->shape.match ? T->match[t] : 0;
 	c->pos = (uint32_t)t; /* the sample's pieces start aligned */
 }
 
@@ -481,7 +512,10 @@ int pf_net_train(const uint8_t *sample, size_t len, const struct pf_net_shape *s
 		params_init(&T);
 		if (T.n_train) {
 			state_index(&T);
-			train_loop(&T, opts);
+			if (shape->match)
+				rc = match_index(&T);
+			if (rc == 0)
+				train_loop(&T, opts);
 		}
 		quantise_into(&T, out);
 	}

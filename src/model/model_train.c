@@ -242,7 +242,8 @@ static int net_choose(pf_cm *cm, struct pf_net *net, uint8_t **weights, const ui
 		const struct pf_net *from = &opts->net_from->net;
 
 		if (from->shape.h1 != shape.h1 || from->shape.rank != shape.rank ||
-		    from->shape.tokens != shape.tokens || from->shape.context != shape.context)
+		    from->shape.tokens != shape.tokens || from->shape.context != shape.context ||
+		    from->shape.match != shape.match)
 			return -EINVAL;
 		memcpy(*weights, from->b1, pf_net_payload_len(&shape));
 	} else {
@@ -269,6 +270,7 @@ static int train(const void *sample, size_t len, const pf_model_train_opts *opts
 	cfg.stride = stride_choose(sample, len);
 	cfg.net_tokens = cfg.net_h1 && phase_matters(sample, len);
 	cfg.net_context = cfg.net_h1 && opts->net_context;
+	cfg.net_match = cfg.net_h1 != 0;
 	rc = pf_cm_reserve(&cm, &cfg, TRAIN_BLOCK);
 	if (rc == 0)
 		rc = dict_choose(&cm, &dict, sample, len, opts);

@@ -14,10 +14,10 @@
  * float BLAS and may round differently on another CPU; coding may not. After
  * a deliberate format change, run this program with PF_MODEL_GOLDEN_WRITE=1
  * (`PF_MODEL_GOLDEN_WRITE=1 tests/unit/check_model_max` in the build
- * directory): it rewrites model-max6c-t12.bin (the format 6 image with
- * the context features; the older ones are frozen) and the fuzz_model
- * seeds of format 6, and prints GOLDEN_MAX6C_IMAGE and GOLDEN_MAX6C_CODED
- * to update below. check_model's
+ * directory): it rewrites model-max6m-t12.bin (the format 6 image with
+ * every feature; the older ones are frozen) and the newest fuzz_model
+ * seed, and prints GOLDEN_MAX6M_IMAGE and GOLDEN_MAX6M_CODED to update
+ * below. check_model's
  * test_shape reads the image's shape too.
  *
  * Child mode: with CHILD_ENV set, the program codes the golden input with
@@ -45,6 +45,8 @@
 #define GOLDEN_MAX6_CODED 0xac9cbb4616b6f4d1ULL /* XXH3 of the golden input coded with it */
 #define GOLDEN_MAX6C_IMAGE 0x641bdcaa736f426dULL /* the format 6 image with the context features */
 #define GOLDEN_MAX6C_CODED 0x3fd28165e238c9e6ULL
+#define GOLDEN_MAX6M_IMAGE 0xaaa49747f2df1e18ULL /* and the match feature */
+#define GOLDEN_MAX6M_CODED 0x6a3328d9f548ef4bULL
 #define MAX_SAMPLE (64 * 1024)
 #define CHILD_ENV "PF_CHECK_MODEL_CODE" /* test_max_env's child: image path */
 
@@ -118,7 +120,9 @@ START_TEST(test_max_shape)
 	ck_assert_uint_eq(sh.net_width, PF_NET_H1_DEFAULT);
 	ck_assert_uint_eq(sh.table_bits, 12);
 	ck_assert_uint_eq(pf_le32((const uint8_t *)img_max + 56), PF_NET_H1_DEFAULT);
-	ck_assert_uint_eq(pf_le32((const uint8_t *)img_max + 60), pf_net_rank_for(PF_NET_H1_DEFAULT));
+	ck_assert_uint_eq(pf_le32((const uint8_t *)img_max + 60),
+			  pf_net_rank_for(PF_NET_H1_DEFAULT) | PF_NET_FEATURE_MATCH << 16);
+	ck_assert(sh.net_match);
 	pf_model_get_shape(m_max_default, &sh);
 	ck_assert_uint_eq(sh.version, PF_CM_VERSION_WIDE);
 	ck_assert_uint_eq(sh.net_width, 0);
@@ -127,8 +131,8 @@ END_TEST
 
 /* Token ids get the token features (bit 0 of the u16 at 60 + 2), text
  * does not; the context features (bit 1) come when asked for, with or
- * without them. The narrowest network's rows are as wide as it is. All
- * code. */
+ * without them; the match feature (bit 2) always. The narrowest network's
+ * rows are as wide as it is. All code. */
 START_TEST(test_max_token_features)
 {
 	static const struct {
@@ -143,7 +147,8 @@ START_TEST(test_max_token_features)
 		uint8_t *data = cases[k].tokens ? gen_tokens(5000, 4) : gen_text(5000, 4);
 		unsigned rank = pf_net_rank_for(cases[k].width);
 		uint32_t features = (cases[k].tokens ? PF_NET_FEATURE_TOKENS : 0) |
-				    (cases[k].context ? PF_NET_FEATURE_CONTEXT : 0);
+				    (cases[k].context ? PF_NET_FEATURE_CONTEXT : 0) |
+				    PF_NET_FEATURE_MATCH;
 		size_t len;
 		uint8_t *img = train_max_with(10, cases[k].width, cases[k].context, sample,
 					      MAX_SAMPLE, &len);
@@ -153,7 +158,8 @@ START_TEST(test_max_token_features)
 		ck_assert_uint_eq(pf_le32(img + 60), rank | features << 16);
 		ck_assert_int_eq(pf_model_load(img, len, &m), 0);
 		pf_model_get_shape(m, &sh);
-		ck_assert(sh.net_tokens == cases[k].tokens && sh.net_context == cases[k].context);
+		ck_assert(sh.net_tokens == cases[k].tokens && sh.net_context == cases[k].context &&
+			  sh.net_match);
 		round_trip(m, data, 5000);
 		pf_model_free(m);
 		free(img);
@@ -447,8 +453,11 @@ static void net_all_extreme(uint8_t *raw, const struct pf_net *net, int32_t sign
 static void net_poke(const uint8_t *hdr, uint8_t *raw, size_t n, void *arg)
 {
 	const struct net_poke *p = arg;
+	uint16_t features = pf_le16(hdr + 62);
 	struct pf_net_shape shape = { .h1 = pf_le32(hdr + 56), .rank = pf_le16(hdr + 60),
-				      .tokens = pf_le16(hdr + 62) & 1 };
+				      .tokens = features & PF_NET_FEATURE_TOKENS,
+				      .context = features & PF_NET_FEATURE_CONTEXT,
+				      .match = features & PF_NET_FEATURE_MATCH };
 	struct pf_net net;
 
 	ck_assert_uint_eq(pf_le32(hdr + 8), PF_CM_VERSION_NET2);
@@ -537,7 +546,8 @@ START_TEST(test_max_extreme_net)
 
 	ck_assert_uint_eq(pf_le32(img + 56), width);
 	ck_assert_uint_eq(pf_le16(img + 62), (n ? PF_NET_FEATURE_TOKENS : 0) |
-						     (context ? PF_NET_FEATURE_CONTEXT : 0));
+						     (context ? PF_NET_FEATURE_CONTEXT : 0) |
+						     PF_NET_FEATURE_MATCH);
 	poked_load(img, len, (struct net_poke){ NET_ALL, _i & 2 ? -1 : 1 }, 0);
 	free(img);
 	free(sample);
@@ -564,12 +574,13 @@ START_TEST(test_max_hostile_header)
 		ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
 		ck_assert_ptr_null(m);
 	}
-	/* the image's own rank is 16 (h1 32), no features; the last four are
-	 * valid shapes, but not this payload's */
+	/* the image's own rank is 16 (h1 32), the match feature only; the
+	 * last six are valid shapes, but not this payload's */
 	static const uint32_t bad_shape[] = { 0, 8, 24, 40, PF_NET_H1_MIN + PF_NET_RANK_STEP,
 					      PF_NET_RANK_MAX + PF_NET_RANK_STEP, 0xffff,
-					      16 | 4u << 16, 16 | 0x8000u << 16, 16 | 1u << 16,
-					      16 | 2u << 16, 16 | 3u << 16, PF_NET_H1_MIN };
+					      16 | 8u << 16, 16 | 0x8000u << 16, 16 | 1u << 16,
+					      16 | 2u << 16, 16 | 3u << 16, 16, 16 | 7u << 16,
+					      PF_NET_H1_MIN | 4u << 16 };
 
 	for (size_t k = 0; k < sizeof(bad_shape) / sizeof(*bad_shape); k++) {
 		memcpy(copy, img, len);
@@ -673,19 +684,19 @@ END_TEST
 /* ---- level max golden vector and BLAS environments ---- */
 
 /* Trains the format 6 golden image with the context features (on token
- * ids: every feature), writes it and prints its constants. The one
- * without them (GOLDEN_MAX6_PATH) is frozen. */
+ * ids: every feature, the match feature too), writes it and prints its
+ * constants. The older ones are frozen. */
 static void golden_max_write(void)
 {
 	size_t len;
 	uint8_t *sample = gen_tokens(GOLDEN_MAX_SAMPLE, 1);
 	uint8_t *img = train_max_with(12, GOLDEN_MAX_WIDTH, true, sample, GOLDEN_MAX_SAMPLE, &len);
-	FILE *f = fopen(GOLDEN_MAX6C_PATH, "wb");
+	FILE *f = fopen(GOLDEN_MAX6M_PATH, "wb");
 
 	ck_assert_ptr_nonnull(f);
 	ck_assert_uint_eq(fwrite(img, 1, len, f), len);
 	fclose(f);
-	printf("GOLDEN_MAX6C_IMAGE 0x%016llxULL GOLDEN_MAX6C_CODED 0x%016llxULL\n",
+	printf("GOLDEN_MAX6M_IMAGE 0x%016llxULL GOLDEN_MAX6M_CODED 0x%016llxULL\n",
 	       (unsigned long long)XXH3_64bits(img, len),
 	       (unsigned long long)golden_both_kernels(img, len));
 	fflush(stdout);
@@ -695,9 +706,9 @@ static void golden_max_write(void)
 
 /* The golden vectors: each committed image and what it codes the golden
  * input to, with the detected kernels and the scalar ones. Format 5 and
- * format 6 without the context features are frozen (training writes
- * format 6, with them when asked), so they guard that older level max
- * images still decode as they did. */
+ * format 6 without the match feature are frozen (training writes format
+ * 6 with it, and with the context features when asked), so they guard
+ * that older level max images still decode as they did. */
 START_TEST(test_golden_max)
 {
 	static const struct {
@@ -710,6 +721,8 @@ START_TEST(test_golden_max)
 		  GOLDEN_MAX6_IMAGE, GOLDEN_MAX6_CODED },
 		{ GOLDEN_MAX6C_PATH, PF_CM_VERSION_NET2, 16 | 3u << 16,
 		  GOLDEN_MAX6C_IMAGE, GOLDEN_MAX6C_CODED },
+		{ GOLDEN_MAX6M_PATH, PF_CM_VERSION_NET2, 16 | 7u << 16,
+		  GOLDEN_MAX6M_IMAGE, GOLDEN_MAX6M_CODED },
 	};
 
 	if (getenv("PF_MODEL_GOLDEN_WRITE"))
@@ -733,8 +746,9 @@ END_TEST
  * stored bytes. Each holds an image of the narrowest network trained on
  * sample_len bytes of text or token ids (0: a cold one) and plain_len bytes
  * of other text coded with it, so that the fuzzer starts inside the
- * network's code paths. The format 5 seeds are frozen: training writes
- * format 6. */
+ * network's code paths. Only the newest is written again: training
+ * writes format 6 with the match feature, and the older seeds keep the
+ * older images in the corpus. */
 #define FUZZ_SEED_DIR PF_SRCDIR "/tests/fuzz/corpus/model/"
 #define FUZZ_SEED_TEXT 61 /* gen_text() seed of the coded text */
 
@@ -745,9 +759,10 @@ static const struct fuzz_seed {
 } max_seeds[] = {
 	{ FUZZ_SEED_DIR "valid-max", 1024, 700, false, false, true },
 	{ FUZZ_SEED_DIR "valid-max-cold", 0, 300, false, false, true },
-	{ FUZZ_SEED_DIR "valid-max6", 1024, 700, false, false, false },
-	{ FUZZ_SEED_DIR "valid-max6-tokens", 16 * 1024, 500, true, false, false },
-	{ FUZZ_SEED_DIR "valid-max6-context", 16 * 1024, 500, true, true, false },
+	{ FUZZ_SEED_DIR "valid-max6", 1024, 700, false, false, true },
+	{ FUZZ_SEED_DIR "valid-max6-tokens", 16 * 1024, 500, true, false, true },
+	{ FUZZ_SEED_DIR "valid-max6-context", 16 * 1024, 500, true, true, true },
+	{ FUZZ_SEED_DIR "valid-max6-match", 16 * 1024, 500, true, true, false },
 };
 
 static void fuzz_seed_write(const struct fuzz_seed *fs)
