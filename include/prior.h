@@ -171,7 +171,9 @@ enum prior_model_level {
 
 /* The network width of a level MAX model: a multiple of
  * PRIOR_NET_WIDTH_STEP in this range (since 0.3). Wider predicts better and
- * costs more time and model bytes. */
+ * costs more time and model bytes. Since 0.5 every level MAX network also
+ * reads the byte the in-block match expects: such a model needs libprior
+ * 0.5 or later to load. */
 #define PRIOR_NET_WIDTH_MIN 32u
 #define PRIOR_NET_WIDTH_MAX 256u
 #define PRIOR_NET_WIDTH_STEP 32u
@@ -180,8 +182,6 @@ enum prior_model_level {
  * on prose it pays, on source code and token shards of tens of megabytes
  * it gains about what it costs: train with and without, and compare). */
 #define PRIOR_NET_CONTEXT 1u
-/* Since 0.5 every level MAX network also reads the byte the in-block match
- * expects: such a model needs libprior 0.5 or later to load. */
 
 /* Training progress: done of total sample bytes. Called on the training
  * thread. */

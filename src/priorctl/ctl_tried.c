@@ -2,7 +2,7 @@
 /*
  * ctl_tried.c - the record of files that recompress coded with the learned
  * codec and left with zstd blocks because zstd coded those blocks smaller
- * (.priorfs/recompress-tried, docs/format.md §5).
+ * (.priorfs/recompress-tried, docs/format.md §1).
  *
  * Without it such a file never looks done (a learned target state has no
  * zstd block), and every run, resumed or not, codes it again. A record is
