@@ -57,8 +57,9 @@ int pf_model_decode(const pf_model *model, const void *stored, size_t stored_len
 /* Progress callback for training: done of total bytes; may be NULL. */
 typedef void (*pf_model_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
-/* Level max's loss curve: after step of steps, the network's bits per
- * byte on the positions just trained on and on held-out ones. */
+/* Level max's loss curve: after step of steps, the bits per byte of the
+ * network's output plus half the CM's logit (what the network learns to
+ * correct) on the positions just trained on and on held-out ones. */
 typedef void (*pf_model_loss_fn)(void *arg, uint64_t step, uint64_t steps,
 				 double train_bpb, double held_bpb);
 

@@ -393,12 +393,17 @@ int32_t pf_net_dot_scalar(const int16_t *a, const int16_t *b, unsigned n);
 int32_t pf_net_dot_avx2(const int16_t *a, const int16_t *b, unsigned n);
 
 /* ---- model_net_train.c: training the network with OpenBLAS --------------- */
+#define PF_NET_SAMPLE_MAX (8u << 20) /* sample bytes the network trains on */
 /* Trains a network of the given shape (rank > 0) on sample[0..len) and
  * writes its quantised weights into out (pf_net_payload_len(shape) bytes).
- * Repeatable for a given sample, shape, machine and BLAS thread count.
- * @return 0, -ENOMEM. */
-int pf_net_train(const uint8_t *sample, size_t len, const struct pf_net_shape *shape,
-		 const pf_model_train_opts *opts, uint8_t *out);
+ * cm_st holds, for each bit of the first min(len, PF_NET_SAMPLE_MAX)
+ * bytes in coding order, the CM's stretch >> 4 when it codes the sample
+ * without the network: the network learns what to add to it (residual
+ * training, model_net_train.c). Repeatable for a given sample, cm_st,
+ * shape, machine and BLAS thread count. @return 0, -ENOMEM. */
+int pf_net_train(const uint8_t *sample, size_t len, const int8_t *cm_st,
+		 const struct pf_net_shape *shape, const pf_model_train_opts *opts,
+		 uint8_t *out);
 
 /* ---- model_fit.c: batch logistic regression of the mixer weights (BLAS) ---- */
 struct pf_cm_fit_samples {

@@ -155,10 +155,11 @@ static void dict_skip_block(pf_cm *cm, size_t len, size_t off, size_t n)
 	cm->dict_skip_hi = (uint32_t)(off + n - base);
 }
 
-/* Codes the sample without output, block by block; samples the mixer's
- * inputs over the last FIT_WINDOW bytes for the batch fit. */
+/* Codes the sample without output, block by block. fit, if not NULL,
+ * samples the mixer's inputs over the last FIT_WINDOW bytes for the batch
+ * fit; st, if not NULL, gets each bit's final stretch >> 4. */
 static void prime(pf_cm *cm, const uint8_t *s, size_t len, struct pf_cm_fit_samples *fit,
-		  const pf_model_train_opts *opts)
+		  int8_t *st, const pf_model_train_opts *opts)
 {
 	size_t window = len < FIT_WINDOW ? len : FIT_WINDOW;
 	uint64_t every = (uint64_t)window * 8 / FIT_MAX_SAMPLES + 1, bitno = 0;
@@ -170,18 +171,19 @@ static void prime(pf_cm *cm, const uint8_t *s, size_t len, struct pf_cm_fit_samp
 		if (cm->dict)
 			dict_skip_block(cm, len, off, n);
 		for (size_t i = 0; i < n; i++) {
-			bool collect = off + i >= len - window;
+			bool collect = fit && off + i >= len - window;
 
 			for (int b = 7; b >= 0; b--) {
-				int bit = (s[off + i] >> b) & 1;
+				int bit = (s[off + i] >> b) & 1, p = pf_cm_predict(cm);
 
-				pf_cm_predict(cm);
+				if (st)
+					st[(off + i) * 8 + 7 - b] = (int8_t)(pf_cm_stretch(p) >> 4);
 				if (collect && bitno++ % every == 0)
 					pf_cm_fit_add(fit, cm, bit);
 				pf_cm_update(cm, bit);
 			}
 		}
-		if (opts->progress)
+		if (opts && opts->progress)
 			opts->progress(opts->progress_arg, off + n, len);
 	}
 }
@@ -224,6 +226,21 @@ unsigned pf_model_table_bits_for(uint64_t logical)
 	return bits;
 }
 
+/* What the network learns to correct: the stretch >> 4 of each bit of the
+ * sample's first PF_NET_SAMPLE_MAX bytes, coded by the CM alone from a
+ * fresh state, as priming codes them. NULL if out of memory. */
+static int8_t *cm_alone(pf_cm *cm, const uint8_t *sample, size_t len)
+{
+	size_t n = len < PF_NET_SAMPLE_MAX ? len : PF_NET_SAMPLE_MAX;
+	int8_t *st = malloc(n * 8 + 1);
+
+	if (st) {
+		state_init_fresh(cm);
+		prime(cm, sample, n, NULL, st, NULL);
+	}
+	return st;
+}
+
 /* Level max: trains the network first (or copies opts->net_from's, which
  * training this sample would make again), so that the mixer's weights are
  * primed and fitted on what the quantised network really predicts.
@@ -247,7 +264,12 @@ static int net_choose(pf_cm *cm, struct pf_net *net, uint8_t **weights, const ui
 			return -EINVAL;
 		memcpy(*weights, from->b1, pf_net_payload_len(&shape));
 	} else {
-		PF_FORWARD(pf_net_train(sample, len, &shape, opts, *weights));
+		int8_t *st = cm_alone(cm, sample, len);
+		int rc = st ? pf_net_train(sample, len, st, &shape, opts, *weights) : -ENOMEM;
+
+		free(st);
+		if (rc < 0)
+			return rc;
 	}
 	pf_net_locate(net, &shape, *weights);
 	cm->net = net;
@@ -282,7 +304,7 @@ static int train(const void *sample, size_t len, const pf_model_train_opts *opts
 	if (rc < 0)
 		goto out_cm;
 	state_init_fresh(&cm);
-	prime(&cm, sample, len, &fit, opts);
+	prime(&cm, sample, len, &fit, NULL, opts);
 	rc = pf_cm_fit_weights(&fit, cm.w);
 	if (rc < 0)
 		goto out_fit;
