@@ -67,6 +67,8 @@ typedef void (*pf_model_loss_fn)(void *arg, uint64_t step, uint64_t steps,
 #define PF_MODEL_NET_WIDTH_MIN 32u
 #define PF_MODEL_NET_WIDTH_MAX 256u
 #define PF_MODEL_NET_WIDTH_STEP 32u /* widths are multiples of it */
+#define PF_MODEL_NET_RANK_STEP 16u  /* embedding widths: multiples of it, */
+#define PF_MODEL_NET_RANK_MAX 64u   /* at most this and the network's width */
 
 typedef struct pf_model_train_opts {
 	enum pf_model_level level;
@@ -78,6 +80,11 @@ typedef struct pf_model_train_opts {
 	/* Level max: the network's first layer width, a multiple of 32 in
 	 * PF_MODEL_NET_WIDTH_MIN..MAX; 0 = the default (64). */
 	unsigned net_width;
+	/* Level max: the width of the network's embedding rows, a multiple of
+	 * PF_MODEL_NET_RANK_STEP up to PF_MODEL_NET_RANK_MAX and net_width;
+	 * 0 = a quarter of net_width. The rows are most of the network's
+	 * bytes: narrower ones predict a little worse for fewer bytes. */
+	unsigned net_rank;
 	/* Level max: take the network from this model instead of training
 	 * it again; it must have been trained on the same sample with the
 	 * same width (priorctl's run with a slice reuses the run without).

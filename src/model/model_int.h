@@ -114,8 +114,8 @@ enum pf_cm_ctx {
 #define PF_NET_H1_MAX PF_MODEL_NET_WIDTH_MAX /* h2 = h1 / 2 */
 #define PF_NET_H1_STEP PF_MODEL_NET_WIDTH_STEP /* h2: a multiple of 16 lanes */
 #define PF_NET_H1_DEFAULT 64u
-#define PF_NET_RANK_STEP 16u /* format 6: embedding width, a multiple of 16, */
-#define PF_NET_RANK_MAX 64u  /* at most this and h1 (the projection's int32 bound) */
+#define PF_NET_RANK_STEP PF_MODEL_NET_RANK_STEP /* format 6: embedding width, */
+#define PF_NET_RANK_MAX PF_MODEL_NET_RANK_MAX   /* <= h1 (the projection's int32 bound) */
 #define PF_NET_ONE_SHIFT 8  /* activations and first layer sums: 1.0 = 256 */
 #define PF_NET_EMB_SHIFT 4  /* int8 embeddings: 1.0 = 16 (finer measured no better) */
 #define PF_NET_W_SHIFT 10   /* layer 2 and output weights: 1.0 = 1024 */

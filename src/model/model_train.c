@@ -192,11 +192,18 @@ static int opts_check(const void *sample, size_t len, const pf_model_train_opts 
 		      struct pf_cm_cfg *cfg)
 {
 	unsigned bits = opts && opts->table_bits ? opts->table_bits : PF_CM_TABLE_BITS_DEFAULT;
+	unsigned rank = opts ? opts->net_rank : 0;
 
 	if (!opts || (!sample && len) || len > UINT32_MAX)
 		return -EINVAL;
-	return pf_cm_cfg_for_level(opts->level, bits,
-				   opts->net_width ? opts->net_width : PF_NET_H1_DEFAULT, cfg);
+	PF_FORWARD(pf_cm_cfg_for_level(opts->level, bits,
+				       opts->net_width ? opts->net_width : PF_NET_H1_DEFAULT, cfg));
+	if (!rank || !cfg->net_h1) /* below level max, as the width, ignored */
+		return 0;
+	if (rank % PF_NET_RANK_STEP || rank > PF_NET_RANK_MAX || rank > cfg->net_h1)
+		return -EINVAL;
+	cfg->net_rank = rank;
+	return 0;
 }
 
 /* The sample's last opts->dict_bytes (at most the sample and the format's

@@ -39,6 +39,9 @@
  * Level max also trains a network: its loss curve (bits/byte on the
  * positions just trained on and on the sample's held-out end) is printed
  * on stdout as it comes, since it shows whether the network learned.
+ * Its variants (context features, embeddings an eighth of the width
+ * instead of a quarter) are trained one after the other, each kept only
+ * when it saves more, model bytes counted.
  */
 #include "priorctl/priorctl.h"
 
@@ -74,7 +77,8 @@ static const char train_usage[] =
 	"                      sized to the data of each kind)\n"
 	"  -w, --net-width N   level max: the network's width, a multiple of\n"
 	"                      32 from 32 to 256 (default 64); its embeddings\n"
-	"                      are a quarter as wide\n"
+	"                      are a quarter as wide, and from 128 on also\n"
+	"                      tried an eighth as wide (the smaller model kept)\n"
 	"      --context-features auto|yes|no\n"
 	"                      level max: the network also reads the previous\n"
 	"                      three bytes, the previous word and the column;\n"
@@ -123,6 +127,7 @@ static void train_loss(void *arg, uint64_t step, uint64_t steps,
 struct variant {
 	size_t dict_bytes;	 /* a slice of the sample for the match model */
 	bool context;		 /* level max: the network's context features */
+	unsigned rank;		 /* level max: its embeddings' width; 0: default */
 	const pf_model *net_from; /* level max: lends its network, or NULL */
 };
 
@@ -136,6 +141,7 @@ static int train_kind(const struct pctl_kind_sample *ks,
 				  .table_bits = opts->table_bits,
 				  .dict_bytes = v->dict_bytes,
 				  .net_width = opts->net_width,
+				  .net_rank = v->rank,
 				  .net_from = v->net_from,
 				  .net_context = v->context,
 				  .progress = train_progress,
@@ -145,8 +151,9 @@ static int train_kind(const struct pctl_kind_sample *ks,
 
 	if (!o.table_bits)
 		o.table_bits = pf_model_table_bits_for(ks->logical);
-	snprintf(label, sizeof(label), "training %s%s%s", pctl_kind_name(r->kind),
+	snprintf(label, sizeof(label), "training %s%s%s%s", pctl_kind_name(r->kind),
 		 v->context ? " with context features" : "",
+		 v->rank && !v->net_from ? " with narrower embeddings" : "",
 		 v->dict_bytes ? " with a slice" : "");
 	pctl_progress_start(&bar, label, ks->train_len);
 	o.progress_arg = &bar;
@@ -315,6 +322,17 @@ static int try_variant(const struct pctl_kind_sample *ks, const struct pctl_trai
 	return 0;
 }
 
+/* The shape of the model r keeps. */
+static int kept_shape(const struct kind_result *r, pf_model_shape *shape)
+{
+	pf_model *model;
+
+	PF_FORWARD(pf_codec_model_load(r->image, r->image_len, &model));
+	pf_codec_model_shape(model, shape);
+	pf_codec_model_free(model);
+	return 0;
+}
+
 /* Level max: the slice variant v with r's network and features (the same
  * sample's), lent instead of trained again. */
 static int try_slice_with_net(const struct pctl_kind_sample *ks,
@@ -328,6 +346,7 @@ static int try_slice_with_net(const struct pctl_kind_sample *ks,
 	PF_FORWARD(pf_codec_model_load(r->image, r->image_len, &first));
 	pf_codec_model_shape(first, &shape);
 	v->context = shape.net_context;
+	v->rank = shape.net_rank;
 	v->net_from = first;
 	rc = try_variant(ks, opts, v, r, NULL);
 	pf_codec_model_free(first);
@@ -374,6 +393,30 @@ static int try_context(const struct pctl_kind_sample *ks, const struct pctl_trai
 	return 0;
 }
 
+/* Level max: trains the kept variant again with embedding rows half as
+ * wide, where the width allows, and keeps the model that saves more. The
+ * rows are most of the network's bytes; whether the wider ones predict
+ * enough better to pay for them depends on the kind (at width 128: prose
+ * yes, source code no; docs/neural.md). */
+static int try_rank(const struct pctl_kind_sample *ks, const struct pctl_train_opts *opts,
+		    struct kind_result *r)
+{
+	int64_t wide = r->saving, narrow = 0;
+	pf_model_shape shape;
+	struct variant v;
+	char w[20], n[20];
+
+	PF_FORWARD(kept_shape(r, &shape));
+	v = (struct variant){ .context = shape.net_context, .rank = shape.net_rank / 2 };
+	if (v.rank < PF_MODEL_NET_RANK_STEP || v.rank % PF_MODEL_NET_RANK_STEP)
+		return 0;
+	PF_FORWARD(try_variant(ks, opts, &v, r, &narrow));
+	printf("%s: embeddings: saving %s %u wide, %s %u wide; the model keeps %u\n",
+	       pctl_kind_name(r->kind), signed_size(narrow, n), v.rank, signed_size(wide, w),
+	       shape.net_rank, narrow > wide ? v.rank : shape.net_rank);
+	return 0;
+}
+
 /* Trains and measures one kind; a kind without enough data is skipped. */
 static int run_kind(pf_store *store, const struct pctl_kind_sample *ks,
 		    const struct pctl_train_opts *opts, const pf_model_info *old,
@@ -394,6 +437,8 @@ static int run_kind(pf_store *store, const struct pctl_kind_sample *ks,
 	PF_FORWARD(evaluate_kind(ks, r));
 	if (opts->level == PF_MODEL_LEVEL_MAX && opts->context == PCTL_CONTEXT_AUTO)
 		PF_FORWARD(try_context(ks, opts, r));
+	if (opts->level == PF_MODEL_LEVEL_MAX)
+		PF_FORWARD(try_rank(ks, opts, r));
 	PF_FORWARD(try_slice(ks, opts, r));
 	if (old)
 		PF_FORWARD(contest_old(store, ks, old, r));

@@ -124,7 +124,21 @@ for want in yes no; do
 	[ -n "$ID" ] || fail "no max text default with --context-features $want: $(cat "$OUT")"
 	pf_ctl 0 models show "$ID" "$PF_WORK/ctx-$want"
 	has "$OUT" "$shown"
+	! grep -q '^text: embeddings:' "$OUT" || fail "width 32 tried narrower embeddings than 16"
 done
+
+check "at width 128 the embeddings are tried 32 and 16 wide, and the model has the kept ones"
+pf_ctl 0 init "$PF_WORK/rank"
+pf_ctl 0 train --from "$SRC" --level max --net-width 128 --sample 1M --context-features no \
+	"$PF_WORK/rank"
+has "$OUT" '^training text: network step '
+has "$OUT" '^training text with narrower embeddings: network step '
+has "$OUT" '^text: embeddings: saving [-+][0-9.]+[KMG]? 16 wide, [-+][0-9.]+[KMG]? 32 wide; the model keeps (16|32)$'
+KEPT=$(sed -n 's/^text: embeddings: .* the model keeps \([0-9]*\)$/\1/p' "$OUT")
+ID=$(sed -n 's/^  text \+\([0-9a-f]\{16\}\) \+max .*/\1/p' "$OUT")
+[ -n "$ID" ] || fail "no max text default at width 128: $(cat "$OUT")"
+pf_ctl 0 models show "$ID" "$PF_WORK/rank"
+has "$OUT" "^network: +width 128, embeddings $KEPT wide, match feature\$"
 
 check "training a level again replaces only that level's default"
 pf_ctl 0 train --from "$SRC" --level max --net-width 32 --sample 1M "$STORE"

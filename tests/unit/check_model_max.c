@@ -391,6 +391,46 @@ START_TEST(test_max_train_einval)
 }
 END_TEST
 
+/* net_rank sets the embedding rows' width (header u16 at 60) at level max,
+ * within PF_NET_RANK_STEP multiples up to PF_NET_RANK_MAX and the width;
+ * such a model codes. Other ranks are refused; below level max the rank
+ * is ignored, as the width is. */
+START_TEST(test_max_train_rank)
+{
+	static const struct {
+		unsigned width, rank;
+	} bad[] = { { 64, 8 }, { 64, 24 }, { 256, 80 }, { 256, 128 }, { 32, 48 }, { 32, 64 } };
+	pf_model_train_opts opts = { .level = PF_MODEL_LEVEL_MAX, .table_bits = 10 };
+	uint8_t *sample = gen_text(8192, 29), *img;
+	pf_model_shape sh;
+	pf_model *m;
+	void *none;
+	size_t len;
+
+	for (size_t k = 0; k < sizeof(bad) / sizeof(*bad); k++) {
+		opts.net_width = bad[k].width;
+		opts.net_rank = bad[k].rank;
+		ck_assert_int_eq(pf_model_train(sample, 8192, &opts, &none, &len), -EINVAL);
+	}
+	opts.net_width = 64;
+	opts.net_rank = 48; /* the default at 64 is 16 */
+	img = train_opts(&opts, sample, 8192, &len);
+	ck_assert_uint_eq(pf_le32(img + 60) & 0xffff, 48);
+	ck_assert_int_eq(pf_model_load(img, len, &m), 0);
+	pf_model_get_shape(m, &sh);
+	ck_assert_uint_eq(sh.net_rank, 48);
+	ck_assert_uint_lt(round_trip(m, sample, 8192), 8192 / 3);
+	pf_model_free(m);
+	free(img);
+	opts.level = PF_MODEL_LEVEL_DEFAULT; /* the bad rank ignored */
+	opts.net_rank = 24;
+	img = train_opts(&opts, sample, 8192, &len);
+	ck_assert_uint_eq(pf_le32(img + 60), 0);
+	free(img);
+	free(sample);
+}
+END_TEST
+
 /* Four threads decode the same level max block at once, three times each,
  * to the same bytes; two encodes give the same stored bytes. */
 START_TEST(test_max_threads)
@@ -941,6 +981,7 @@ static Suite *model_max_suite(void)
 	tcase_add_test(tc, test_max_net_from);
 	tcase_add_test(tc, test_max_train_blas_threads);
 	tcase_add_test(tc, test_max_train_einval);
+	tcase_add_test(tc, test_max_train_rank);
 	tcase_add_test(tc, test_max_threads);
 	tcase_add_test(tc, test_max_weight_limits);
 	tcase_add_loop_test(tc, test_max_extreme_net, 0, 16);
