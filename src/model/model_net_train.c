@@ -11,6 +11,9 @@
  * the image nothing once compressed). It trains format 6 networks: narrow
  * rows (rank) projected to h1. The last 1/HOLDOUT_DIV of the sample is never
  * trained on: it measures the loss curve reported through opts->loss.
+ * Positions are drawn from a seeded generator, so a run is repeatable for a
+ * given sample, width, machine and BLAS thread count. Coding never runs
+ * this file's float arithmetic: it sees only the quantised result.
  *
  * Residual training: each bit's logit is the network's output plus
  * NET_CM_SHARE of the CM's own (cm_st, the CM coding the sample without
@@ -19,9 +22,6 @@
  * coding the mixer, not a plain sum, combines the two: half the CM's logit
  * beat none and all of it (model_bench, width 64: source 1.103 -> 1.094,
  * token shards 2.213 -> 2.189 bits/byte; all of it 1.098 and 2.201).
- * Positions are drawn from a seeded generator, so a run is repeatable for a
- * given sample, width, machine and BLAS thread count. Coding never runs
- * this file's float arithmetic: it sees only the quantised result.
  */
 #include <cblas.h>
 #include <math.h>
