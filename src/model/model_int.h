@@ -360,8 +360,9 @@ int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits, unsigned
 /* ---- model_net.c: the network's integer inference ------------------------ */
 /* The match feature's row: 0 without a match, else by length and byte. */
 uint32_t pf_net_match_of(uint32_t len, uint32_t byte);
-/* The embedding width training gives a network of width h1: h1 / 4 in
- * steps of 16, within 16..64 (docs/neural.md). */
+/* The embedding width training gives a network of width h1 unless
+ * pf_model_train_opts.net_rank says: h1 / 4 in steps of 16, within 16..64
+ * (docs/neural.md). */
 unsigned pf_net_rank_for(unsigned h1);
 /* The parts of the network in its payload, in this order, each 4-aligned. */
 enum pf_net_part {

@@ -142,11 +142,13 @@ static void state_init_fresh(pf_cm *cm)
 		pf_cm_apm_init(cm->apm2, (size_t)1 << cm->cfg.apm2_bits);
 }
 
-/* Keeps the block at sample[off, off + n) from matching into its own bytes
- * when they are part of the slice, the sample's last dict->len bytes. */
-static void dict_skip_block(pf_cm *cm, size_t len, size_t off, size_t n)
+/* Keeps the block at s[off, off + n) from matching into its own bytes
+ * when they are part of the slice, which points into the sample (its last
+ * dict->len bytes). Taken from the pointer, not from a length, since the
+ * network's CM-only pass primes only the sample's first bytes. */
+static void dict_skip_block(pf_cm *cm, const uint8_t *s, size_t off, size_t n)
 {
-	size_t base = len - cm->dict->len;
+	size_t base = (size_t)(cm->dict->bytes - s);
 
 	cm->dict_skip_lo = cm->dict_skip_hi = 0;
 	if (off + n <= base)
@@ -169,7 +171,7 @@ static void prime(pf_cm *cm, const uint8_t *s, size_t len, struct pf_cm_fit_samp
 
 		pf_cm_start(cm, NULL, s + off);
 		if (cm->dict)
-			dict_skip_block(cm, len, off, n);
+			dict_skip_block(cm, s, off, n);
 		for (size_t i = 0; i < n; i++) {
 			bool collect = fit && off + i >= len - window;
 
