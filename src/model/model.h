@@ -120,7 +120,7 @@ enum pf_model_level pf_model_get_level(const pf_model *model);
 
 /* What a loaded model's image says about its make (docs/model.md). */
 typedef struct pf_model_shape {
-	unsigned version;     /* image format: 2, 3, 4, or 5 and 6 (with a network) */
+	unsigned version;     /* image format: 2, 3, 4, 5 and 6 (with a network), 7 */
 	unsigned table_bits;  /* the image's tables: 2^table_bits slots per context */
 	unsigned code_bits;   /* blocks code with tables of up to 2^code_bits */
 	unsigned stride;      /* of the strided contexts */
@@ -130,6 +130,7 @@ typedef struct pf_model_shape {
 	bool net_tokens;      /* it has the token features (format 6) */
 	bool net_context;     /* it has the context features (format 6) */
 	bool net_match;       /* it has the match feature (format 6) */
+	bool units;           /* contexts for data in 16-bit units (format 7) */
 } pf_model_shape;
 void pf_model_get_shape(const pf_model *model, pf_model_shape *shape);
 

@@ -4,18 +4,21 @@
  * loading (validating) untrusted images.
  *
  * Layout, all little-endian (docs/model.md):
- *   0  "PFCMODEL"   8  u32 version (2..6) 12 u32 level   16 u32 table_bits
+ *   0  "PFCMODEL"   8  u32 version (2..7) 12 u32 level   16 u32 table_bits
  *   20 u32 n_ctx    24 u32 n_in          28 u32 stride   32 u32 lr
  *   36 u32 apm2_bits 40 u32 weight rows (2792) 44 u32 payload bytes
  *   48 u32 slice bytes (version 2: 0; 3: 64..2^23; 4: 0 or 64..2^23)
  *   52 u32 code_bits (version 4: table_bits..20, the widest coding tables;
  *      versions 2 and 3: 0, coding tables as wide as table_bits)
+ *   version 7 is version 4 (below level max) or 6 (level max) for data in
+ *   16-bit units: the orders 1-4 and the word contexts know the phase
  *   56 u32 network width h1 (versions 5 and 6, level max: 32..256, a
  *      multiple of 32; else 0)
  *   60 u16 embedding width r (version 6: 16..min(h1, 64), a multiple of 16;
  *      else 0)   62 u16 network features (version 6: bit 0, the token
  *      features for data in 16-bit units; bit 1, the context features;
- *      bit 2, the match feature; else 0)
+ *      bit 2, the match feature; else 0; version 7: bit 3 set, and the
+ *      network's bits as in version 6 at level max, 0 below it)
  *   then the payload as zstd frames (the slice part in a frame of its own),
  *   which must decompress to exactly:
  *         bucket tags     u16[(n_ctx << table_bits) / 16]
@@ -43,8 +46,8 @@
  * the header. A loaded model owns the weights, the slice with its index
  * (model_dict.c) and the expanded tables, shared read-only. Version 1
  * (pre-release) images are refused; training writes version 4 (version 6
- * at level max), and versions 2, 3 and 5 still load and code exactly as
- * they did.
+ * at level max; version 7 for data in 16-bit units), and versions 2, 3
+ * and 5 still load and code exactly as they did.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -293,7 +296,8 @@ static uint32_t features_of(const struct pf_cm_cfg *cfg)
 {
 	return (cfg->net_tokens ? PF_NET_FEATURE_TOKENS : 0) |
 	       (cfg->net_context ? PF_NET_FEATURE_CONTEXT : 0) |
-	       (cfg->net_match ? PF_NET_FEATURE_MATCH : 0);
+	       (cfg->net_match ? PF_NET_FEATURE_MATCH : 0) |
+	       (cfg->units ? PF_CM_FEATURE_UNITS : 0);
 }
 
 static void header_write(const struct pf_cm_cfg *cfg, size_t raw, uint32_t dict_len,
@@ -365,13 +369,16 @@ fail:
 
 /* The configuration the header's level, table_bits and network shape
  * imply, with its counts checked against the header's. A network (level
- * max) comes with versions 5 and 6 and only with them; only version 6 has
- * an embedding width. */
+ * max) comes with versions 5 and 6, and 7 at level max, and only with
+ * them; only versions 6 and 7 have an embedding width. Version 7, and only
+ * it, says the data is in 16-bit units (bit 3 of the features). */
 static int header_level(const uint8_t *h, uint32_t version, struct pf_cm_cfg *want)
 {
 	uint32_t level = pf_le32(h + 12), net_h1 = pf_le32(h + 56);
 	uint32_t rank = pf_le32(h + 60) & 0xffff, features = pf_le32(h + 60) >> 16;
-	bool max = level == PF_MODEL_LEVEL_MAX, net2 = version == PF_CM_VERSION_NET2;
+	bool max = level == PF_MODEL_LEVEL_MAX, units = version == PF_CM_VERSION_UNITS;
+	bool net2 = version == PF_CM_VERSION_NET2 || (units && max);
+	uint32_t net_features = features & ~PF_CM_FEATURE_UNITS;
 
 	if (level > PF_MODEL_LEVEL_MAX ||
 	    max != (version == PF_CM_VERSION_NET || net2) || (!max && net_h1) ||
@@ -379,10 +386,13 @@ static int header_level(const uint8_t *h, uint32_t version, struct pf_cm_cfg *wa
 		return PF_CORRUPT("model image level, table_bits or network width");
 	if (net2 ? rank < PF_NET_RANK_STEP || rank > PF_NET_RANK_MAX || rank > net_h1 ||
 			   rank % PF_NET_RANK_STEP ||
-			   features & ~(PF_NET_FEATURE_TOKENS | PF_NET_FEATURE_CONTEXT |
-					PF_NET_FEATURE_MATCH)
-		 : rank || features)
+			   net_features & ~(PF_NET_FEATURE_TOKENS | PF_NET_FEATURE_CONTEXT |
+					    PF_NET_FEATURE_MATCH)
+		 : rank || net_features)
 		return PF_CORRUPT("model image network shape");
+	if (units != ((features & PF_CM_FEATURE_UNITS) != 0))
+		return PF_CORRUPT("model image features");
+	want->units = units;
 	want->net_rank = rank;
 	want->net_tokens = features & PF_NET_FEATURE_TOKENS;
 	want->net_context = features & PF_NET_FEATURE_CONTEXT;
@@ -405,7 +415,7 @@ static int header_parse(const uint8_t *h, size_t len, struct pf_cm_cfg *cfg,
 	if (len < PF_CM_HEADER_LEN || memcmp(h, image_magic, sizeof(image_magic)))
 		return PF_CORRUPT("model image magic");
 	version = pf_le32(h + 8);
-	if (version < PF_CM_VERSION || version > PF_CM_VERSION_NET2)
+	if (version < PF_CM_VERSION || version > PF_CM_VERSION_UNITS)
 		return -ENOTSUP;
 	wide = version >= PF_CM_VERSION_WIDE;
 	dl = pf_le32(h + 48);
@@ -515,5 +525,6 @@ void pf_model_get_shape(const pf_model *model, pf_model_shape *shape)
 				   .net_rank = model->cfg.net_rank,
 				   .net_tokens = model->cfg.net_tokens,
 				   .net_context = model->cfg.net_context,
-				   .net_match = model->cfg.net_match };
+				   .net_match = model->cfg.net_match,
+				   .units = model->cfg.units };
 }

@@ -40,6 +40,7 @@
 #define PF_CM_VERSION_WIDE 4u /* 2 or 3 + coding tables wider than the primed ones */
 #define PF_CM_VERSION_NET 5u  /* 4 + the neural predictor (level max) */
 #define PF_CM_VERSION_NET2 6u /* 5 with narrow embeddings and token features */
+#define PF_CM_VERSION_UNITS 7u /* 4 or 6 for data in 16-bit units: phase-aware contexts */
 #define PF_CM_HEADER_LEN 64u
 #define PF_CM_TABLE_BITS_MIN 10u
 #define PF_CM_TABLE_BITS_MAX 20u /* 11 tables x 2 MiB: inside 64 MiB/thread */
@@ -110,6 +111,7 @@ enum pf_cm_ctx {
 #define PF_NET_FEATURE_TOKENS 1u  /* format 6's feature bits (header offset 62) */
 #define PF_NET_FEATURE_CONTEXT 2u
 #define PF_NET_FEATURE_MATCH 4u
+#define PF_CM_FEATURE_UNITS 8u /* version 7, any level: the contexts know the phase */
 #define PF_NET_H1_MIN PF_MODEL_NET_WIDTH_MIN
 #define PF_NET_H1_MAX PF_MODEL_NET_WIDTH_MAX /* h2 = h1 / 2 */
 #define PF_NET_H1_STEP PF_MODEL_NET_WIDTH_STEP /* h2: a multiple of 16 lanes */
@@ -130,6 +132,7 @@ struct pf_cm_cfg {
 	bool net_tokens;   /* format 6: the network has the token features */
 	bool net_context;  /* format 6: and the context features */
 	bool net_match;    /* format 6: and the match feature */
+	bool units; /* format 7: data in 16-bit units, orders 1-4 and the word know the phase */
 	enum pf_model_level level;
 	unsigned table_bits; /* the primed tables' size, and the coding tables' here */
 	unsigned code_bits;  /* the most a block widens its coding tables to */

@@ -328,7 +328,9 @@ START_TEST(test_hostile_image)
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
 	copy[8] = 6;
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
-	copy[8] = 7; /* a future one */
+	copy[8] = 7; /* 16-bit units, without the feature bit that says so */
+	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
+	copy[8] = 8; /* a future one */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -ENOTSUP);
 	plen = len;
 	poisoned = image_edited(img, &plen, poison_mixer_weight, NULL);
@@ -745,6 +747,43 @@ START_TEST(test_golden_wide)
 }
 END_TEST
 
+/* Token ids get the phase-aware contexts (format 7: bit 3 of the u16 at
+ * offset 62) below level max too, text does not (and neither do the
+ * random bytes of test_dict_roundtrip's sample). The bit is checked
+ * against the version both ways. */
+START_TEST(test_units)
+{
+	size_t n = 64 * 1024, len, tlen;
+	uint8_t *tokens = gen_tokens(n, 7), *data = gen_tokens(5000, 8), *text = gen_text(n, 7);
+	uint8_t *img = train(PF_MODEL_LEVEL_DEFAULT, 12, tokens, n, &len);
+	uint8_t *timg = train(PF_MODEL_LEVEL_DEFAULT, 12, text, n, &tlen);
+	pf_model_shape sh;
+	pf_model *m;
+
+	ck_assert_uint_eq(pf_le32(img + 8), PF_CM_VERSION_UNITS);
+	ck_assert_uint_eq(pf_le32(img + 60), PF_CM_FEATURE_UNITS << 16);
+	ck_assert_int_eq(pf_model_load(img, len, &m), 0);
+	pf_model_get_shape(m, &sh);
+	ck_assert(sh.units);
+	ck_assert_uint_lt(round_trip(m, data, 5000), 5000 * 3 / 5);
+	pf_model_free(m);
+	ck_assert_uint_eq(pf_le32(timg + 8), PF_CM_VERSION_WIDE);
+	ck_assert_int_eq(pf_model_load(timg, tlen, &m), 0);
+	pf_model_get_shape(m, &sh);
+	ck_assert(!sh.units);
+	pf_model_free(m);
+	img[62] = 0;
+	ck_assert_int_eq(pf_model_load(img, len, &m), -EIO);
+	timg[62] = PF_CM_FEATURE_UNITS;
+	ck_assert_int_eq(pf_model_load(timg, tlen, &m), -EIO);
+	free(tokens);
+	free(data);
+	free(text);
+	free(img);
+	free(timg);
+}
+END_TEST
+
 /* The make each committed image states, as pf_model_get_shape() reports it. */
 START_TEST(test_shape)
 {
@@ -752,22 +791,25 @@ START_TEST(test_shape)
 		const char *path;
 		pf_model_shape want;
 	} images[] = {
-		{ GOLDEN_PATH, { 2, 12, 12, 2, 0, 0, 0, false, false, false } },
-		{ GOLDEN_DICT_PATH, { 3, 12, 12, 2, DICT_RANDOM, 0, 0, false, false, false } },
+		{ GOLDEN_PATH, { 2, 12, 12, 2, 0, 0, 0, false, false, false, false } },
+		{ GOLDEN_DICT_PATH, { 3, 12, 12, 2, DICT_RANDOM, 0, 0, false, false, false, false } },
 		{ GOLDEN_WIDE_PATH,
-		  { 4, 12, PF_CM_CODE_BITS_FAST, 2, DICT_RANDOM, 0, 0, false, false, false } },
+		  { 4, 12, PF_CM_CODE_BITS_FAST, 2, DICT_RANDOM, 0, 0, false, false, false, false } },
 		{ GOLDEN_MAX_PATH,
 		  { PF_CM_VERSION_NET, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 0,
-		    false, false, false } },
+		    false, false, false, false } },
 		{ GOLDEN_MAX6_PATH,
 		  { PF_CM_VERSION_NET2, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
-		    true, false, false } },
+		    true, false, false, false } },
 		{ GOLDEN_MAX6C_PATH,
 		  { PF_CM_VERSION_NET2, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
-		    true, true, false } },
+		    true, true, false, false } },
 		{ GOLDEN_MAX6M_PATH,
 		  { PF_CM_VERSION_NET2, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
-		    true, true, true } },
+		    true, true, true, false } },
+		{ GOLDEN_MAX7_PATH,
+		  { PF_CM_VERSION_UNITS, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
+		    true, true, true, true } },
 	};
 
 	for (size_t i = 0; i < sizeof(images) / sizeof(*images); i++) {
@@ -788,6 +830,7 @@ START_TEST(test_shape)
 		ck_assert_int_eq(sh.net_tokens, images[i].want.net_tokens);
 		ck_assert_int_eq(sh.net_context, images[i].want.net_context);
 		ck_assert_int_eq(sh.net_match, images[i].want.net_match);
+		ck_assert_int_eq(sh.units, images[i].want.units);
 		pf_model_free(m);
 		free(img);
 	}
@@ -805,6 +848,7 @@ static Suite *model_suite(void)
 	tcase_add_loop_test(tc, test_roundtrip_kinds, 0, 8);
 	tcase_add_loop_test(tc, test_roundtrip_tiny, 0, 2);
 	tcase_add_test(tc, test_roundtrip_4mib);
+	tcase_add_test(tc, test_units);
 	tcase_add_loop_test(tc, test_cold_model, 0, 2);
 	suite_add_tcase(s, tc);
 

@@ -14,9 +14,9 @@
  * float BLAS and may round differently on another CPU; coding may not. After
  * a deliberate format change, run this program with PF_MODEL_GOLDEN_WRITE=1
  * (`PF_MODEL_GOLDEN_WRITE=1 tests/unit/check_model_max` in the build
- * directory): it rewrites model-max6m-t12.bin (the format 6 image with
+ * directory): it rewrites model-max7-t12.bin (the format 7 image with
  * every feature; the older ones are frozen) and the newest fuzz_model
- * seed, and prints GOLDEN_MAX6M_IMAGE and GOLDEN_MAX6M_CODED to update
+ * seed, and prints GOLDEN_MAX7_IMAGE and GOLDEN_MAX7_CODED to update
  * below. check_model's
  * test_shape reads the image's shape too.
  *
@@ -47,6 +47,8 @@
 #define GOLDEN_MAX6C_CODED 0x3fd28165e238c9e6ULL
 #define GOLDEN_MAX6M_IMAGE 0xaaa49747f2df1e18ULL /* and the match feature */
 #define GOLDEN_MAX6M_CODED 0x6a3328d9f548ef4bULL
+#define GOLDEN_MAX7_IMAGE 0xa6c83bed9819794fULL /* format 7: the contexts know the phase too */
+#define GOLDEN_MAX7_CODED 0xb2b6c8b8965aec03ULL
 #define MAX_SAMPLE (64 * 1024)
 #define CHILD_ENV "PF_CHECK_MODEL_CODE" /* test_max_env's child: image path */
 
@@ -129,10 +131,11 @@ START_TEST(test_max_shape)
 }
 END_TEST
 
-/* Token ids get the token features (bit 0 of the u16 at 60 + 2), text
- * does not; the context features (bit 1) come when asked for, with or
- * without them; the match feature (bit 2) always. The narrowest network's
- * rows are as wide as it is. All code. */
+/* Token ids get the token features (bit 0 of the u16 at 60 + 2) and the
+ * phase-aware contexts (bit 3, format 7), text does not; the context
+ * features (bit 1) come when asked for, with or without them; the match
+ * feature (bit 2) always. The narrowest network's rows are as wide as it
+ * is. All code. */
 START_TEST(test_max_token_features)
 {
 	static const struct {
@@ -148,7 +151,8 @@ START_TEST(test_max_token_features)
 		unsigned rank = pf_net_rank_for(cases[k].width);
 		uint32_t features = (cases[k].tokens ? PF_NET_FEATURE_TOKENS : 0) |
 				    (cases[k].context ? PF_NET_FEATURE_CONTEXT : 0) |
-				    PF_NET_FEATURE_MATCH;
+				    PF_NET_FEATURE_MATCH |
+				    (cases[k].tokens ? PF_CM_FEATURE_UNITS : 0);
 		size_t len;
 		uint8_t *img = train_max_with(10, cases[k].width, cases[k].context, sample,
 					      MAX_SAMPLE, &len);
@@ -156,10 +160,12 @@ START_TEST(test_max_token_features)
 		pf_model *m;
 
 		ck_assert_uint_eq(pf_le32(img + 60), rank | features << 16);
+		ck_assert_uint_eq(pf_le32(img + 8), cases[k].tokens ? PF_CM_VERSION_UNITS
+								    : PF_CM_VERSION_NET2);
 		ck_assert_int_eq(pf_model_load(img, len, &m), 0);
 		pf_model_get_shape(m, &sh);
 		ck_assert(sh.net_tokens == cases[k].tokens && sh.net_context == cases[k].context &&
-			  sh.net_match);
+			  sh.net_match && sh.units == cases[k].tokens);
 		round_trip(m, data, 5000);
 		pf_model_free(m);
 		free(img);
@@ -500,7 +506,8 @@ static void net_poke(const uint8_t *hdr, uint8_t *raw, size_t n, void *arg)
 				      .match = features & PF_NET_FEATURE_MATCH };
 	struct pf_net net;
 
-	ck_assert_uint_eq(pf_le32(hdr + 8), PF_CM_VERSION_NET2);
+	ck_assert_uint_eq(pf_le32(hdr + 8), features & PF_CM_FEATURE_UNITS ? PF_CM_VERSION_UNITS
+									  : PF_CM_VERSION_NET2);
 	ck_assert_uint_eq(pf_le32(hdr + 48), 0);
 	pf_net_locate(&net, &shape, raw + n - pf_net_payload_len(&shape));
 	switch (p->part) {
@@ -579,7 +586,7 @@ END_TEST
 START_TEST(test_max_extreme_net)
 {
 	unsigned width = _i & 1 ? PF_MODEL_NET_WIDTH_MAX : PF_MODEL_NET_WIDTH_MIN;
-	size_t len, n = _i & 4 ? 16 * 1024 : 0;
+	size_t len, n = _i & 4 ? MAX_SAMPLE : 0;
 	bool context = _i & 8;
 	uint8_t *sample = n ? gen_tokens(n, 5) : NULL;
 	uint8_t *img = train_max_with(10, width, context, sample, n, &len);
@@ -587,7 +594,8 @@ START_TEST(test_max_extreme_net)
 	ck_assert_uint_eq(pf_le32(img + 56), width);
 	ck_assert_uint_eq(pf_le16(img + 62), (n ? PF_NET_FEATURE_TOKENS : 0) |
 						     (context ? PF_NET_FEATURE_CONTEXT : 0) |
-						     PF_NET_FEATURE_MATCH);
+						     PF_NET_FEATURE_MATCH |
+						     (n ? PF_CM_FEATURE_UNITS : 0));
 	poked_load(img, len, (struct net_poke){ NET_ALL, _i & 2 ? -1 : 1 }, 0);
 	free(img);
 	free(sample);
@@ -723,20 +731,20 @@ END_TEST
 
 /* ---- level max golden vector and BLAS environments ---- */
 
-/* Trains the format 6 golden image with the context features (on token
- * ids: every feature, the match feature too), writes it and prints its
- * constants. The older ones are frozen. */
+/* Trains the format 7 golden image with the context features (on token
+ * ids: every feature, the match feature and the phase-aware contexts
+ * too), writes it and prints its constants. The older ones are frozen. */
 static void golden_max_write(void)
 {
 	size_t len;
-	uint8_t *sample = gen_tokens(GOLDEN_MAX_SAMPLE, 1);
-	uint8_t *img = train_max_with(12, GOLDEN_MAX_WIDTH, true, sample, GOLDEN_MAX_SAMPLE, &len);
-	FILE *f = fopen(GOLDEN_MAX6M_PATH, "wb");
+	uint8_t *sample = gen_tokens(MAX_SAMPLE, 1);
+	uint8_t *img = train_max_with(12, GOLDEN_MAX_WIDTH, true, sample, MAX_SAMPLE, &len);
+	FILE *f = fopen(GOLDEN_MAX7_PATH, "wb");
 
 	ck_assert_ptr_nonnull(f);
 	ck_assert_uint_eq(fwrite(img, 1, len, f), len);
 	fclose(f);
-	printf("GOLDEN_MAX6M_IMAGE 0x%016llxULL GOLDEN_MAX6M_CODED 0x%016llxULL\n",
+	printf("GOLDEN_MAX7_IMAGE 0x%016llxULL GOLDEN_MAX7_CODED 0x%016llxULL\n",
 	       (unsigned long long)XXH3_64bits(img, len),
 	       (unsigned long long)golden_both_kernels(img, len));
 	fflush(stdout);
@@ -745,10 +753,10 @@ static void golden_max_write(void)
 }
 
 /* The golden vectors: each committed image and what it codes the golden
- * input to, with the detected kernels and the scalar ones. Format 5 and
- * format 6 without the match feature are frozen (training writes format
- * 6 with it, and with the context features when asked), so they guard
- * that older level max images still decode as they did. */
+ * input to, with the detected kernels and the scalar ones. The format 5
+ * and 6 images are frozen (training writes format 6 with the match
+ * feature, or 7 for data in 16-bit units), so they guard that older level
+ * max images still decode as they did. */
 START_TEST(test_golden_max)
 {
 	static const struct {
@@ -763,6 +771,8 @@ START_TEST(test_golden_max)
 		  GOLDEN_MAX6C_IMAGE, GOLDEN_MAX6C_CODED },
 		{ GOLDEN_MAX6M_PATH, PF_CM_VERSION_NET2, 16 | 7u << 16,
 		  GOLDEN_MAX6M_IMAGE, GOLDEN_MAX6M_CODED },
+		{ GOLDEN_MAX7_PATH, PF_CM_VERSION_UNITS, 16 | 15u << 16,
+		  GOLDEN_MAX7_IMAGE, GOLDEN_MAX7_CODED },
 	};
 
 	if (getenv("PF_MODEL_GOLDEN_WRITE"))
@@ -787,8 +797,8 @@ END_TEST
  * sample_len bytes of text or token ids (0: a cold one) and plain_len bytes
  * of other text coded with it, so that the fuzzer starts inside the
  * network's code paths. Only the newest is written again: training
- * writes format 6 with the match feature, and the older seeds keep the
- * older images in the corpus. */
+ * writes format 7 for token ids, and the older seeds keep the older
+ * images in the corpus. */
 #define FUZZ_SEED_DIR PF_SRCDIR "/tests/fuzz/corpus/model/"
 #define FUZZ_SEED_TEXT 61 /* gen_text() seed of the coded text */
 
@@ -802,7 +812,8 @@ static const struct fuzz_seed {
 	{ FUZZ_SEED_DIR "valid-max6", 1024, 700, false, false, true },
 	{ FUZZ_SEED_DIR "valid-max6-tokens", 16 * 1024, 500, true, false, true },
 	{ FUZZ_SEED_DIR "valid-max6-context", 16 * 1024, 500, true, true, true },
-	{ FUZZ_SEED_DIR "valid-max6-match", 16 * 1024, 500, true, true, false },
+	{ FUZZ_SEED_DIR "valid-max6-match", 16 * 1024, 500, true, true, true },
+	{ FUZZ_SEED_DIR "valid-max7-units", MAX_SAMPLE, 500, true, true, false },
 };
 
 static void fuzz_seed_write(const struct fuzz_seed *fs)

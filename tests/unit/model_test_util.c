@@ -34,22 +34,27 @@ void fill_text(uint8_t *p, size_t len, uint64_t seed)
 	}
 }
 
-/* 16-bit little-endian token ids under 4096 from a walk that mostly
- * repeats short runs: a token shard in miniature. */
+/* 16-bit little-endian token ids, a token shard in miniature: the low
+ * byte walks (x 37 plus a little noise), the high byte (under 196, as in
+ * GPT-2's 50257 ids) changes one time in 16. Both bytes spread over the
+ * same values, so only the phase tells them apart: from 64 KiB on,
+ * training takes it for data in 16-bit units. */
 uint8_t *gen_tokens(size_t len, uint64_t seed)
 {
 	uint8_t *p = malloc(len ? len : 1);
 	uint64_t s = seed | 1;
-	uint32_t tok = 1;
+	uint32_t low = 1, high = 0;
 
 	ck_assert_ptr_nonnull(p);
 	for (size_t i = 0; i < len; i += 2) {
 		uint64_t r = rng_next(&s);
 
-		tok = r % 4 ? (tok * 37 + (uint32_t)(r >> 8) % 8) % 4096 : (uint32_t)(r >> 16) % 64;
-		p[i] = (uint8_t)tok;
+		low = (low * 37 + (uint32_t)(r >> 8) % 8) & 255;
+		if (r % 16 == 0)
+			high = (uint32_t)(r >> 16) % 196;
+		p[i] = (uint8_t)low;
 		if (i + 1 < len)
-			p[i + 1] = (uint8_t)(tok >> 8);
+			p[i + 1] = (uint8_t)high;
 	}
 	return p;
 }
