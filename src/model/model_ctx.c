@@ -183,19 +183,21 @@ static inline uint32_t hist(const pf_cm *cm, uint32_t dist)
 
 /* In data made of 16-bit units (token shards, 16-bit PCM) the same bytes
  * mean different things at even and odd positions: the low byte of a
- * token, or the high one. Salting the low orders and the word with the
- * phase keeps the two apart (GPT-2 token shards -1.3%; text would lose
- * about 2%, which is why training sets it only for such data). The
- * order-6 hash stays as it is: the match model looks it up. */
-static void units_salt(pf_cm *cm)
+ * token, or the high one. Salting the low orders with the phase keeps the
+ * two apart, and the word context, which means nothing there, becomes the
+ * last four tokens (at an odd position: the token's low byte and three
+ * before it). GPT-2 token shards -1.3..-1.8%; text would lose about 2%,
+ * which is why training sets it only for such data. The order-6 hash
+ * stays as it is: the match model looks it up. */
+static void units_contexts(pf_cm *cm)
 {
-	uint32_t salt = (cm->pos & 1) * 0x9E3779B1u, *h = cm->h;
+	uint32_t phase = cm->pos & 1, salt = phase * 0x9E3779B1u, *h = cm->h;
 
 	h[CTX_O1] ^= salt;
 	h[CTX_O2] ^= salt;
 	h[CTX_O3] ^= salt;
 	h[CTX_O4] ^= salt;
-	h[CTX_WORD] ^= salt;
+	h[CTX_WORD] = hash3(14 + phase, cm->c4, phase ? cm->c8 & 0xffffff : cm->c8);
 }
 
 static void ctx_hashes(pf_cm *cm)
@@ -211,7 +213,7 @@ static void ctx_hashes(pf_cm *cm)
 	h[CTX_WORD] = cm->word ? hash2(7, cm->word) : hash3(8, cm->word_prev, c1);
 	cm->apm2_base = hash2(9, c4 & 0xffff);
 	if (cm->cfg.units)
-		units_salt(cm);
+		units_contexts(cm);
 	if (cm->cfg.n_ctx <= CTX_COLUMN)
 		return;
 	if (cm->line_prev + col < cm->line_start)
