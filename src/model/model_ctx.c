@@ -184,26 +184,50 @@ static inline uint32_t hist(const pf_cm *cm, uint32_t dist)
 /* In data made of 16-bit units (token shards, 16-bit PCM) the same bytes
  * mean different things at even and odd positions: the low byte of a
  * token, or the high one. Salting the low orders with the phase keeps the
- * two apart, and the word context, which means nothing there, becomes the
- * last four tokens (at an odd position: the token's low byte and three
- * before it). GPT-2 token shards -1.3..-1.8%; text would lose about 2%,
- * which is why training sets it only for such data. The order-6 hash
- * stays as it is: the match model looks it up. */
+ * two apart. The contexts made for text mean nothing there, so they turn
+ * into token contexts: the word into the last four tokens, the column and
+ * the record into the token two back and the token three back alone
+ * (skipping the nearer ones), and order 0 learns the two phases apart.
+ * At an odd position each token context also holds the token's low byte,
+ * known by then. GPT-2 token shards -1.9..-2.7% (docs/model.md); text
+ * would lose about 2%, which is why training sets it only for such data.
+ * The order-6 hash stays as it is: the match model looks it up. */
 static void units_contexts(pf_cm *cm)
 {
 	uint32_t phase = cm->pos & 1, salt = phase * 0x9E3779B1u, *h = cm->h;
+	uint32_t c4 = cm->c4, c8 = cm->c8, low = phase ? c4 & 255 : 0;
 
 	h[CTX_O1] ^= salt;
 	h[CTX_O2] ^= salt;
 	h[CTX_O3] ^= salt;
 	h[CTX_O4] ^= salt;
-	h[CTX_WORD] = hash3(14 + phase, cm->c4, phase ? cm->c8 & 0xffffff : cm->c8);
+	h[CTX_WORD] = hash3(14 + phase, c4, phase ? c8 & 0xffffff : c8);
+	if (cm->cfg.n_ctx <= CTX_COLUMN)
+		return;
+	h[CTX_O0] = 1 + phase;
+	h[CTX_COLUMN] = hash3(16 + phase, phase ? c4 >> 24 | (c8 & 255) << 8 : c4 >> 16, low);
+	h[CTX_RECORD] = hash3(18 + phase, phase ? (c8 >> 8) & 0xffff : c8 & 0xffff, low);
+}
+
+/* The contexts DEFAULT adds to FAST's: order 0, the column, the record and
+ * the two strided ones. */
+static void default_contexts(pf_cm *cm)
+{
+	uint32_t c1 = cm->c4 & 255, *h = cm->h;
+	uint32_t col = cm->pos - cm->line_start, above = 0, s = cm->cfg.stride;
+
+	if (cm->line_prev + col < cm->line_start)
+		above = cm->buf[cm->line_prev + col];
+	h[CTX_O0] = 0;
+	h[CTX_COLUMN] = hash3(10, above, col < 1023 ? col : 1023);
+	h[CTX_RECORD] = hash3(cm->field | cm->depth << 8, cm->key, c1);
+	h[CTX_STRIDE1] = hash3(hist(cm, s) | hist(cm, 2 * s) << 8, cm->pos % s, 11);
+	h[CTX_STRIDE2] = hash3(hist(cm, s) | c1 << 8, cm->pos % s, 12);
 }
 
 static void ctx_hashes(pf_cm *cm)
 {
 	uint32_t c4 = cm->c4, c1 = c4 & 255, *h = cm->h;
-	uint32_t col = cm->pos - cm->line_start, above = 0, s = cm->cfg.stride;
 
 	h[CTX_O1] = hash2(1, c1);
 	h[CTX_O2] = hash2(2, c4 & 0xffff);
@@ -212,17 +236,10 @@ static void ctx_hashes(pf_cm *cm)
 	h[CTX_O6] = pf_cm_hash6(c4, cm->c8);
 	h[CTX_WORD] = cm->word ? hash2(7, cm->word) : hash3(8, cm->word_prev, c1);
 	cm->apm2_base = hash2(9, c4 & 0xffff);
+	if (cm->cfg.n_ctx > CTX_COLUMN)
+		default_contexts(cm);
 	if (cm->cfg.units)
 		units_contexts(cm);
-	if (cm->cfg.n_ctx <= CTX_COLUMN)
-		return;
-	if (cm->line_prev + col < cm->line_start)
-		above = cm->buf[cm->line_prev + col];
-	h[CTX_O0] = 0; /* last: DEFAULT only */
-	h[CTX_COLUMN] = hash3(10, above, col < 1023 ? col : 1023);
-	h[CTX_RECORD] = hash3(cm->field | cm->depth << 8, cm->key, c1);
-	h[CTX_STRIDE1] = hash3(hist(cm, s) | hist(cm, 2 * s) << 8, cm->pos % s, 11);
-	h[CTX_STRIDE2] = hash3(hist(cm, s) | c1 << 8, cm->pos % s, 12);
 }
 
 /* Finds the bucket tagged `tag` among the two at base and base ^ 16, or
