@@ -11,7 +11,7 @@
  *   52 u32 code_bits (version 4: table_bits..20, the widest coding tables;
  *      versions 2 and 3: 0, coding tables as wide as table_bits)
  *   version 7 is version 4 (below level max) or 6 (level max) for data in
- *   16-bit units: the orders 1-4 and the word contexts know the phase
+ *   16-bit units: the contexts know the phase and read whole tokens
  *   56 u32 network width h1 (versions 5 and 6, level max: 32..256, a
  *      multiple of 32; else 0)
  *   60 u16 embedding width r (version 6: 16..min(h1, 64), a multiple of 16;

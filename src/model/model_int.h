@@ -132,7 +132,7 @@ struct pf_cm_cfg {
 	bool net_tokens;   /* format 6: the network has the token features */
 	bool net_context;  /* format 6: and the context features */
 	bool net_match;    /* format 6: and the match feature */
-	bool units; /* format 7: 16-bit units; orders 1-4 know the phase, word: 4 tokens */
+	bool units; /* format 7: 16-bit units, the contexts know the phase (model_ctx.c) */
 	enum pf_model_level level;
 	unsigned table_bits; /* the primed tables' size, and the coding tables' here */
 	unsigned code_bits;  /* the most a block widens its coding tables to */

@@ -33,9 +33,13 @@
 #define PHASE_COUNTS (2 * 256 * 256)
 
 /* Bits to code byte i knowing only byte i - s (and, with phases 2, whether
- * i is even), over the first n bytes; cnt has PHASE_COUNTS entries. */
+ * i is even), over the first n bytes; cnt has PHASE_COUNTS entries. Either
+ * the empirical entropy of the counts, or (adaptive) what a
+ * Krichevsky-Trofimov estimate of the counts so far makes each byte cost,
+ * so that twice the contexts pay for learning twice as many counts: the
+ * empirical entropy favours more contexts on small samples. */
 static double pair_cost(const uint8_t *s, size_t n, unsigned stride, unsigned phases,
-			uint32_t *cnt)
+			bool adaptive, uint32_t *cnt)
 {
 	uint32_t row[2 * 256] = { 0 };
 	double bits = 0;
@@ -44,10 +48,12 @@ static double pair_cost(const uint8_t *s, size_t n, unsigned stride, unsigned ph
 	for (size_t i = stride; i < n; i++) {
 		uint32_t ctx = s[i - stride] * phases + (uint32_t)(i % phases);
 
+		if (adaptive)
+			bits += log2((row[ctx] + 128.0) / (cnt[ctx << 8 | s[i]] + 0.5));
 		cnt[ctx << 8 | s[i]]++;
 		row[ctx]++;
 	}
-	for (unsigned a = 0; a < 256 * phases; a++)
+	for (unsigned a = 0; a < 256 * phases && !adaptive; a++)
 		for (unsigned b = 0; b < 256 && row[a]; b++)
 			if (cnt[a << 8 | b])
 				bits += cnt[a << 8 | b] * log2((double)row[a] / cnt[a << 8 | b]);
@@ -92,7 +98,7 @@ static unsigned stride_choose(const uint8_t *sample, size_t len)
 	cands[n_cands] = autocorr_lag(sample, n);
 	n_cands += cands[n_cands] > 16;
 	for (unsigned i = 0; i < n_cands; i++) {
-		double c = pair_cost(sample, n, cands[i], 1, cnt);
+		double c = pair_cost(sample, n, cands[i], 1, false, cnt);
 
 		if (c < best_cost - 1e-9) {
 			best_cost = c;
@@ -101,27 +107,6 @@ static unsigned stride_choose(const uint8_t *sample, size_t len)
 	}
 	free(cnt);
 	return best;
-}
-
-/* Like pair_cost at stride 2, but each byte costs what an adaptive
- * (Krichevsky-Trofimov) estimate of the counts so far gives it, so
- * twice the contexts pay for learning twice as many counts. The
- * empirical entropy pair_cost measures favours more contexts on small
- * samples: 32 KiB of random bytes looked 16-bit to it. */
-static double pair_cost_adaptive(const uint8_t *s, size_t n, unsigned phases, uint32_t *cnt)
-{
-	uint32_t row[2 * 256] = { 0 };
-	double bits = 0;
-
-	memset(cnt, 0, (size_t)phases * 256 * 256 * sizeof(*cnt));
-	for (size_t i = 2; i < n; i++) {
-		uint32_t ctx = s[i - 2] * phases + (uint32_t)(i % phases);
-
-		bits += log2((row[ctx] + 128.0) / (cnt[ctx << 8 | s[i]] + 0.5));
-		cnt[ctx << 8 | s[i]]++;
-		row[ctx]++;
-	}
-	return bits / (double)(n - 2);
 }
 
 /* Whether the sample is made of 16-bit units (token shards, 16-bit PCM):
@@ -139,8 +124,9 @@ static bool phase_matters(const uint8_t *sample, size_t len)
 
 	if (n < 2 * AUTOCORR_LAG_MAX || !(cnt = malloc(PHASE_COUNTS * sizeof(*cnt))))
 		return false;
-	matters = pair_cost_adaptive(sample, n, 2, cnt) <
-		  PHASE_GAIN * pair_cost_adaptive(sample, n, 1, cnt);
+	/* adaptive: 32 KiB of random bytes looked 16-bit to the empirical cost */
+	matters = pair_cost(sample, n, 2, 2, true, cnt) <
+		  PHASE_GAIN * pair_cost(sample, n, 2, 1, true, cnt);
 	free(cnt);
 	return matters;
 }
