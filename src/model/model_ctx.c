@@ -189,7 +189,9 @@ static inline uint32_t hist(const pf_cm *cm, uint32_t dist)
  * the record into the token two back and the token three back alone
  * (skipping the nearer ones), and order 0 learns the two phases apart.
  * At an odd position each token context also holds the token's low byte,
- * known by then. GPT-2 token shards -1.9..-2.7% (docs/model.md); text
+ * known by then; the second APM's context is the previous token at an
+ * even position, that low byte alone at an odd one. GPT-2 token shards
+ * -1.9..-2.9% (docs/model.md); text
  * would lose about 2%, which is why training sets it only for such data.
  * The order-6 hash stays as it is: the match model looks it up. */
 static void units_contexts(pf_cm *cm)
@@ -202,6 +204,7 @@ static void units_contexts(pf_cm *cm)
 	h[CTX_O3] ^= salt;
 	h[CTX_O4] ^= salt;
 	h[CTX_WORD] = hash3(14 + phase, c4, phase ? c8 & 0xffffff : c8);
+	cm->apm2_base = hash2(20 + phase, phase ? low : c4 & 0xffff);
 	if (cm->cfg.n_ctx <= CTX_COLUMN)
 		return;
 	h[CTX_O0] = 1 + phase;

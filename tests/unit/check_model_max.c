@@ -47,8 +47,8 @@
 #define GOLDEN_MAX6C_CODED 0x3fd28165e238c9e6ULL
 #define GOLDEN_MAX6M_IMAGE 0xaaa49747f2df1e18ULL /* and the match feature */
 #define GOLDEN_MAX6M_CODED 0x6a3328d9f548ef4bULL
-#define GOLDEN_MAX7_IMAGE 0xb80661449f30f115ULL /* format 7: the contexts know the phase too */
-#define GOLDEN_MAX7_CODED 0x6ac959b4c35b9fa8ULL
+#define GOLDEN_MAX7_IMAGE 0x295e42bb682d146eULL /* format 7: the contexts know the phase too */
+#define GOLDEN_MAX7_CODED 0xa74890e6f488bf7eULL
 #define MAX_SAMPLE (64 * 1024)
 #define CHILD_ENV "PF_CHECK_MODEL_CODE" /* test_max_env's child: image path */
 
