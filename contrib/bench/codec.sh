@@ -31,6 +31,8 @@
 # and then 2 threads at once; per thread = (VmHWM - VmRSS before the threads)
 # / threads, the largest over the store's models. Daemon peak RSS is VmHWM of
 # priorfs after the cold read (includes its block cache, default 256M).
+# Each category's exact byte counts (priorfs, zstd -19, xz -9e) go to
+# stderr, for ratios closer than the tables' rounding.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd); srcdir=$(cd "$here/../.." && pwd)
 build=$(cd "$1" && pwd); corpus=$(cd "$2" && pwd); cap=${3:-8}; shift 3 || shift $#
@@ -144,6 +146,7 @@ decode_mem() { # store src -> mbytes mrss per1 per2 (KiB): the model costing mos
 }
 
 main_row() { # cat bytes sample total models zs xs zd zp b3 imp_wall enc_cpu rd_wall rd_cpu
+	printf '%s: priorfs %s bytes, zstd -19 %s, xz -9e %s\n' "$1" "$4" "$6" "$7" >&2
 	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' "$1" "$(mb "$2")" "$(mb "$3")" \
 		"$(mb "$4")" "$(mb "$5")" "$(mb "$6")" "$(mb "$7")" "$(mb "$8")" "$(mb "$9")" "$(mb "${10}")"
 	printf ' %s | %s | %s | %s | %s |' "$(div "$4" "$7")" "$(div "$4" "$6")" \
