@@ -10,8 +10,6 @@
  *   48 u32 slice bytes (version 2: 0; 3: 64..2^23; 4: 0 or 64..2^23)
  *   52 u32 code_bits (version 4: table_bits..20, the widest coding tables;
  *      versions 2 and 3: 0, coding tables as wide as table_bits)
- *   version 7 is version 4 (below level max) or 6 (level max) for data in
- *   16-bit units: the contexts know the phase and read whole tokens
  *   56 u32 network width h1 (versions 5 and 6, level max: 32..256, a
  *      multiple of 32; else 0)
  *   60 u16 embedding width r (version 6: 16..min(h1, 64), a multiple of 16;
@@ -19,6 +17,8 @@
  *      features for data in 16-bit units; bit 1, the context features;
  *      bit 2, the match feature; else 0; version 7: bit 3 set, and the
  *      network's bits as in version 6 at level max, 0 below it)
+ *   (version 7 is version 4 below level max, or 6 at it, for data in
+ *   16-bit units: the contexts know the phase and read whole tokens)
  *   then the payload as zstd frames (the slice part in a frame of its own),
  *   which must decompress to exactly:
  *         bucket tags     u16[(n_ctx << table_bits) / 16]

@@ -53,7 +53,9 @@ static double pair_cost(const uint8_t *s, size_t n, unsigned stride, unsigned ph
 		cnt[ctx << 8 | s[i]]++;
 		row[ctx]++;
 	}
-	for (unsigned a = 0; a < 256 * phases && !adaptive; a++)
+	if (adaptive)
+		return bits / (double)(n - stride);
+	for (unsigned a = 0; a < 256 * phases; a++)
 		for (unsigned b = 0; b < 256 && row[a]; b++)
 			if (cnt[a << 8 | b])
 				bits += cnt[a << 8 | b] * log2((double)row[a] / cnt[a << 8 | b]);
