@@ -28,10 +28,11 @@ enum pf_codec_id {
 
 /* What the writer asks for (mount option codec=). */
 enum pf_codec_choice {
-	PF_CHOICE_AUTO, /* zstd, raw when it saves under 1/8 or data looks random */
+	PF_CHOICE_AUTO, /* zstd, raw when it saves under min_saving or data looks
+			 * random */
 	PF_CHOICE_ZSTD, /* always zstd (still ZERO for all-zero blocks) */
 	PF_CHOICE_RAW,  /* never compress (still ZERO for all-zero blocks) */
-	PF_CHOICE_LEARNED /* the model, raw when it saves under 1/8 */
+	PF_CHOICE_LEARNED /* the model, raw when it saves under min_saving */
 };
 
 typedef struct pf_codec_params {
@@ -39,11 +40,19 @@ typedef struct pf_codec_params {
 	int zstd_level;         /* 1..19 */
 	const pf_model *model;  /* learned codec model, or NULL for none;
 				 * AUTO keeps the smallest of learned, zstd, raw */
+	unsigned min_saving;    /* AUTO and LEARNED: the smallest saving worth
+				 * a decode, in 1/10000 of the block (at least
+				 * a byte); PF_MIN_SAVING_DEFAULT is 1/8 */
 } pf_codec_params;
 
 #define PF_ZSTD_LEVEL_MIN 1
 #define PF_ZSTD_LEVEL_MAX 19
 #define PF_ZSTD_LEVEL_DEFAULT 3
+
+#define PF_MIN_SAVING_ONE 10000u    /* min_saving's unit is 1/PF_MIN_SAVING_ONE */
+#define PF_MIN_SAVING_DEFAULT 1250u /* 12.5%: ZFS's rule; compressed data
+				     * (JPEG, PNG, gzip) stays raw */
+#define PF_MIN_SAVING_MAX 5000u     /* 50% */
 
 /* Largest stored size pf_codec_encode() can produce for plain_len bytes. */
 size_t pf_codec_bound(size_t plain_len);
@@ -53,7 +62,7 @@ size_t pf_codec_bound(size_t plain_len);
  * Sets *codec to the id chosen. An all-zero block yields PF_CODEC_ZERO and 0.
  * With PF_CHOICE_AUTO, a cheap probe detects incompressible data (JPEG, PNG,
  * gzip, random) and stores it raw without a full compression pass; a block
- * whose compressed form saves less than 1/8 is stored raw.
+ * whose compressed form saves less than params->min_saving is stored raw.
  * @return stored length (>= 0), or -ENOMEM / -EINVAL.
  */
 ssize_t pf_codec_encode(const pf_codec_params *params, const void *plain,
@@ -101,5 +110,10 @@ const char *pf_codec_choice_name(enum pf_codec_choice choice);
 int pf_codec_level_parse(const char *s, enum pf_model_level *out);
 /* "fast", "default", "max" or "unknown"; never NULL. */
 const char *pf_codec_level_name(enum pf_model_level level);
+
+/* Parses a min_saving given as a percentage from 0 to 50 with up to two
+ * decimals ("1", "0.5", "12.5") into 1/PF_MIN_SAVING_ONE units.
+ * @return 0 or -EINVAL. */
+int pf_codec_min_saving_parse(const char *s, unsigned *out);
 
 #endif

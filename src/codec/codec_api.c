@@ -330,7 +330,8 @@ PRIOR_API enum prior_error prior_encode_block_model(
 	size_t *dst_len, enum prior_codec *codec)
 {
 	pf_codec_params params = { .zstd_level = zstd_level,
-				   .model = model ? model->model : NULL };
+				   .model = model ? model->model : NULL,
+				   .min_saving = PF_MIN_SAVING_DEFAULT };
 	uint8_t id;
 	ssize_t n;
 

@@ -34,11 +34,13 @@ static bool all_zero(const uint8_t *p, size_t len)
 	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
 }
 
-/* Largest frame worth storing for plain_len bytes: one that saves at least
- * 1/8 of the block (rounded up), the smallest saving worth a decode. */
-static size_t max_useful_frame(size_t plain_len)
+/* Largest frame worth storing for plain_len (> 0) bytes: one that saves
+ * min_saving of the block (rounded up), and at least a byte. */
+static size_t max_useful_frame(size_t plain_len, unsigned min_saving)
 {
-	return plain_len - (plain_len / 8 + (plain_len % 8 != 0));
+	size_t need = pf_codec_saving_bytes(plain_len, min_saving);
+
+	return plain_len - (need ? need : 1);
 }
 
 /* Headroom zstd needs past a block's end (1.5.4 needs 8). ZSTD_compressBound
@@ -94,33 +96,37 @@ static ssize_t learned_within(const pf_model *model, const void *plain,
  * use; a model can still code data that looks like noise to both (16-bit
  * PCM, photographs: 10-20% below raw). So before giving up on such a block
  * the model codes a slice of it, and the block is tried in full only if the
- * slice saves 1/32. Not the block's 1/8: a slice codes worse than a whole
- * block, where the model has adapted for longer (16-bit PCM, 2^14-slot
- * model: 7% saved on 8 KiB, 17% on 256 KiB); noise saves nothing. */
+ * slice saves a quarter of min_saving (1/32 by default). Not all of it: a
+ * slice codes worse than a whole block, where the model has adapted for
+ * longer (16-bit PCM, 2^14-slot model: 7% saved on 8 KiB, 17% on 256 KiB);
+ * noise saves nothing. */
 static bool learned_may_pay(const pf_model *model, const uint8_t *plain,
-			    size_t plain_len, void *out)
+			    size_t plain_len, unsigned min_saving, void *out)
 {
 	size_t n = plain_len < LEARNED_PROBE ? plain_len : LEARNED_PROBE;
+	size_t need = n * min_saving / (4 * PF_MIN_SAVING_ONE); /* n <= 8 KiB */
 	const uint8_t *mid = plain + (plain_len - n) / 2;
 
-	return pf_model_encode(model, mid, n, out, n - n / 32) > 0;
+	return pf_model_encode(model, mid, n, out, n - (need ? need : 1)) > 0;
 }
 
 /* PF_CHOICE_AUTO and LEARNED: raw for data the probe finds incompressible
  * and the model (if any) cannot code a slice of either (OPTIMIZATION: no
  * full compression pass), else the smallest of zstd (AUTO, or LEARNED
  * without a model; skipped when the probe ruled it out) and the learned
- * codec (when there is a model), raw when neither saves 1/8. */
+ * codec (when there is a model), raw when neither saves min_saving. */
 static ssize_t encode_best(const pf_codec_params *params, const void *plain,
 			   size_t plain_len, void *out, size_t out_cap,
 			   uint8_t *codec)
 {
-	size_t best = max_useful_frame(plain_len) + 1;
-	bool noise = pf_codec_probe_incompressible(plain, plain_len, out, out_cap);
+	size_t best = max_useful_frame(plain_len, params->min_saving) + 1;
+	bool noise = pf_codec_probe_incompressible(plain, plain_len,
+						   params->min_saving, out, out_cap);
 	ssize_t n;
 
-	if (noise && !(params->model && learned_may_pay(params->model, plain,
-							plain_len, out)))
+	if (noise && !(params->model &&
+		       learned_may_pay(params->model, plain, plain_len,
+				       params->min_saving, out)))
 		return store_raw(plain, plain_len, out, codec);
 	*codec = PF_CODEC_RAW;
 	if (!noise && (params->choice == PF_CHOICE_AUTO || !params->model)) {
@@ -165,7 +171,8 @@ ssize_t pf_codec_encode(const pf_codec_params *params, const void *plain,
 	int level = params->zstd_level;
 
 	if (level < PF_ZSTD_LEVEL_MIN || level > PF_ZSTD_LEVEL_MAX ||
-	    plain_len > SSIZE_MAX || out_cap < pf_codec_bound(plain_len))
+	    params->min_saving > PF_MIN_SAVING_MAX || plain_len > SSIZE_MAX ||
+	    out_cap < pf_codec_bound(plain_len))
 		return -EINVAL;
 	if (all_zero(plain, plain_len)) {
 		*codec = PF_CODEC_ZERO;
@@ -318,4 +325,25 @@ int pf_codec_level_parse(const char *s, enum pf_model_level *out)
 const char *pf_codec_level_name(enum pf_model_level level)
 {
 	return name_at(NAMES(level_names), (unsigned)level);
+}
+
+int pf_codec_min_saving_parse(const char *s, unsigned *out)
+{
+	const unsigned percent = PF_MIN_SAVING_ONE / 100;
+	unsigned whole = 0, frac = 0, digits = 0, scale = percent;
+
+	for (; s && *s >= '0' && *s <= '9'; s++) {
+		if (++digits > 2)
+			return -EINVAL;
+		whole = whole * 10 + (unsigned)(*s - '0');
+	}
+	if (digits && *s == '.' && s[1])
+		for (s++; *s >= '0' && *s <= '9' && scale > 1; s++) {
+			scale /= 10;
+			frac += (unsigned)(*s - '0') * scale;
+		}
+	if (!digits || *s || whole * percent + frac > PF_MIN_SAVING_MAX)
+		return -EINVAL;
+	*out = whole * percent + frac;
+	return 0;
 }

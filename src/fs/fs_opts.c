@@ -36,6 +36,7 @@ enum opt_key {
 	KEY_CODEC,
 	KEY_WRITE_CODEC,
 	KEY_ZSTD_LEVEL,
+	KEY_MIN_SAVING,
 	KEY_LEVEL,
 	KEY_CACHE_SIZE,
 	KEY_READAHEAD,
@@ -59,6 +60,7 @@ static const struct fuse_opt pf_opt_table[] = {
 	FUSE_OPT_KEY("codec=", KEY_CODEC),
 	FUSE_OPT_KEY("write_codec=", KEY_WRITE_CODEC),
 	FUSE_OPT_KEY("zstd_level=", KEY_ZSTD_LEVEL),
+	FUSE_OPT_KEY("min_saving=", KEY_MIN_SAVING),
 	FUSE_OPT_KEY("level=", KEY_LEVEL),
 	FUSE_OPT_KEY("cache_size=", KEY_CACHE_SIZE),
 	FUSE_OPT_KEY("readahead=", KEY_READAHEAD),
@@ -231,6 +233,9 @@ static int set_value(pf_mount_opts *o, int key, const char *v,
 		PF_FORWARD(parse_int(v, PF_ZSTD_LEVEL_MIN, PF_ZSTD_LEVEL_MAX, &n));
 		o->store.codec.zstd_level = (int)n;
 		return 0;
+	case KEY_MIN_SAVING:
+		*why = "must be a percentage from 0 to 50, up to two decimals";
+		return pf_codec_min_saving_parse(v, &o->store.codec.min_saving) < 0 ? -1 : 0;
 	case KEY_LEVEL:
 		*why = "must be fast, default or max";
 		return parse_level(v, &o->store.level);
@@ -311,6 +316,7 @@ static void opts_default(pf_mount_opts *o)
 	o->store.block_size = PF_BLOCK_SIZE_DEFAULT;
 	o->store.codec.choice = PF_CHOICE_AUTO;
 	o->store.codec.zstd_level = PF_ZSTD_LEVEL_DEFAULT;
+	o->store.codec.min_saving = PF_MIN_SAVING_DEFAULT;
 	o->store.verify = true;
 	o->store.level = PF_MODEL_LEVEL_DEFAULT;
 	o->cache.cache_size = PF_CACHE_SIZE_DEFAULT;
@@ -350,6 +356,9 @@ void pf_mount_opts_help(FILE *out)
 "    -o write_codec=W       zstd (fast writes; recompress later) or learned\n"
 "                           (default zstd)\n"
 "    -o zstd_level=N        zstd level, 1 to 19 (default 3)\n"
+"    -o min_saving=P        percent of a block a codec must save for the\n"
+"                           block to be stored compressed, 0 to 50\n"
+"                           (default 12.5; lower codes compressed data)\n"
 "    -o level=L             highest model level new learned blocks use:\n"
 "                           fast, default or max (default default)\n"
 "    -o cache_size=N        decoded blocks kept in memory, at least 1M\n"

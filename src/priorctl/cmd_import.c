@@ -56,8 +56,8 @@ static const char import_usage[] =
 	"usage: priorctl import [--jobs N] [--no-train] "
 	"[--level fast|default|max]\n"
 	"                       [--sample SIZE] [--table-bits N] [--net-width N]\n"
-	"                       [--context-features auto|yes|no] [--shard I/N]\n"
-	"                       SRC STORE\n"
+	"                       [--context-features auto|yes|no] [--min-saving P]\n"
+	"                       [--shard I/N] SRC STORE\n"
 	"       priorctl import --in-place [--no-train] [--level ...] DIR\n"
 	"\n"
 	"Copies the tree SRC into STORE (made a store if it is empty or\n"
@@ -83,6 +83,10 @@ static const char import_usage[] =
 	"      --context-features auto|yes|no\n"
 	"                     level max: the network's context features (see\n"
 	"                     priorctl train)\n"
+	"      --min-saving P store a block compressed only when that saves P\n"
+	"                     percent, 0 to 50 (default 12.5); lower values\n"
+	"                     also code JPEG, PNG and gzip data, slowly (see\n"
+	"                     priorctl(1))\n"
 	"      --shard I/N    copy only shard I of N (see above)\n"
 	"      --in-place     convert DIR into a store (see above)\n"
 	"  -v, --verbose      also show the store layer's log lines\n"
@@ -94,7 +98,8 @@ struct import {
 	struct pctl_progress bar;
 	_Atomic uint64_t copied, skipped, failed, stored;
 	int lock_fds[2]; /* --shard: the shared writer lock, the shard's own */
-	enum pf_model_level level; /* default models of this level or below code */
+	const struct pctl_train_opts *topts; /* --in-place: the store's level
+					      * and min_saving */
 };
 
 /* ---- regular files ------------------------------------------------------- */
@@ -242,16 +247,18 @@ struct import_args {
 	bool in_place;
 };
 
-static void import_opts(pf_store_opts *opts, enum pf_model_level level)
+static void import_opts(pf_store_opts *opts, const struct pctl_train_opts *topts)
 {
 	pf_store_opts_default(opts);
 	opts->use_models = true;
 	opts->codec.choice = PF_CHOICE_AUTO;
-	opts->level = level;
+	opts->codec.min_saving = topts->min_saving;
+	opts->level = topts->level;
 }
 
 /* Makes dst a store unless it is one; opens it locked for writing. */
-static int open_store(const char *dst, enum pf_model_level level, pf_store **store)
+static int open_store(const char *dst, const struct pctl_train_opts *topts,
+		      pf_store **store)
 {
 	pf_store_opts opts;
 	int rc = pf_store_init(dst);
@@ -262,7 +269,7 @@ static int open_store(const char *dst, enum pf_model_level level, pf_store **sto
 					  : strerror(-rc));
 		return rc;
 	}
-	import_opts(&opts, level);
+	import_opts(&opts, topts);
 	return pctl_store_open_writer("import", dst, &opts, store);
 }
 
@@ -322,7 +329,7 @@ static int open_shard(struct import *im, const struct import_args *a,
 	size_t n = 0;
 	int rc;
 
-	import_opts(&opts, a->topts.level);
+	import_opts(&opts, &a->topts);
 	rc = pf_store_open(dst, &opts, &im->store);
 	if (rc < 0) {
 		pctl_err("import: %s: %s; with --shard, make the store before "
@@ -382,7 +389,7 @@ static int import_run(struct import_args *a, const char *src, const char *dst)
 		return PCTL_EXIT_USAGE;
 	}
 	if (a->shards ? open_shard(&im, a, src, dst) < 0
-		      : open_store(dst, a->topts.level, &im.store) < 0)
+		      : open_store(dst, &a->topts, &im.store) < 0)
 		goto close_all;
 	status = a->shards ? PCTL_EXIT_OK : maybe_train(a, src, dst, im.store);
 	rc = copy_tree(&im, a->jobs);
@@ -932,7 +939,7 @@ static int inplace_setup(struct inplace *ip, bool resume)
 	}
 	if (rc < 0)
 		return rc;
-	import_opts(&opts, ip->im.level);
+	import_opts(&opts, ip->im.topts);
 	rc = pf_store_open(ip->dir, &opts, &ip->im.store);
 	if (rc == 0 && (rc = pf_store_lock_writer(ip->im.store)) == -EBUSY)
 		pctl_err("import: %s is in use by another writer", ip->dir);
@@ -970,7 +977,7 @@ static int inplace_run(struct import_args *a, const char *dir)
 {
 	struct inplace ip = { .im = { .tree = { .cmd = "import",
 						.owner = geteuid() == 0 },
-				      .level = a->topts.level },
+				      .topts = &a->topts },
 			      .dir = dir, .rootfd = -1, .metafd = -1, .jfd = -1 };
 	int status = PCTL_EXIT_USAGE, rc;
 	bool resume = false;
@@ -1050,6 +1057,8 @@ static int import_opt(int opt, struct import_args *a)
 					    &a->topts.net_width);
 	case 'C':
 		return pctl_parse_context("import", optarg, &a->topts.context);
+	case 'M':
+		return pctl_parse_min_saving("import", optarg, &a->topts.min_saving);
 	case 'I':
 		a->in_place = true;
 		return 0;
@@ -1072,6 +1081,7 @@ static int import_parse(int argc, char **argv, struct import_args *a)
 		{ "table-bits", required_argument, NULL, 't' },
 		{ "net-width", required_argument, NULL, 'w' },
 		{ "context-features", required_argument, NULL, 'C' },
+		{ "min-saving", required_argument, NULL, 'M' },
 		{ "shard", required_argument, NULL, 'S' },
 		{ "in-place", no_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -1106,7 +1116,8 @@ int pctl_cmd_import(int argc, char **argv)
 	struct import_args a = {
 		.jobs = pctl_default_jobs(), .train = true,
 		.topts = { .level = PF_MODEL_LEVEL_DEFAULT,
-			   .sample_cap = PCTL_SAMPLE_CAP_DEFAULT },
+			   .sample_cap = PCTL_SAMPLE_CAP_DEFAULT,
+			   .min_saving = PF_MIN_SAVING_DEFAULT },
 	};
 	int rc = import_parse(argc, argv, &a);
 

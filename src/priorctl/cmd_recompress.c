@@ -21,7 +21,9 @@
  *   current default of the run's level or above, and no zstd block, unless
  *   the file is as a run with the same target left it (zstd coded those
  *   blocks smaller; .priorfs/recompress-tried, ctl_tried.c); auto without
- *   default models - no learned block. --force redoes every file.
+ *   default models - no learned block. With --min-saving below the default,
+ *   auto and learned also want no raw block, with the same exception.
+ *   --force redoes every file.
  * - Levels: --level max moves files (a directory of cold archives, say) to
  *   the store's max models; a later run at a lower level leaves them there,
  *   so the choice sticks to those files. When the store has no default of
@@ -49,7 +51,8 @@
 
 static const char recompress_usage[] =
 	"usage: priorctl recompress [--codec auto|learned|zstd|raw] [--level L]\n"
-	"                           [--jobs N] [--force] STORE [DIR...]\n"
+	"                           [--min-saving P] [--jobs N] [--force]\n"
+	"                           STORE [DIR...]\n"
 	"\n"
 	"Re-encodes the blocks of every file in STORE, or only of the files\n"
 	"below each DIR (a path inside the store, as the mount shows it), with\n"
@@ -63,6 +66,9 @@ static const char recompress_usage[] =
 	"  -l, --level L      use default models of level L or below: fast,\n"
 	"                     default or max (default: default); files already\n"
 	"                     on a higher level's models are left there\n"
+	"      --min-saving P store a block compressed only when that saves P\n"
+	"                     percent, 0 to 50 (default 12.5); below the\n"
+	"                     default, files with raw blocks are coded again\n"
 	"  -j, --jobs N       files re-encoded in parallel (default: CPUs)\n"
 	"  -f, --force        re-encode files already in the target state\n"
 	"  -v, --verbose      also show the store layer's log lines\n"
@@ -76,13 +82,15 @@ struct file_job {
 struct recompress {
 	pf_store *store;
 	enum pf_codec_choice choice;
+	unsigned min_saving;
 	bool force;
 	pf_model_info *defaults; /* the store's models; defaults have a kind */
 	enum pf_model_level *levels; /* of each model; -1 when it does not load */
 	size_t n_models;
 	bool have_defaults;
 	bool learned_target; /* auto or learned, with default models */
-	struct pctl_tried *tried; /* learned target: the record, or NULL */
+	struct pctl_tried *tried; /* the record of files left with leftovers
+				   * (has_leftovers()), or NULL */
 	atomic_bool tried_warned;
 	enum pf_model_level level, floor; /* asked for; current from (design notes) */
 	char **dirs;                      /* only files below these; NULL: all */
@@ -130,17 +138,31 @@ static bool has_codec(pf_container *c, uint8_t codec)
 	return false;
 }
 
+/* An auto or learned run with --min-saving below the default: raw blocks
+ * may code now. */
+static bool lowered_bar(const struct recompress *r)
+{
+	return r->min_saving < PF_MIN_SAVING_DEFAULT &&
+	       (r->choice == PF_CHOICE_AUTO || r->choice == PF_CHOICE_LEARNED);
+}
+
+/* Blocks a run might still code smaller: zstd ones for the learned codec,
+ * raw ones under a lowered bar. */
+static bool has_leftovers(const struct recompress *r, pf_container *c)
+{
+	return (r->learned_target && has_codec(c, PF_CODEC_ZSTD)) ||
+	       (lowered_bar(r) && has_codec(c, PF_CODEC_RAW));
+}
+
 /* True when the file (backing inode ino) is already in the target state
  * (design notes). */
 static bool file_current(const struct recompress *r, pf_container *c, uint64_t ino)
 {
 	if (r->choice == PF_CHOICE_RAW)
 		return !has_codec(c, PF_CODEC_ZSTD) && !has_codec(c, PF_CODEC_LEARNED);
-	if (!r->learned_target)
-		return !has_codec(c, PF_CODEC_LEARNED);
-	if (!models_current(r, c))
+	if (r->learned_target ? !models_current(r, c) : has_codec(c, PF_CODEC_LEARNED))
 		return false;
-	return !has_codec(c, PF_CODEC_ZSTD) ||
+	return !has_leftovers(r, c) ||
 	       (r->tried && pctl_tried_has(r->tried, ino, pctl_tried_state(c)));
 }
 
@@ -197,7 +219,7 @@ static int recompress_fd(struct recompress *r, const struct file_job *f,
 	rc = reencode(c, &r->bar);
 	if (rc == 0)
 		atomic_fetch_add(&r->after, pctl_container_coded_bytes(c));
-	if (rc == 0 && r->tried && has_codec(c, PF_CODEC_ZSTD)) {
+	if (rc == 0 && r->tried && has_leftovers(r, c)) {
 		int trc = pctl_tried_add(r->tried, st->st_ino, pctl_tried_state(c));
 
 		if (trc < 0)
@@ -355,11 +377,15 @@ static int dirs_check(const struct recompress *r)
 	return 0;
 }
 
-/* The run's target, for the record: its codec choice and level, and the
- * default models that are current for it. */
+/* The run's target, for the record: its codec choice, level and
+ * min_saving (only when not the default, so older records still match), and
+ * the default models that are current for it. */
 static uint64_t target_hash(const struct recompress *r)
 {
 	uint64_t h = XXH3_64bits_withSeed(&r->floor, sizeof(r->floor), (uint64_t)r->choice);
+
+	if (r->min_saving != PF_MIN_SAVING_DEFAULT)
+		h = XXH3_64bits_withSeed(&r->min_saving, sizeof(r->min_saving), h);
 
 	for (size_t i = 0; i < r->n_models; i++)
 		if (is_current_default(r, r->defaults[i].id))
@@ -374,7 +400,7 @@ static int run(struct recompress *r, const char *path, unsigned jobs)
 	int rc, rc2;
 
 	PF_FORWARD(load_defaults(r, path));
-	if (r->learned_target) {
+	if (r->learned_target || lowered_bar(r)) {
 		rc = pctl_tried_open(r->store, target_hash(r), &r->tried);
 		if (rc < 0)
 			tried_warn(r, rc);
@@ -427,6 +453,7 @@ static int recompress_parse(int argc, char **argv, struct recompress *r,
 	static const struct option longopts[] = {
 		{ "codec", required_argument, NULL, 'c' },
 		{ "level", required_argument, NULL, 'l' },
+		{ "min-saving", required_argument, NULL, 'M' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -446,6 +473,10 @@ static int recompress_parse(int argc, char **argv, struct recompress *r,
 			return pctl_usage(recompress_usage, false);
 		case 'l':
 			if (pctl_parse_level("recompress", optarg, &r->level) < 0)
+				return pctl_usage(recompress_usage, false);
+			break;
+		case 'M':
+			if (pctl_parse_min_saving("recompress", optarg, &r->min_saving) < 0)
 				return pctl_usage(recompress_usage, false);
 			break;
 		case 'j':
@@ -479,7 +510,8 @@ static int recompress_parse(int argc, char **argv, struct recompress *r,
 
 int pctl_cmd_recompress(int argc, char **argv)
 {
-	struct recompress r = { .choice = PF_CHOICE_AUTO, .level = PF_MODEL_LEVEL_DEFAULT };
+	struct recompress r = { .choice = PF_CHOICE_AUTO, .min_saving = PF_MIN_SAVING_DEFAULT,
+				.level = PF_MODEL_LEVEL_DEFAULT };
 	unsigned jobs = pctl_default_jobs();
 	pf_store_opts opts;
 	int rc;
@@ -490,6 +522,7 @@ int pctl_cmd_recompress(int argc, char **argv)
 	pf_store_opts_default(&opts);
 	opts.use_models = true;
 	opts.codec.choice = r.choice;
+	opts.codec.min_saving = r.min_saving;
 	opts.level = r.level;
 	if (pctl_store_open_writer("recompress", argv[optind], &opts,
 				   &r.store) < 0)

@@ -313,7 +313,8 @@ static int measure_point(struct scaling *sc, struct grid_point *pt)
 				  .progress = point_progress,
 				  .progress_arg = sc };
 	pf_codec_params p = { .choice = PF_CHOICE_LEARNED,
-			      .zstd_level = PCTL_EVAL_ZSTD_LEVEL };
+			      .zstd_level = PCTL_EVAL_ZSTD_LEVEL,
+			      .min_saving = PF_MIN_SAVING_DEFAULT };
 	struct timespec t0;
 	pf_model *model = NULL;
 	void *image = NULL;
@@ -765,7 +766,7 @@ static int scaling_run(pf_store *store, const struct scaling_opts *o)
 	}
 	sc->o = o;
 	clock_gettime(CLOCK_MONOTONIC, &sc->start);
-	if (pctl_sample_collect(store, store ? NULL : o->path, sample_cap(o),
+	if (pctl_sample_collect(store, store ? NULL : o->path, sample_cap(o), false,
 				&s) < 0)
 		goto out_sample;
 	if (pick_kind(sc, &s) < 0 || zstd_baseline(sc) < 0 ||

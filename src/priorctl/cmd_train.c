@@ -59,7 +59,7 @@ static const char train_usage[] =
 	"usage: priorctl train [--from DIR] [--level fast|default|max] "
 	"[--sample SIZE]\n"
 	"                      [--table-bits N] [--net-width N]\n"
-	"                      [--context-features auto|yes|no] STORE\n"
+	"                      [--context-features auto|yes|no] [--min-saving P] STORE\n"
 	"\n"
 	"Samples the files of STORE (or of the plain directory DIR), groups\n"
 	"them by data kind, trains one model per kind with at least 1M of\n"
@@ -84,11 +84,16 @@ static const char train_usage[] =
 	"                      three bytes, the previous word and the column;\n"
 	"                      auto (default) trains each kind with and\n"
 	"                      without and keeps what saves more\n"
+	"      --min-saving P  measure the models as blocks that must save P\n"
+	"                      percent are stored (default 12.5, the mount's\n"
+	"                      min_saving); below it compressed files are\n"
+	"                      trained too\n"
 	"  -v, --verbose       also show the store layer's log lines\n"
 	"  -h, --help          show this help\n";
 
 struct kind_result {
 	enum pctl_kind kind;
+	unsigned min_saving;  /* the codec's, for measuring */
 	const char *skipped;  /* why no model was trained, or NULL */
 	void *image;          /* the trained model file */
 	size_t image_len;
@@ -204,7 +209,7 @@ static int eval_pieces(const struct pctl_kind_sample *ks, const pf_model *model,
 {
 	const pf_codec_params params[2] = {
 		{ .choice = PF_CHOICE_LEARNED, .zstd_level = PCTL_EVAL_ZSTD_LEVEL,
-		  .model = model },
+		  .model = model, .min_saving = r->min_saving },
 		{ .choice = PF_CHOICE_ZSTD, .zstd_level = PCTL_EVAL_ZSTD_LEVEL },
 	};
 	uint64_t bytes[2] = { 0, 0 };
@@ -283,7 +288,8 @@ static int stored_level(pf_store *store, const uint8_t *id)
 static int contest_old(pf_store *store, const struct pctl_kind_sample *ks,
 		       const pf_model_info *old, struct kind_result *r)
 {
-	struct kind_result o = { .kind = r->kind, .image_len = old->bytes };
+	struct kind_result o = { .kind = r->kind, .min_saving = r->min_saving,
+				 .image_len = old->bytes };
 	const pf_model *model;
 
 	if (pf_store_model_get(store, old->id, &model) < 0)
@@ -306,7 +312,7 @@ static int contest_old(pf_store *store, const struct pctl_kind_sample *ks,
 static int try_variant(const struct pctl_kind_sample *ks, const struct pctl_train_opts *opts,
 		       const struct variant *v, struct kind_result *r, int64_t *saving)
 {
-	struct kind_result s = { .kind = r->kind };
+	struct kind_result s = { .kind = r->kind, .min_saving = r->min_saving };
 	int rc = train_kind(ks, opts, v, &s);
 
 	if (rc == 0)
@@ -424,7 +430,7 @@ static int run_kind(pf_store *store, const struct pctl_kind_sample *ks,
 {
 	int rc;
 
-	if (r->kind == PCTL_KIND_COMPRESSED) {
+	if (r->kind == PCTL_KIND_COMPRESSED && !pctl_trains_compressed(opts)) {
 		r->skipped = "compressed data";
 		return 0;
 	}
@@ -606,6 +612,7 @@ static int train_all(pf_store *store, const struct pctl_sample *s,
 			 strerror(-rc));
 	for (int k = 0; k < PCTL_KIND_COUNT && rc == 0; k++) {
 		res[k].kind = (enum pctl_kind)k;
+		res[k].min_saving = opts->min_saving;
 		if (!s->kind[k].files)
 			res[k].skipped = "no files";
 		else
@@ -627,7 +634,8 @@ int pctl_train_run(pf_store *store, const char *store_path,
 	size_t n_defaults = 0, kept = 0;
 	int rc, status = PCTL_EXIT_FAULT;
 
-	rc = pctl_sample_collect(store, opts->from, opts->sample_cap, &s);
+	rc = pctl_sample_collect(store, opts->from, opts->sample_cap,
+				 pctl_trains_compressed(opts), &s);
 	if (rc < 0)
 		goto out_free;
 	if (train_all(store, &s, opts, res) < 0)
@@ -676,6 +684,7 @@ static int train_parse(int argc, char **argv, struct pctl_train_opts *o)
 		{ "table-bits", required_argument, NULL, 't' },
 		{ "net-width", required_argument, NULL, 'w' },
 		{ "context-features", required_argument, NULL, 'C' },
+		{ "min-saving", required_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -714,6 +723,10 @@ static int train_parse(int argc, char **argv, struct pctl_train_opts *o)
 			if (pctl_parse_context("train", optarg, &o->context) < 0)
 				return pctl_usage(train_usage, false);
 			break;
+		case 'M':
+			if (pctl_parse_min_saving("train", optarg, &o->min_saving) < 0)
+				return pctl_usage(train_usage, false);
+			break;
 		case 'v':
 			pctl_set_verbose();
 			break;
@@ -734,7 +747,8 @@ static int train_parse(int argc, char **argv, struct pctl_train_opts *o)
 int pctl_cmd_train(int argc, char **argv)
 {
 	struct pctl_train_opts o = { .level = PF_MODEL_LEVEL_DEFAULT,
-				     .sample_cap = PCTL_SAMPLE_CAP_DEFAULT };
+				     .sample_cap = PCTL_SAMPLE_CAP_DEFAULT,
+				     .min_saving = PF_MIN_SAVING_DEFAULT };
 	pf_store_opts sopts;
 	pf_store *store;
 	int rc;

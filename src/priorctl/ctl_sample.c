@@ -331,6 +331,7 @@ struct collect {
 	pf_model_info *models;  /* of the store, or NULL */
 	size_t n_models;
 	uint8_t (*ids)[PF_MODEL_ID_SIZE]; /* PCTL_MODEL_SLOTS scratch */
+	bool compressed;        /* sample compressed files too */
 };
 
 static uint64_t path_hash(const char *s)
@@ -434,7 +435,7 @@ static int collect_file(void *arg, int dirfd, const char *name,
 	}
 	c->out->kind[kind].files++;
 	c->out->kind[kind].logical += size;
-	if (!size || kind == PCTL_KIND_COMPRESSED)
+	if (!size || (kind == PCTL_KIND_COMPRESSED && !c->compressed))
 		return 0;
 	if (c->count == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 256;
@@ -692,10 +693,10 @@ static int collect_run(struct collect *c, size_t cap)
 }
 
 int pctl_sample_collect(pf_store *store, const char *from_dir, size_t cap,
-			struct pctl_sample *out)
+			bool compressed, struct pctl_sample *out)
 {
 	struct collect c = { .src = { .store = from_dir ? NULL : store },
-			     .out = out };
+			     .out = out, .compressed = compressed };
 	int rc;
 
 	memset(out, 0, sizeof(*out));

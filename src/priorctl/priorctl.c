@@ -139,6 +139,15 @@ int pctl_parse_level(const char *cmd, const char *arg,
 	return -EINVAL;
 }
 
+int pctl_parse_min_saving(const char *cmd, const char *arg, unsigned *min_saving)
+{
+	if (pf_codec_min_saving_parse(arg, min_saving) == 0)
+		return 0;
+	pctl_err("%s: --min-saving wants a percentage from 0 to 50 (up to two "
+		 "decimals), not '%s'", cmd, arg);
+	return -EINVAL;
+}
+
 int pctl_parse_context(const char *cmd, const char *arg, enum pctl_context *context)
 {
 	static const char *const names[] = { [PCTL_CONTEXT_AUTO] = "auto",

@@ -123,6 +123,8 @@ int pctl_parse_size_opt(const char *cmd, const char *opt, const char *arg,
 /* Parses --level fast|default|max. @return 0 or -EINVAL (message printed). */
 int pctl_parse_level(const char *cmd, const char *arg,
 		     enum pf_model_level *level);
+/* --min-saving: a percentage (pf_codec_min_saving_parse); prints the error. */
+int pctl_parse_min_saving(const char *cmd, const char *arg, unsigned *min_saving);
 
 /* Parses --net-width N: a multiple of PF_MODEL_NET_WIDTH_STEP in
  * PF_MODEL_NET_WIDTH_MIN..MAX. @return 0 or -EINVAL (message printed). */
@@ -358,12 +360,12 @@ struct pctl_sample {
  * containers) or the plain directory from_dir. At most cap bytes per kind,
  * in pieces of up to PCTL_SAMPLE_PIECE spread over a file, taken round-robin
  * over the kind's files in a fixed pseudo-random order. Compressed files are
- * counted but never read past their first bytes.
+ * counted but, unless `compressed`, never read past their first bytes.
  * @return 0 or a negative errno (message printed); free with
  * pctl_sample_free() either way.
  */
 int pctl_sample_collect(pf_store *store, const char *from_dir, size_t cap,
-			struct pctl_sample *out);
+			bool compressed, struct pctl_sample *out);
 void pctl_sample_free(struct pctl_sample *s);
 
 /* ---- training (cmd_train.c), shared with import -------------------------- */
@@ -377,7 +379,16 @@ struct pctl_train_opts {
 	unsigned net_width;         /* level max: the network's first layer;
 				     * 0: the model layer's default */
 	enum pctl_context context;  /* level max: the network's context features */
+	unsigned min_saving;        /* the codec's, for measuring; below the
+				     * default compressed files are trained */
 };
+
+/* Below the default min_saving a model may pay on compressed data (JPEG:
+ * 3% saved), so train samples and trains that kind too. */
+static inline bool pctl_trains_compressed(const struct pctl_train_opts *opts)
+{
+	return opts->min_saving < PF_MIN_SAVING_DEFAULT;
+}
 
 #define PCTL_TABLE_BITS_MIN 10
 #define PCTL_TABLE_BITS_MAX 20

@@ -43,7 +43,7 @@ typedef struct pf_store_opts {
 } pf_store_opts;
 
 /* Fills opts with the defaults (block_size 256K, codec auto, zstd level 3,
- * level default, verify on, sync off, read-write). */
+ * min_saving 1/8, level default, verify on, sync off, read-write). */
 void pf_store_opts_default(pf_store_opts *opts);
 
 /* ---- stores -------------------------------------------------------------- */

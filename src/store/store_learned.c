@@ -35,12 +35,13 @@ int pf_learned_best(pf_store *store, const void *plain, uint32_t len,
 	if (!out)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
-		pf_codec_params trial = { PF_CHOICE_LEARNED, store->opts.codec.zstd_level,
-					  models[i] };
+		pf_codec_params trial = store->opts.codec;
 		uint8_t codec;
-		ssize_t got = pf_codec_encode(&trial, plain, len, out, pf_codec_bound(len),
-					      &codec);
+		ssize_t got;
 
+		trial.choice = PF_CHOICE_LEARNED;
+		trial.model = models[i];
+		got = pf_codec_encode(&trial, plain, len, out, pf_codec_bound(len), &codec);
 		if (codec == PF_CODEC_LEARNED && got > 0 && (best < 0 || got < best)) {
 			best = got;
 			*model = models[i];

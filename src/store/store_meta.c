@@ -19,7 +19,8 @@ void pf_store_opts_default(pf_store_opts *opts)
 {
 	*opts = (pf_store_opts){
 		.block_size = PF_BLOCK_SIZE_DEFAULT,
-		.codec = { PF_CHOICE_AUTO, PF_ZSTD_LEVEL_DEFAULT },
+		.codec = { .choice = PF_CHOICE_AUTO, .zstd_level = PF_ZSTD_LEVEL_DEFAULT,
+			   .min_saving = PF_MIN_SAVING_DEFAULT },
 		.verify = true,
 		.level = PF_MODEL_LEVEL_DEFAULT,
 	};

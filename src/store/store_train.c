@@ -20,11 +20,13 @@
 #define EVAL_PIECES_MAX 4
 #define EVAL_ZSTD_LEVEL 19
 
-/* Codes each held-out piece with choice/model; @return total bytes. */
-static int64_t eval_bytes(const uint8_t *held, size_t len, const pf_model *model)
+/* Codes each held-out piece with model (or zstd, for NULL) as the store's
+ * blocks would be; @return total bytes. */
+static int64_t eval_bytes(const uint8_t *held, size_t len, const pf_model *model,
+			  unsigned min_saving)
 {
 	pf_codec_params p = { model ? PF_CHOICE_LEARNED : PF_CHOICE_ZSTD,
-			      EVAL_ZSTD_LEVEL, model };
+			      EVAL_ZSTD_LEVEL, model, min_saving };
 	uint8_t *out = malloc(pf_codec_bound(EVAL_PIECE));
 	int64_t total = 0;
 
@@ -74,9 +76,11 @@ struct candidate {
 
 /* Trains on sample[0..len - held) with opts and codes the held-out tail
  * with the model and with zstd; fills c (c->image NULL on failure). */
-static int train_candidate(const uint8_t *sample, size_t len, size_t held, uint64_t logical,
+static int train_candidate(const pf_store *s, const uint8_t *sample, size_t len,
+			   size_t held, uint64_t logical,
 			   const pf_model_train_opts *opts, struct candidate *c)
 {
+	unsigned min_saving = s->opts.codec.min_saving;
 	const uint8_t *tail = sample + (len - held);
 	pf_model *model = NULL;
 	int64_t zstd, learned;
@@ -86,8 +90,8 @@ static int train_candidate(const uint8_t *sample, size_t len, size_t held, uint6
 	rc = pf_codec_model_train(sample, len - held, opts, &c->image, &c->image_len);
 	if (rc == 0)
 		rc = pf_codec_model_load(c->image, c->image_len, &model);
-	zstd = rc == 0 ? eval_bytes(tail, held, NULL) : 0;
-	learned = rc == 0 && zstd >= 0 ? eval_bytes(tail, held, model) : 0;
+	zstd = rc == 0 ? eval_bytes(tail, held, NULL, min_saving) : 0;
+	learned = rc == 0 && zstd >= 0 ? eval_bytes(tail, held, model, min_saving) : 0;
 	rc = rc < 0 ? rc : zstd < 0 ? (int)zstd : learned < 0 ? (int)learned : 0;
 	pf_codec_model_free(model);
 	if (rc < 0) {
@@ -119,10 +123,10 @@ int pf_store_train_default(pf_store *s, const void *sample, size_t len,
 		return -EROFS;
 	if (held == 0)
 		return -EINVAL;
-	rc = train_candidate(sample, len, held, logical, &opts, &best);
+	rc = train_candidate(s, sample, len, held, logical, &opts, &best);
 	if (rc == 0 && opts.level == PF_MODEL_LEVEL_MAX) {
 		opts.net_context = true;
-		rc = train_candidate(sample, len, held, logical, &opts, &other);
+		rc = train_candidate(s, sample, len, held, logical, &opts, &other);
 		if (rc == 0)
 			pf_log(PF_LOG_INFO, "train=auto: level max: the network saves %jd bytes "
 			       "with its context features, %jd without",

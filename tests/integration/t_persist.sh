@@ -50,7 +50,8 @@ rm -rf "$MNT/v1" "$MNT/v2" || fail "rm -rf"
 pf_umount "$MNT"
 
 check "bad option values refuse to mount, naming the option"
-for bad in block_size=3K block_size=8M codec=lzma zstd_level=99 threads=0 verify=2; do
+for bad in block_size=3K block_size=8M codec=lzma zstd_level=99 threads=0 verify=2 \
+	min_saving=51 min_saving=1.234 min_saving=x; do
 	mkdir -p "$MNT"
 	timeout 5 "$PRIORFS" -f "$STORE" "$MNT" -o "$bad" >"$PF_WORK/bad.out" 2>&1
 	rc=$?  # 124: still serving after 5 s, so it mounted

@@ -63,12 +63,14 @@ static uint8_t *make_partly_random(size_t len, unsigned zeros)
 	return p;
 }
 
-/* Encodes with choice at level 3; returns the stored buffer (caller frees)
- * and sets *stored_len and *codec. */
-static uint8_t *encode(enum pf_codec_choice choice, const void *plain,
-		       size_t len, size_t *stored_len, uint8_t *codec)
+/* Encodes with choice at level 3 and min_saving; returns the stored buffer
+ * (caller frees) and sets *stored_len and *codec. */
+static uint8_t *encode_at(enum pf_codec_choice choice, unsigned min_saving,
+			  const void *plain, size_t len, size_t *stored_len,
+			  uint8_t *codec)
 {
-	pf_codec_params params = { .choice = choice, .zstd_level = PF_ZSTD_LEVEL_DEFAULT };
+	pf_codec_params params = { .choice = choice, .zstd_level = PF_ZSTD_LEVEL_DEFAULT,
+				   .min_saving = min_saving };
 	size_t cap = pf_codec_bound(len);
 	uint8_t *out = malloc(cap);
 	ssize_t n;
@@ -79,6 +81,13 @@ static uint8_t *encode(enum pf_codec_choice choice, const void *plain,
 	ck_assert_uint_le((size_t)n, cap);
 	*stored_len = (size_t)n;
 	return out;
+}
+
+/* encode_at() with the default min_saving (1/8). */
+static uint8_t *encode(enum pf_codec_choice choice, const void *plain,
+		       size_t len, size_t *stored_len, uint8_t *codec)
+{
+	return encode_at(choice, PF_MIN_SAVING_DEFAULT, plain, len, stored_len, codec);
 }
 
 /* Decodes into a buffer of exactly plain_len bytes and compares. */
@@ -268,8 +277,10 @@ START_TEST(test_auto_probe_verdicts)
 
 	for (size_t i = 0; i < len; i++)
 		text[i] = (uint8_t)("the quick brown fox "[i % 20]);
-	ck_assert(pf_codec_probe_incompressible(noisy, len, scratch, pf_codec_bound(len)));
-	ck_assert(!pf_codec_probe_incompressible(text, len, scratch, pf_codec_bound(len)));
+	ck_assert(pf_codec_probe_incompressible(noisy, len, PF_MIN_SAVING_DEFAULT, scratch,
+						pf_codec_bound(len)));
+	ck_assert(!pf_codec_probe_incompressible(text, len, PF_MIN_SAVING_DEFAULT, scratch,
+						 pf_codec_bound(len)));
 	free(noisy);
 	free(text);
 	free(scratch);
@@ -310,6 +321,83 @@ START_TEST(test_auto_rule_exact)
 	/* The data spans the threshold, so both outcomes were seen. */
 	ck_assert_uint_gt(decided_each_way[0], 0);
 	ck_assert_uint_gt(decided_each_way[1], 0);
+}
+END_TEST
+
+/* Below the default, min_saving lets zstd keep what saves less than 1/8
+ * (here 1/16) and still stores raw what saves less than asked for. */
+START_TEST(test_min_saving)
+{
+	size_t len = 256 << 10, n;
+	uint8_t *low = make_partly_random(len, 16), *noise = make_data(K_RANDOM, len, 5);
+	uint8_t *stored, codec;
+	uint8_t out[64];
+	pf_codec_params bad = { .choice = PF_CHOICE_AUTO, .zstd_level = 3,
+				.min_saving = PF_MIN_SAVING_MAX + 1 };
+
+	stored = encode_at(PF_CHOICE_AUTO, 100, low, len, &n, &codec);
+	ck_assert_uint_eq(codec, PF_CODEC_ZSTD);
+	ck_assert_uint_le(n, len - (len + 99) / 100);
+	check_decodes_to(codec, stored, n, low, len);
+	free(stored);
+	stored = encode_at(PF_CHOICE_AUTO, 700, low, len, &n, &codec);
+	ck_assert_uint_eq(codec, PF_CODEC_RAW); /* 1/16 is under 7% */
+	free(stored);
+	stored = encode_at(PF_CHOICE_AUTO, 0, noise, len, &n, &codec);
+	ck_assert_uint_eq(codec, PF_CODEC_RAW);
+	ck_assert_uint_eq(n, len);
+	free(stored);
+	ck_assert_int_eq(pf_codec_encode(&bad, "x", 1, out, sizeof(out), &codec), -EINVAL);
+	free(low);
+	free(noise);
+}
+END_TEST
+
+/* Unprobed (3000-byte) blocks: zstd exactly when its frame saves min_saving
+ * rounded up, and at least a byte, for several min_saving values. */
+START_TEST(test_min_saving_exact)
+{
+	const unsigned bars[] = { 0, 1, 100, 1250, 2500, PF_MIN_SAVING_MAX };
+	size_t len = 3000;
+
+	for (size_t b = 0; b < sizeof(bars) / sizeof(bars[0]); b++) {
+		size_t need = (len * bars[b] + PF_MIN_SAVING_ONE - 1) / PF_MIN_SAVING_ONE;
+		size_t limit = len - (need ? need : 1);
+
+		for (unsigned zeros = 0; zeros <= 160; zeros += 8) {
+			uint8_t *plain = make_partly_random(len, zeros), cz, ca;
+			size_t nz, na;
+			uint8_t *z = encode(PF_CHOICE_ZSTD, plain, len, &nz, &cz);
+			uint8_t *a = encode_at(PF_CHOICE_AUTO, bars[b], plain, len, &na, &ca);
+
+			ck_assert_int_eq(ca == PF_CODEC_ZSTD, nz <= limit);
+			check_decodes_to(ca, a, na, plain, len);
+			free(a);
+			free(z);
+			free(plain);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_min_saving_parse)
+{
+	static const struct { const char *s; unsigned v; } good[] = {
+		{ "0", 0 }, { "1", 100 }, { "0.5", 50 }, { "12.5", 1250 },
+		{ "0.01", 1 }, { "50", 5000 }, { "7.25", 725 }, { "03", 300 },
+	};
+	static const char *const bad[] = { "", "51", "50.01", "100", "-1", "1.",
+					   ".5", "1.234", "abc", "1x", " 1" };
+	unsigned v;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_int_eq(pf_codec_min_saving_parse(good[i].s, &v), 0);
+		ck_assert_uint_eq(v, good[i].v);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(pf_codec_min_saving_parse(bad[i], &v) == -EINVAL,
+			      "'%s' parsed", bad[i]);
+	ck_assert_int_eq(pf_codec_min_saving_parse(NULL, &v), -EINVAL);
 }
 END_TEST
 
@@ -617,7 +705,8 @@ START_TEST(test_learned_choice)
 
 	ck_assert_int_eq(pf_codec_model_train(sample, 256 << 10, &topts, &image, &image_len), 0);
 	ck_assert_int_eq(pf_codec_model_load(image, image_len, &model), 0);
-	pf_codec_params params = { .choice = PF_CHOICE_AUTO, .zstd_level = 19, .model = model };
+	pf_codec_params params = { .choice = PF_CHOICE_AUTO, .zstd_level = 19, .model = model,
+				   .min_saving = PF_MIN_SAVING_DEFAULT };
 	n = pf_codec_encode(&params, plain, len, out, cap, &codec);
 	ck_assert_int_gt(n, 0);
 	ck_assert_uint_eq(codec, PF_CODEC_LEARNED); /* beats zstd -19 here */
@@ -670,8 +759,9 @@ START_TEST(test_learned_past_probe)
 	ssize_t n;
 
 	/* The zstd-oriented probe calls this noise... */
-	ck_assert(pf_codec_probe_incompressible(plain, len, out, cap));
-	pf_codec_params params = { .choice = PF_CHOICE_AUTO, .zstd_level = 19 };
+	ck_assert(pf_codec_probe_incompressible(plain, len, PF_MIN_SAVING_DEFAULT, out, cap));
+	pf_codec_params params = { .choice = PF_CHOICE_AUTO, .zstd_level = 19,
+				   .min_saving = PF_MIN_SAVING_DEFAULT };
 	ck_assert_int_eq(pf_codec_encode(&params, plain, len, out, cap, &codec), (ssize_t)len);
 	ck_assert_uint_eq(codec, PF_CODEC_RAW);
 	/* ...but with a model it is coded, and decodes back. */
@@ -711,6 +801,9 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, test_auto_one_eighth_rule);
 	tcase_add_test(tc, test_auto_probe_verdicts);
 	tcase_add_test(tc, test_auto_rule_exact);
+	tcase_add_test(tc, test_min_saving);
+	tcase_add_test(tc, test_min_saving_exact);
+	tcase_add_test(tc, test_min_saving_parse);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hostile");

@@ -267,7 +267,8 @@ START_TEST(test_same_bytes_as_codec_layer)
 						      PF_CHOICE_RAW, PF_CHOICE_LEARNED };
 	uint8_t *plain = gen_text(BLOCK_LEN, 3), *stored, *ref;
 	pf_codec_params params = { .choice = layer[_i],
-				   .zstd_level = PF_ZSTD_LEVEL_DEFAULT };
+				   .zstd_level = PF_ZSTD_LEVEL_DEFAULT,
+				   .min_saving = PF_MIN_SAVING_DEFAULT };
 	prior_model *m = load_ok(img, img_len);
 	pf_model *pm;
 	enum prior_codec codec;
