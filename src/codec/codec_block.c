@@ -38,7 +38,9 @@ static bool all_zero(const uint8_t *p, size_t len)
  * min_saving of the block (rounded up), and at least a byte. */
 static size_t max_useful_frame(size_t plain_len, unsigned min_saving)
 {
-	size_t need = pf_codec_saving_bytes(plain_len, min_saving);
+	const size_t one = PF_MIN_SAVING_ONE;
+	size_t need = plain_len / one * min_saving + /* no overflow */
+		      (plain_len % one * min_saving + one - 1) / one;
 
 	return plain_len - (need ? need : 1);
 }

@@ -33,16 +33,6 @@ ssize_t pf_codec_zstd_encode(int level, const void *plain, size_t plain_len,
 int pf_codec_zstd_decode(const void *stored, size_t stored_len, void *plain,
 			 size_t plain_len);
 
-/* Bytes that min_saving (1/PF_MIN_SAVING_ONE units) of len bytes is,
- * rounded up. */
-static inline size_t pf_codec_saving_bytes(size_t len, unsigned min_saving)
-{
-	size_t whole = len / PF_MIN_SAVING_ONE, rest = len % PF_MIN_SAVING_ONE;
-
-	return whole * min_saving +
-	       (rest * min_saving + PF_MIN_SAVING_ONE - 1) / PF_MIN_SAVING_ONE;
-}
-
 /*
  * Guesses, at a small fraction of the cost of compressing, whether plain
  * would save less than min_saving under zstd. May use scratch (scratch_cap

@@ -22,6 +22,7 @@ static void check_accepted(const pf_mount_opts *o)
 	FUZZ_ASSERT((bs & (bs - 1)) == 0);
 	FUZZ_ASSERT(o->store.codec.zstd_level >= PF_ZSTD_LEVEL_MIN &&
 		    o->store.codec.zstd_level <= PF_ZSTD_LEVEL_MAX);
+	FUZZ_ASSERT(o->store.codec.min_saving <= PF_MIN_SAVING_MAX);
 	FUZZ_ASSERT(strcmp(pf_codec_choice_name(o->store.codec.choice),
 			   "unknown") != 0);
 	FUZZ_ASSERT(o->cache.threads >= 1 && o->cache.threads <= 64);
