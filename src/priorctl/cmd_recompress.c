@@ -386,7 +386,6 @@ static uint64_t target_hash(const struct recompress *r)
 
 	if (r->min_saving != PF_MIN_SAVING_DEFAULT)
 		h = XXH3_64bits_withSeed(&r->min_saving, sizeof(r->min_saving), h);
-
 	for (size_t i = 0; i < r->n_models; i++)
 		if (is_current_default(r, r->defaults[i].id))
 			h = XXH3_64bits_withSeed(r->defaults[i].id, PF_MODEL_ID_SIZE, h);
