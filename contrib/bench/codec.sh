@@ -11,7 +11,8 @@
 #   MAX_MB_PER_FILE (default 8) so a run stays within minutes on 2 cores.
 #   Runs as root (drop_caches, FUSE mounts). Needs the Debian packages zstd,
 #   xz-utils, zpaq, bzip3, bc, gcc and fuse3. MIN_SAVING=P passes
-#   --min-saving P to priorctl train and import (default: theirs, 12.5).
+#   --min-saving P to priorctl train and import (default: theirs, 12.5);
+#   LEVEL=L passes --level L (fast, default or max; default: default).
 #
 # Columns:
 #   sample: the --sample cap given to priorctl, 10% of the category (1 MiB
@@ -39,7 +40,9 @@ here=$(cd "$(dirname "$0")" && pwd); srcdir=$(cd "$here/../.." && pwd)
 build=$(cd "$1" && pwd); corpus=$(cd "$2" && pwd); cap=${3:-8}; shift 3 || shift $#
 cats=("$@"); [ ${#cats[@]} -gt 0 ] || mapfile -t cats < <(ls "$corpus")
 ctl=$build/src/priorctl/priorctl
-min_saving=(); [ -z "${MIN_SAVING:-}" ] || min_saving=(--min-saving "$MIN_SAVING")
+ctl_opts=() # for train and import
+[ -z "${MIN_SAVING:-}" ] || ctl_opts+=(--min-saving "$MIN_SAVING")
+[ -z "${LEVEL:-}" ] || ctl_opts+=(--level "$LEVEL")
 work=$(mktemp -d /tmp/pf-codec.XXXXXX); mnt=$work/mnt; mkdir -p "$mnt"
 trap 'fusermount3 -u "$mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
 export TIMEFORMAT='%R %U %S' # for time in priorfs_import
@@ -98,8 +101,8 @@ whole_files() { # src -> zs xs zp b3: zstd, xz, zpaq, bzip3 byte totals
 priorfs_import() { # src store sample -> imp_wall enc_cpu (s): train, then encode
 	local t tr
 	"$ctl" init "$2" > /dev/null
-	tr=$({ time "$ctl" train --from "$1" --sample "$3" "${min_saving[@]}" "$2" > /dev/null 2>&1; } 2>&1)
-	t=$({ time "$ctl" import --no-train --jobs 2 "${min_saving[@]}" "$1" "$2" > /dev/null 2>&1; } 2>&1)
+	tr=$({ time "$ctl" train --from "$1" --sample "$3" "${ctl_opts[@]}" "$2" > /dev/null 2>&1; } 2>&1)
+	t=$({ time "$ctl" import --no-train --jobs 2 "${ctl_opts[@]}" "$1" "$2" > /dev/null 2>&1; } 2>&1)
 	imp_wall=$(echo "${tr%% *} + ${t%% *}" | bc)
 	enc_cpu=$(echo "$t" | awk '{print $2 + $3}')
 }
