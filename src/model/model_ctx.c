@@ -191,8 +191,8 @@ static inline uint32_t hist(const pf_cm *cm, uint32_t dist)
  * At an odd position each token context also holds the token's low byte,
  * known by then; the second APM's context is the previous token at an
  * even position, that low byte alone at an odd one. GPT-2 token shards
- * -1.9..-2.9% (docs/model.md); text
- * would lose about 2%, which is why training sets it only for such data.
+ * -1.9..-2.9% (docs/model.md); text would lose about 2%, which is why
+ * training sets it only for such data.
  * The order-6 hash stays as it is: the match model looks it up. */
 static void units_contexts(pf_cm *cm)
 {

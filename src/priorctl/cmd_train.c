@@ -85,10 +85,10 @@ static const char train_usage[] =
 	"                      three bytes, the previous word and the column;\n"
 	"                      auto (default) trains each kind with and\n"
 	"                      without and keeps what saves more\n"
-	"      --min-saving P  measure the models as blocks that must save P\n"
-	"                      percent are stored (default 12.5, the mount's\n"
-	"                      min_saving); below it compressed files are\n"
-	"                      trained too\n"
+	"      --min-saving P  judge the models as if a block must save P\n"
+	"                      percent to be stored compressed (default 12.5,\n"
+	"                      as the mount's min_saving); below 12.5\n"
+	"                      compressed files are trained too\n"
 	"  -v, --verbose       also show the store layer's log lines\n"
 	"  -h, --help          show this help\n";
 
