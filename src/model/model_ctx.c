@@ -97,6 +97,9 @@ int pf_cm_reserve(pf_cm *cm, const struct pf_cm_cfg *cfg, size_t hist_len)
 			   pf_cm_apm2_len(cfg), sizeof(*cm->apm2)));
 	PF_FORWARD(grow((void **)&cm->mm_hash, &cm->mm_cap, (size_t)1 << bits,
 			   sizeof(*cm->mm_hash)));
+	if (cfg->net_indirect && !cm->ind_pos &&
+	    !(cm->ind_pos = malloc(sizeof(*cm->ind_pos) * PF_NET_INDIRECT_SLOTS)))
+		return -ENOMEM;
 	/* 64-byte rows on cache lines: each mixer reads and writes one line */
 	if (!cm->w) {
 		cm->w = aligned_alloc(64, w_cap * sizeof(*cm->w));
@@ -117,6 +120,7 @@ void pf_cm_release(pf_cm *cm)
 	free(cm->tab);
 	free(cm->apm2);
 	free(cm->mm_hash);
+	free(cm->ind_pos);
 	free(cm->w);
 	free(cm->apm1);
 	memset(cm, 0, sizeof(*cm));
@@ -376,6 +380,9 @@ void pf_cm_byte_update(pf_cm *cm)
 	if (cm->net) {
 		pf_net_ctx_push(&cm->net_ctx, c);
 		cm->net_ctx.match = pf_net_match_of(cm->mm_len, cm->mm_len ? cm->buf[cm->mm_ptr] : 0);
+		if (cm->net->shape.indirect)
+			pf_net_indirect_step(cm->ind_pos, cm->buf, cm->pos, cm->net_ctx.last,
+					     cm->net_ctx.indirect);
 		pf_net_forward(cm->net, &cm->net_ctx, cm->net_h2);
 	}
 	pf_cm_nibble_update(cm);
@@ -447,6 +454,8 @@ void pf_cm_start(pf_cm *cm, const struct pf_cm_primed *primed, const uint8_t *bu
 	cm->field = cm->depth = cm->key = cm->str_hash = 0;
 	cm->in_str = cm->esc = false;
 	cm->net_ctx = (struct pf_net_ctx){ 0 };
+	if (cm->net && cm->net->shape.indirect)
+		memset(cm->ind_pos, 0, sizeof(*cm->ind_pos) * PF_NET_INDIRECT_SLOTS);
 	if (cm->net)
 		pf_net_forward(cm->net, &cm->net_ctx, cm->net_h2);
 	ctx_hashes(cm);

@@ -87,7 +87,8 @@ enum pf_cm_ctx {
  * features also the previous three bytes, the previous word and the
  * column; for token shards also the phase and the previous one and two
  * 16-bit tokens; with the match feature the byte the in-block match
- * expects and how long the match is), two tanh layers,
+ * expects and how long the match is; with the indirect features what
+ * followed the previous few bytes where they last occurred), two tanh layers,
  * and a logit per node of the byte's bit tree. Activations are fixed point
  * with PF_NET_ONE = 1.0; the bounds keep every sum inside int32 for any
  * image. */
@@ -102,8 +103,12 @@ enum pf_cm_ctx {
 #define PF_NET_TOKEN_FEATS 3 /* phase, previous token, previous two */
 #define PF_NET_MATCH_FEATS 1 /* the byte the in-block match expects */
 #define PF_NET_MATCH_ROWS (1 + 4 * 256) /* none, or its length bucket x byte */
+#define PF_NET_INDIRECT_FEATS 6 /* what followed the previous 1-4, 6 and 8 bytes last time */
+#define PF_NET_INDIRECT_ROWS (PF_NET_INDIRECT_FEATS * 257) /* each: none, or the byte */
+#define PF_NET_INDIRECT_BITS 16 /* each of the coder's position tables has 2^16 entries */
+#define PF_NET_INDIRECT_SLOTS (PF_NET_INDIRECT_FEATS << PF_NET_INDIRECT_BITS)
 #define PF_NET_FEATS_MAX (PF_NET_FEATS + PF_NET_CONTEXT_FEATS + PF_NET_TOKEN_FEATS + \
-			  PF_NET_MATCH_FEATS)
+			  PF_NET_MATCH_FEATS + PF_NET_INDIRECT_FEATS)
 #define PF_NET_ROWS (PF_NET_BYTES * 256 + (1u << PF_NET_PAIR_BITS) + (1u << PF_NET_WORD_BITS))
 #define PF_NET_CONTEXT_ROWS \
 	((1u << PF_NET_ORDER3_BITS) + (1u << PF_NET_WORD_BITS) + 2 * (PF_NET_COLUMN_MAX + 1))
@@ -111,6 +116,7 @@ enum pf_cm_ctx {
 #define PF_NET_FEATURE_TOKENS 1u  /* format 6's feature bits (header offset 62) */
 #define PF_NET_FEATURE_CONTEXT 2u
 #define PF_NET_FEATURE_MATCH 4u
+#define PF_NET_FEATURE_INDIRECT 16u /* 8 is PF_CM_FEATURE_UNITS */
 #define PF_CM_FEATURE_UNITS 8u /* version 7, any level: the contexts know the phase */
 #define PF_NET_H1_MIN PF_MODEL_NET_WIDTH_MIN
 #define PF_NET_H1_MAX PF_MODEL_NET_WIDTH_MAX /* h2 = h1 / 2 */
@@ -132,6 +138,7 @@ struct pf_cm_cfg {
 	bool net_tokens;   /* format 6: the network has the token features */
 	bool net_context;  /* format 6: and the context features */
 	bool net_match;    /* format 6: and the match feature */
+	bool net_indirect; /* format 6: and the indirect features */
 	bool units; /* format 7: 16-bit units, the contexts know the phase (model_ctx.c) */
 	enum pf_model_level level;
 	unsigned table_bits; /* the primed tables' size, and the coding tables' here */
@@ -161,6 +168,7 @@ struct pf_net_shape {
 	bool tokens;	 /* the token features (format 6, data in 16-bit units) */
 	bool context;	 /* the context features (format 6) */
 	bool match;	 /* the match feature (format 6) */
+	bool indirect;	 /* the indirect features (format 6) */
 };
 
 /* The network's quantised weights (little-endian, as in the payload). */
@@ -185,6 +193,7 @@ struct pf_net_ctx {
 	uint8_t column; /* bytes since the line's start, at most PF_NET_COLUMN_MAX */
 	bool lead;      /* only blanks since the line's start */
 	uint32_t match; /* 0, or 1 + length bucket * 256 + the expected byte */
+	uint32_t indirect[PF_NET_INDIRECT_FEATS]; /* 0, or 1 + the byte that followed */
 };
 
 /* The primed state: the tables and APMs expanded at load, the match
@@ -233,6 +242,7 @@ typedef struct pf_cm {
 	const struct pf_net *net;
 	struct pf_net_ctx net_ctx;
 	int16_t net_h2[PF_NET_H1_MAX / 2];
+	uint32_t *ind_pos; /* the indirect features' position tables, or NULL */
 	/* history: the block being coded, bytes [0, pos) are known */
 	const uint8_t *buf;
 	uint32_t pos;
@@ -363,6 +373,12 @@ int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits, unsigned
 /* ---- model_net.c: the network's integer inference ------------------------ */
 /* The match feature's row: 0 without a match, else by length and byte. */
 uint32_t pf_net_match_of(uint32_t len, uint32_t byte);
+/* The indirect features after the byte before pos (last: the latest eight
+ * bytes, the latest low): what followed the previous 1-4, 6 and 8 bytes where
+ * they last occurred in buf, from tab (PF_NET_INDIRECT_SLOTS positions,
+ * zeroed at the block's start), which then learns pos. */
+void pf_net_indirect_step(uint32_t *tab, const uint8_t *buf, uint32_t pos, uint64_t last,
+			  uint32_t out[PF_NET_INDIRECT_FEATS]);
 /* The embedding width training gives a network of width h1 unless
  * pf_model_train_opts.net_rank says: h1 / 4 in steps of 16, within 16..64
  * (docs/neural.md). */

@@ -7,7 +7,9 @@
  * hash of the word so far; with the context features also a hash of the
  * previous three bytes, one of the previous word, and the column; for
  * token shards also the phase and hashes of the previous one and two
- * aligned 16-bit tokens), applies tanh, a dense
+ * aligned 16-bit tokens; the byte the in-block match expects; and for the
+ * previous 1-4, 6 and 8 bytes the byte that followed them where they last
+ * occurred in the block), applies tanh, a dense
  * layer and tanh again; the result h2 gives, for each node of the byte's
  * bit tree (the partial byte c0), one logit that enters the CM mixer as an
  * input. The network is frozen: the mixer learns per block how far to
@@ -34,6 +36,7 @@ struct pf_net_shape pf_net_shape_of(const struct pf_cm_cfg *cfg)
 		.tokens = cfg->net_tokens,
 		.context = cfg->net_context,
 		.match = cfg->net_match,
+		.indirect = cfg->net_indirect,
 	};
 }
 
@@ -48,13 +51,15 @@ unsigned pf_net_rank_for(unsigned h1)
 unsigned pf_net_feats(const struct pf_net_shape *shape)
 {
 	return PF_NET_FEATS + (shape->context ? PF_NET_CONTEXT_FEATS : 0) +
-	       (shape->tokens ? PF_NET_TOKEN_FEATS : 0) + (shape->match ? PF_NET_MATCH_FEATS : 0);
+	       (shape->tokens ? PF_NET_TOKEN_FEATS : 0) + (shape->match ? PF_NET_MATCH_FEATS : 0) +
+	       (shape->indirect ? PF_NET_INDIRECT_FEATS : 0);
 }
 
 size_t pf_net_rows_total(const struct pf_net_shape *shape)
 {
 	return PF_NET_ROWS + (shape->context ? PF_NET_CONTEXT_ROWS : 0) +
-	       (shape->tokens ? PF_NET_TOKEN_ROWS : 0) + (shape->match ? PF_NET_MATCH_ROWS : 0);
+	       (shape->tokens ? PF_NET_TOKEN_ROWS : 0) + (shape->match ? PF_NET_MATCH_ROWS : 0) +
+	       (shape->indirect ? PF_NET_INDIRECT_ROWS : 0);
 }
 
 void pf_net_layout(const struct pf_net_shape *shape, size_t off[PF_NET_PARTS + 1])
@@ -112,9 +117,9 @@ static bool within16(const int16_t *p, size_t n, int32_t limit)
 }
 
 /* |sum| for layer 2: h1 * 2^13 * 2^8 + 2^24 < 2^30 with h1 <= 256; for
- * the projection: rank * (15 * 2^7) * 2^13 <= 2^30 with rank <= 64 and at
- * most PF_NET_FEATS_MAX = 15 rows in the bag. */
-_Static_assert((int64_t)PF_NET_RANK_MAX * PF_NET_FEATS_MAX * 128 * PF_NET_W_LIMIT <= (1 << 30),
+ * the projection: rank * (21 * 2^7) * 2^13 < 2^31 with rank <= 64 and at
+ * most PF_NET_FEATS_MAX = 21 rows in the bag. */
+_Static_assert((int64_t)PF_NET_RANK_MAX * PF_NET_FEATS_MAX * 128 * PF_NET_W_LIMIT <= INT32_MAX,
 	       "the projection's sum must stay inside int32");
 
 int pf_net_check(const struct pf_net *net)
@@ -149,6 +154,22 @@ uint32_t pf_net_match_of(uint32_t len, uint32_t byte)
 	if (!len)
 		return 0;
 	return 1 + (len < 8 ? 0 : len < 16 ? 1 : len < 32 ? 2 : 3) * 256 + byte;
+}
+
+/* The indirect features' orders: how many previous bytes key each table. */
+static const unsigned indirect_order[PF_NET_INDIRECT_FEATS] = { 1, 2, 3, 4, 6, 8 };
+
+void pf_net_indirect_step(uint32_t *tab, const uint8_t *buf, uint32_t pos, uint64_t last,
+			  uint32_t out[PF_NET_INDIRECT_FEATS])
+{
+	for (unsigned f = 0; f < PF_NET_INDIRECT_FEATS; f++) {
+		uint64_t key = last & (~0ULL >> (64 - 8 * indirect_order[f]));
+		uint32_t *at = tab + ((size_t)f << PF_NET_INDIRECT_BITS) +
+			       (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> (64 - PF_NET_INDIRECT_BITS));
+
+		out[f] = *at ? 1 + buf[*at] : 0;
+		*at = pos;
+	}
 }
 
 /* Context features: the previous three bytes, the previous word, and the
@@ -203,8 +224,14 @@ void pf_net_rows(const struct pf_net_shape *shape, const struct pf_net_ctx *c,
 		base += PF_NET_TOKEN_ROWS;
 		n += PF_NET_TOKEN_FEATS;
 	}
-	if (shape->match)
-		rows[n] = base + c->match;
+	if (shape->match) {
+		rows[n++] = base + c->match;
+		base += PF_NET_MATCH_ROWS;
+	}
+	if (shape->indirect) {
+		for (unsigned f = 0; f < PF_NET_INDIRECT_FEATS; f++)
+			rows[n + f] = base + 257 * f + c->indirect[f];
+	}
 }
 
 /* tanh of a (1.0 = 2^8), 1.0 = 2^8: 2 squash(2a) - 1 on the coder's curve. */
@@ -261,7 +288,7 @@ static void bag_wide(const struct pf_net *net, const uint32_t *rows, unsigned n,
 	}
 }
 
-/* Format 6: the rows (rank wide) add up to s (|s| <= 14 x 2^7, an int16),
+/* Format 6: the rows (rank wide) add up to s (|s| <= 21 x 2^7, an int16),
  * and a[i] += pm[i] . s, with the dot product of layer 2: 1.0 = 2^4 times
  * 2^10 is 2^14, so each exact sum is shifted down to 2^8 (an arithmetic
  * shift: the same on every machine). */

@@ -86,6 +86,7 @@ struct trainer {
 	uint32_t *word, *prev_word;
 	uint8_t *line; /* column << 1 | lead */
 	uint16_t *match; /* match feature rows */
+	uint16_t *indirect; /* indirect feature rows, PF_NET_INDIRECT_FEATS per position */
 	size_t n_train, n_all;
 	struct params P;
 	struct batch B;
@@ -147,6 +148,8 @@ static int trainer_init(struct trainer *T, const uint8_t *s, size_t len, const i
 	}
 	if (shape->match)
 		T->match = alloc_zero(T->n_all, sizeof(uint16_t), &ok);
+	if (shape->indirect)
+		T->indirect = alloc_zero(T->n_all * PF_NET_INDIRECT_FEATS, sizeof(uint16_t), &ok);
 	B->rows = alloc_zero((size_t)NET_BATCH * P->feats, sizeof(uint32_t), &ok);
 	B->byte = alloc_zero(NET_BATCH, 1, &ok);
 	B->bag = alloc_zero((size_t)NET_BATCH * P->rank, sizeof(float), &ok);
@@ -168,6 +171,7 @@ static void trainer_free(struct trainer *T)
 
 	free(T->P.p), free(T->P.g), free(T->P.m), free(T->P.v);
 	free(T->word), free(T->prev_word), free(T->line), free(T->match);
+	free(T->indirect);
 	free(B->rows), free(B->byte), free(B->bag), free(B->dbag), free(B->h1), free(B->dh1);
 	free(B->z);
 	free(B->h2), free(B->dh2), free(B->dz), free(B->touched), free(B->touched_list);
@@ -206,30 +210,41 @@ static void state_index(struct trainer *T)
 	}
 }
 
-/* The match feature before each position: the coder's in-block match
- * model replayed over the sample cut into blocks, as the priming pass cuts it. */
+/* The match and the indirect features before each position: the coder's
+ * in-block match model and position tables replayed over the sample cut
+ * into blocks, as the priming pass cuts it. */
 #define MATCH_BLOCK (256u * 1024)
 #define MATCH_BITS 17 /* pf_cm_reserve()'s for a 256 KiB block */
-static int match_index(struct trainer *T)
+static int block_index(struct trainer *T)
 {
 	uint32_t *hash = malloc(sizeof(*hash) << MATCH_BITS), len = 0, ptr = 0, c4 = 0, c8 = 0;
+	uint32_t *ind = malloc(sizeof(*ind) * PF_NET_INDIRECT_SLOTS);
+	uint32_t next[PF_NET_INDIRECT_FEATS] = { 0 };
 
-	if (!hash)
+	if (!hash || !ind) {
+		free(hash), free(ind);
 		return -ENOMEM;
+	}
 	for (size_t t = 0; t < T->n_all; t++) {
 		const uint8_t *block = T->s + t / MATCH_BLOCK * MATCH_BLOCK;
 		uint32_t pos = (uint32_t)(t % MATCH_BLOCK), c = T->s[t];
 
 		if (pos == 0) {
 			memset(hash, 0, sizeof(*hash) << MATCH_BITS);
+			memset(ind, 0, sizeof(*ind) * PF_NET_INDIRECT_SLOTS);
+			memset(next, 0, sizeof(next));
 			len = ptr = c4 = c8 = 0;
 		}
-		T->match[t] = (uint16_t)pf_net_match_of(len, len ? block[ptr] : 0);
+		if (T->shape.match)
+			T->match[t] = (uint16_t)pf_net_match_of(len, len ? block[ptr] : 0);
+		for (unsigned f = 0; T->shape.indirect && f < PF_NET_INDIRECT_FEATS; f++)
+			T->indirect[t * PF_NET_INDIRECT_FEATS + f] = (uint16_t)next[f];
 		c8 = c8 << 8 | c4 >> 24;
 		c4 = c4 << 8 | c;
 		pf_cm_match_step(hash, MATCH_BITS, block, pos + 1, c, pf_cm_hash6(c4, c8), &len, &ptr);
+		pf_net_indirect_step(ind, block, pos + 1, (uint64_t)c8 << 32 | c4, next);
 	}
-	free(hash);
+	free(hash), free(ind);
 	return 0;
 }
 
@@ -246,6 +261,8 @@ static void ctx_at(const struct trainer *T, size_t t, struct pf_net_ctx *c)
 		c->lead = T->line[t] & 1;
 	}
 	c->match = T->shape.match ? T->match[t] : 0;
+	for (unsigned f = 0; f < PF_NET_INDIRECT_FEATS; f++)
+		c->indirect[f] = T->shape.indirect ? T->indirect[t * PF_NET_INDIRECT_FEATS + f] : 0;
 	c->pos = (uint32_t)t; /* the sample's pieces start aligned */
 }
 
@@ -526,8 +543,8 @@ int pf_net_train(const uint8_t *sample, size_t len, const int8_t *cm_st,
 		params_init(&T);
 		if (T.n_train) {
 			state_index(&T);
-			if (shape->match)
-				rc = match_index(&T);
+			if (shape->match || shape->indirect)
+				rc = block_index(&T);
 			if (rc == 0)
 				train_loop(&T, opts);
 		}

@@ -281,7 +281,7 @@ static int net_choose(pf_cm *cm, struct pf_net *net, uint8_t **weights, const ui
 
 		if (from->shape.h1 != shape.h1 || from->shape.rank != shape.rank ||
 		    from->shape.tokens != shape.tokens || from->shape.context != shape.context ||
-		    from->shape.match != shape.match)
+		    from->shape.match != shape.match || from->shape.indirect != shape.indirect)
 			return -EINVAL;
 		memcpy(*weights, from->b1, pf_net_payload_len(&shape));
 	} else {
@@ -317,6 +317,7 @@ static int train(const void *sample, size_t len, const pf_model_train_opts *opts
 	cfg.net_tokens = cfg.net_h1 && cfg.units;
 	cfg.net_context = cfg.net_h1 && opts->net_context;
 	cfg.net_match = cfg.net_h1 != 0;
+	cfg.net_indirect = cfg.net_h1 != 0;
 	rc = pf_cm_reserve(&cm, &cfg, TRAIN_BLOCK);
 	if (rc == 0)
 		rc = dict_choose(&cm, &dict, sample, len, opts);

@@ -89,7 +89,7 @@ has "$OUT" "^$MAX .* text$"
 pf_ctl 0 models show "$MAX" "$STORE"
 has "$OUT" '^level: +max$'
 has "$OUT" '^format: +6: '
-has "$OUT" "^network: +width 32, embeddings 16 wide$CTX, match feature\$"
+has "$OUT" "^network: +width 32, embeddings 16 wide$CTX, match feature, indirect features\$"
 pf_ctl 0 models show "$DEF" "$STORE"
 has "$OUT" '^level: +default$'
 ! grep -q '^network:' "$OUT" || fail "a default-level model shows a network"
@@ -103,7 +103,7 @@ pf_ctl 0 train --from "$TOK" --level max --net-width 32 --sample 1M "$PF_WORK/to
 TOKID=$(sed -n 's/^  array \+\([0-9a-f]\{16\}\) \+max .*/\1/p' "$OUT")
 [ -n "$TOKID" ] || fail "no max array default: $(cat "$OUT")"
 pf_ctl 0 models show "$TOKID" "$PF_WORK/tokstore"
-has "$OUT" '^network: +width 32, embeddings 16 wide(, context features)?, token features, match feature$'
+has "$OUT" '^network: +width 32, embeddings 16 wide(, context features)?, token features, match feature, indirect features$'
 pf_ctl 0 models show "$MAX" "$STORE"
 ! grep -q 'token features' "$OUT" || fail "a text model has the token features"
 
@@ -111,9 +111,9 @@ check "--context-features yes and no train the network once, with and without th
 for want in yes no; do
 	plain='^training text: network step' context='^training text with context features: network step'
 	if [ $want = yes ]; then
-		trained=$context other=$plain shown='^network: +width 32, embeddings 16 wide, context features, match feature$'
+		trained=$context other=$plain shown='^network: +width 32, embeddings 16 wide, context features, match feature, indirect features$'
 	else
-		trained=$plain other=$context shown='^network: +width 32, embeddings 16 wide, match feature$'
+		trained=$plain other=$context shown='^network: +width 32, embeddings 16 wide, match feature, indirect features$'
 	fi
 	pf_ctl 0 init "$PF_WORK/ctx-$want"
 	pf_ctl 0 train --from "$SRC" --level max --net-width 32 --sample 1M --context-features $want \
@@ -138,7 +138,7 @@ KEPT=$(sed -n 's/^text: embeddings: .* the model keeps \([0-9]*\)$/\1/p' "$OUT")
 ID=$(sed -n 's/^  text \+\([0-9a-f]\{16\}\) \+max .*/\1/p' "$OUT")
 [ -n "$ID" ] || fail "no max text default at width 128: $(cat "$OUT")"
 pf_ctl 0 models show "$ID" "$PF_WORK/rank"
-has "$OUT" "^network: +width 128, embeddings $KEPT wide, match feature\$"
+has "$OUT" "^network: +width 128, embeddings $KEPT wide, match feature, indirect features\$"
 
 check "training a level again replaces only that level's default"
 pf_ctl 0 train --from "$SRC" --level max --net-width 32 --sample 1M "$STORE"

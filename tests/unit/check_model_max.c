@@ -14,9 +14,9 @@
  * float BLAS and may round differently on another CPU; coding may not. After
  * a deliberate format change, run this program with PF_MODEL_GOLDEN_WRITE=1
  * (`PF_MODEL_GOLDEN_WRITE=1 tests/unit/check_model_max` in the build
- * directory): it rewrites model-max7-t12.bin (the format 7 image with
+ * directory): it rewrites model-max7i-t12.bin (the format 7 image with
  * every feature; the older ones are frozen) and the newest fuzz_model
- * seed, and prints GOLDEN_MAX7_IMAGE and GOLDEN_MAX7_CODED to update
+ * seed, and prints GOLDEN_MAX7I_IMAGE and GOLDEN_MAX7I_CODED to update
  * below. check_model's
  * test_shape reads the image's shape too.
  *
@@ -49,6 +49,8 @@
 #define GOLDEN_MAX6M_CODED 0x6a3328d9f548ef4bULL
 #define GOLDEN_MAX7_IMAGE 0x295e42bb682d146eULL /* format 7: the contexts know the phase too */
 #define GOLDEN_MAX7_CODED 0xa74890e6f488bf7eULL
+#define GOLDEN_MAX7I_IMAGE 0x65ac181844f6f16eULL /* and the indirect features */
+#define GOLDEN_MAX7I_CODED 0x96397641ffa7f6daULL
 #define MAX_SAMPLE (64 * 1024)
 #define CHILD_ENV "PF_CHECK_MODEL_CODE" /* test_max_env's child: image path */
 
@@ -123,8 +125,9 @@ START_TEST(test_max_shape)
 	ck_assert_uint_eq(sh.table_bits, 12);
 	ck_assert_uint_eq(pf_le32((const uint8_t *)img_max + 56), PF_NET_H1_DEFAULT);
 	ck_assert_uint_eq(pf_le32((const uint8_t *)img_max + 60),
-			  pf_net_rank_for(PF_NET_H1_DEFAULT) | PF_NET_FEATURE_MATCH << 16);
-	ck_assert(sh.net_match);
+			  pf_net_rank_for(PF_NET_H1_DEFAULT) |
+				  (PF_NET_FEATURE_MATCH | PF_NET_FEATURE_INDIRECT) << 16);
+	ck_assert(sh.net_match && sh.net_indirect);
 	pf_model_get_shape(m_max_default, &sh);
 	ck_assert_uint_eq(sh.version, PF_CM_VERSION_WIDE);
 	ck_assert_uint_eq(sh.net_width, 0);
@@ -134,7 +137,7 @@ END_TEST
 /* Token ids get the token features (bit 0 of the u16 at 60 + 2) and the
  * phase-aware contexts (bit 3, format 7), text does not; the context
  * features (bit 1) come when asked for, with or without them; the match
- * feature (bit 2) always. The narrowest network's rows are as wide as it
+ * and the indirect features (bits 2 and 4) always. The narrowest network's rows are as wide as it
  * is. All code. */
 START_TEST(test_max_token_features)
 {
@@ -151,7 +154,7 @@ START_TEST(test_max_token_features)
 		unsigned rank = pf_net_rank_for(cases[k].width);
 		uint32_t features = (cases[k].tokens ? PF_NET_FEATURE_TOKENS : 0) |
 				    (cases[k].context ? PF_NET_FEATURE_CONTEXT : 0) |
-				    PF_NET_FEATURE_MATCH |
+				    PF_NET_FEATURE_MATCH | PF_NET_FEATURE_INDIRECT |
 				    (cases[k].tokens ? PF_CM_FEATURE_UNITS : 0);
 		size_t len;
 		uint8_t *img = train_max_with(10, cases[k].width, cases[k].context, sample,
@@ -165,7 +168,7 @@ START_TEST(test_max_token_features)
 		ck_assert_int_eq(pf_model_load(img, len, &m), 0);
 		pf_model_get_shape(m, &sh);
 		ck_assert(sh.net_tokens == cases[k].tokens && sh.net_context == cases[k].context &&
-			  sh.net_match && sh.units == cases[k].tokens);
+			  sh.net_match && sh.net_indirect && sh.units == cases[k].tokens);
 		round_trip(m, data, 5000);
 		pf_model_free(m);
 		free(img);
@@ -437,6 +440,48 @@ START_TEST(test_max_train_rank)
 }
 END_TEST
 
+/* The indirect features on a pattern of period 7: order k finds the same
+ * k bytes one period back once a whole period stands before them (the
+ * bytes before the block count as zeros), and then names the byte that
+ * followed them. */
+START_TEST(test_max_indirect_step)
+{
+	static const unsigned order[PF_NET_INDIRECT_FEATS] = { 1, 2, 3, 4, 6, 8 };
+	static const char period[] = "abcdefg"; /* 7 distinct bytes */
+	uint32_t *tab = calloc(PF_NET_INDIRECT_SLOTS, sizeof(*tab)), out[PF_NET_INDIRECT_FEATS];
+	uint8_t buf[200];
+	uint64_t last = 0;
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)period[i % 7];
+	for (uint32_t pos = 1; pos < sizeof(buf); pos++) {
+		last = last << 8 | buf[pos - 1];
+		pf_net_indirect_step(tab, buf, pos, last, out);
+		for (unsigned f = 0; f < PF_NET_INDIRECT_FEATS; f++)
+			ck_assert_uint_eq(out[f], pos >= 7 + order[f] ? 1u + buf[pos] : 0);
+	}
+	free(tab);
+}
+END_TEST
+
+/* A block codes to the same bytes whatever the thread coded before: the
+ * indirect features' positions from a longer block of the same words do
+ * not leak into it. */
+START_TEST(test_max_indirect_fresh)
+{
+	size_t len = 8 * 1024, cap = 2 * len + 64, other_len = 64 * 1024;
+	uint8_t *p = gen_text(len, 43), *other = gen_text(other_len, 44);
+	uint8_t *first = malloc(cap), *again = malloc(cap), *scratch = malloc(2 * other_len + 64);
+	ssize_t n = pf_model_encode(m_max, p, len, first, cap);
+
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_gt(pf_model_encode(m_max, other, other_len, scratch, 2 * other_len + 64), 0);
+	ck_assert_int_eq(pf_model_encode(m_max, p, len, again, cap), n);
+	ck_assert_int_eq(memcmp(first, again, (size_t)n), 0);
+	free(p), free(other), free(first), free(again), free(scratch);
+}
+END_TEST
+
 /* Four threads decode the same level max block at once, three times each,
  * to the same bytes; two encodes give the same stored bytes. */
 START_TEST(test_max_threads)
@@ -503,7 +548,8 @@ static void net_poke(const uint8_t *hdr, uint8_t *raw, size_t n, void *arg)
 	struct pf_net_shape shape = { .h1 = pf_le32(hdr + 56), .rank = pf_le16(hdr + 60),
 				      .tokens = features & PF_NET_FEATURE_TOKENS,
 				      .context = features & PF_NET_FEATURE_CONTEXT,
-				      .match = features & PF_NET_FEATURE_MATCH };
+				      .match = features & PF_NET_FEATURE_MATCH,
+				      .indirect = features & PF_NET_FEATURE_INDIRECT };
 	struct pf_net net;
 
 	ck_assert_uint_eq(pf_le32(hdr + 8), features & PF_CM_FEATURE_UNITS ? PF_CM_VERSION_UNITS
@@ -594,7 +640,7 @@ START_TEST(test_max_extreme_net)
 	ck_assert_uint_eq(pf_le32(img + 56), width);
 	ck_assert_uint_eq(pf_le16(img + 62), (n ? PF_NET_FEATURE_TOKENS : 0) |
 						     (context ? PF_NET_FEATURE_CONTEXT : 0) |
-						     PF_NET_FEATURE_MATCH |
+						     PF_NET_FEATURE_MATCH | PF_NET_FEATURE_INDIRECT |
 						     (n ? PF_CM_FEATURE_UNITS : 0));
 	poked_load(img, len, (struct net_poke){ NET_ALL, _i & 2 ? -1 : 1 }, 0);
 	free(img);
@@ -622,13 +668,15 @@ START_TEST(test_max_hostile_header)
 		ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
 		ck_assert_ptr_null(m);
 	}
-	/* the image's own rank is 16 (h1 32), the match feature only; the
-	 * last six are valid shapes, but not this payload's */
+	/* the image's own rank is 16 (h1 32), the match and the indirect
+	 * features only; the last eight are valid shapes, but not this
+	 * payload's */
 	static const uint32_t bad_shape[] = { 0, 8, 24, 40, PF_NET_H1_MIN + PF_NET_RANK_STEP,
 					      PF_NET_RANK_MAX + PF_NET_RANK_STEP, 0xffff,
-					      16 | 8u << 16, 16 | 0x8000u << 16, 16 | 1u << 16,
-					      16 | 2u << 16, 16 | 3u << 16, 16, 16 | 7u << 16,
-					      PF_NET_H1_MIN | 4u << 16 };
+					      16 | 8u << 16, 16 | 0x8000u << 16, 16 | 32u << 16,
+					      16 | 28u << 16, 16 | 1u << 16, 16 | 2u << 16,
+					      16 | 3u << 16, 16, 16 | 7u << 16, 16 | 4u << 16,
+					      16 | 16u << 16, PF_NET_H1_MIN | 20u << 16 };
 
 	for (size_t k = 0; k < sizeof(bad_shape) / sizeof(*bad_shape); k++) {
 		memcpy(copy, img, len);
@@ -739,12 +787,12 @@ static void golden_max_write(void)
 	size_t len;
 	uint8_t *sample = gen_tokens(MAX_SAMPLE, 1);
 	uint8_t *img = train_max_with(12, GOLDEN_MAX_WIDTH, true, sample, MAX_SAMPLE, &len);
-	FILE *f = fopen(GOLDEN_MAX7_PATH, "wb");
+	FILE *f = fopen(GOLDEN_MAX7I_PATH, "wb");
 
 	ck_assert_ptr_nonnull(f);
 	ck_assert_uint_eq(fwrite(img, 1, len, f), len);
 	fclose(f);
-	printf("GOLDEN_MAX7_IMAGE 0x%016llxULL GOLDEN_MAX7_CODED 0x%016llxULL\n",
+	printf("GOLDEN_MAX7I_IMAGE 0x%016llxULL GOLDEN_MAX7I_CODED 0x%016llxULL\n",
 	       (unsigned long long)XXH3_64bits(img, len),
 	       (unsigned long long)golden_both_kernels(img, len));
 	fflush(stdout);
@@ -753,10 +801,10 @@ static void golden_max_write(void)
 }
 
 /* The golden vectors: each committed image and what it codes the golden
- * input to, with the detected kernels and the scalar ones. The format 5
- * and 6 images are frozen (training writes format 6 with the match
- * feature, or 7 for data in 16-bit units), so they guard that older level
- * max images still decode as they did. */
+ * input to, with the detected kernels and the scalar ones. All but the
+ * newest are frozen (training writes format 6 with the match and the
+ * indirect features, or 7 for data in 16-bit units), so they guard that
+ * older level max images still decode as they did. */
 START_TEST(test_golden_max)
 {
 	static const struct {
@@ -773,6 +821,8 @@ START_TEST(test_golden_max)
 		  GOLDEN_MAX6M_IMAGE, GOLDEN_MAX6M_CODED },
 		{ GOLDEN_MAX7_PATH, PF_CM_VERSION_UNITS, 16 | 15u << 16,
 		  GOLDEN_MAX7_IMAGE, GOLDEN_MAX7_CODED },
+		{ GOLDEN_MAX7I_PATH, PF_CM_VERSION_UNITS, 16 | 31u << 16,
+		  GOLDEN_MAX7I_IMAGE, GOLDEN_MAX7I_CODED },
 	};
 
 	if (getenv("PF_MODEL_GOLDEN_WRITE"))
@@ -813,7 +863,8 @@ static const struct fuzz_seed {
 	{ FUZZ_SEED_DIR "valid-max6-tokens", 16 * 1024, 500, true, false, true },
 	{ FUZZ_SEED_DIR "valid-max6-context", 16 * 1024, 500, true, true, true },
 	{ FUZZ_SEED_DIR "valid-max6-match", 16 * 1024, 500, true, true, true },
-	{ FUZZ_SEED_DIR "valid-max7-units", MAX_SAMPLE, 500, true, true, false },
+	{ FUZZ_SEED_DIR "valid-max7-units", MAX_SAMPLE, 500, true, true, true },
+	{ FUZZ_SEED_DIR "valid-max7-indirect", MAX_SAMPLE, 500, true, true, false },
 };
 
 static void fuzz_seed_write(const struct fuzz_seed *fs)
@@ -985,6 +1036,8 @@ static Suite *model_max_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_unchecked_fixture(tc, max_setup, max_teardown);
 	tcase_add_test(tc, test_max_shape);
+	tcase_add_test(tc, test_max_indirect_step);
+	tcase_add_test(tc, test_max_indirect_fresh);
 	tcase_add_test(tc, test_max_token_features);
 	tcase_add_loop_test(tc, test_max_roundtrip, 0, 9);
 	tcase_add_test(tc, test_max_vs_default);
