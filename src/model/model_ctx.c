@@ -381,7 +381,7 @@ void pf_cm_byte_update(pf_cm *cm)
 		pf_net_ctx_push(&cm->net_ctx, c);
 		cm->net_ctx.match = pf_net_match_of(cm->mm_len, cm->mm_len ? cm->buf[cm->mm_ptr] : 0);
 		if (cm->net->shape.indirect)
-			pf_net_indirect_step(cm->ind_pos, cm->buf, cm->pos, cm->net_ctx.last,
+			pf_net_indirect_step(cm->ind_pos, cm->buf, cm->pos, &cm->net_ctx,
 					     cm->net_ctx.indirect);
 		pf_net_forward(cm->net, &cm->net_ctx, cm->net_h2);
 	}

@@ -103,7 +103,7 @@ enum pf_cm_ctx {
 #define PF_NET_TOKEN_FEATS 3 /* phase, previous token, previous two */
 #define PF_NET_MATCH_FEATS 1 /* the byte the in-block match expects */
 #define PF_NET_MATCH_ROWS (1 + 4 * 256) /* none, or its length bucket x byte */
-#define PF_NET_INDIRECT_FEATS 6 /* what followed the previous 1-4, 6 and 8 bytes last time */
+#define PF_NET_INDIRECT_FEATS 7 /* what followed the previous 1-4, 6, 8 bytes, the word, last time */
 #define PF_NET_INDIRECT_ROWS (PF_NET_INDIRECT_FEATS * 257) /* each: none, or the byte */
 #define PF_NET_INDIRECT_BITS 16 /* each of the coder's position tables has 2^16 entries */
 #define PF_NET_INDIRECT_SLOTS (PF_NET_INDIRECT_FEATS << PF_NET_INDIRECT_BITS)
@@ -373,12 +373,13 @@ int pf_cm_cfg_for_level(enum pf_model_level level, unsigned table_bits, unsigned
 /* ---- model_net.c: the network's integer inference ------------------------ */
 /* The match feature's row: 0 without a match, else by length and byte. */
 uint32_t pf_net_match_of(uint32_t len, uint32_t byte);
-/* The indirect features after the byte before pos (last: the latest eight
- * bytes, the latest low): what followed the previous 1-4, 6 and 8 bytes where
- * they last occurred in buf, from tab (PF_NET_INDIRECT_SLOTS positions,
- * zeroed at the block's start), which then learns pos. */
-void pf_net_indirect_step(uint32_t *tab, const uint8_t *buf, uint32_t pos, uint64_t last,
-			  uint32_t out[PF_NET_INDIRECT_FEATS]);
+/* The indirect features after the byte before pos (c: the context after
+ * it): what followed the previous 1-4, 6 and 8 bytes, and the word so far
+ * with the last byte, where they last occurred in buf, from tab
+ * (PF_NET_INDIRECT_SLOTS positions, zeroed at the block's start), which
+ * then learns pos. */
+void pf_net_indirect_step(uint32_t *tab, const uint8_t *buf, uint32_t pos,
+			  const struct pf_net_ctx *c, uint32_t out[PF_NET_INDIRECT_FEATS]);
 /* The embedding width training gives a network of width h1 unless
  * pf_model_train_opts.net_rank says: h1 / 4 in steps of 16, within 16..64
  * (docs/neural.md). */

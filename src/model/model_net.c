@@ -8,8 +8,8 @@
  * previous three bytes, one of the previous word, and the column; for
  * token shards also the phase and hashes of the previous one and two
  * aligned 16-bit tokens; the byte the in-block match expects; and for the
- * previous 1-4, 6 and 8 bytes the byte that followed them where they last
- * occurred in the block), applies tanh, a dense
+ * previous 1-4, 6 and 8 bytes, and the word so far, the byte that followed
+ * them where they last occurred in the block), applies tanh, a dense
  * layer and tanh again; the result h2 gives, for each node of the byte's
  * bit tree (the partial byte c0), one logit that enters the CM mixer as an
  * input. The network is frozen: the mixer learns per block how far to
@@ -156,14 +156,17 @@ uint32_t pf_net_match_of(uint32_t len, uint32_t byte)
 	return 1 + (len < 8 ? 0 : len < 16 ? 1 : len < 32 ? 2 : 3) * 256 + byte;
 }
 
-/* The indirect features' orders: how many previous bytes key each table. */
-static const unsigned indirect_order[PF_NET_INDIRECT_FEATS] = { 1, 2, 3, 4, 6, 8 };
+/* The indirect features' orders: how many previous bytes key each table;
+ * 0 keys the last one by the word so far and the last byte. */
+static const unsigned indirect_order[PF_NET_INDIRECT_FEATS] = { 1, 2, 3, 4, 6, 8, 0 };
 
-void pf_net_indirect_step(uint32_t *tab, const uint8_t *buf, uint32_t pos, uint64_t last,
-			  uint32_t out[PF_NET_INDIRECT_FEATS])
+void pf_net_indirect_step(uint32_t *tab, const uint8_t *buf, uint32_t pos,
+			  const struct pf_net_ctx *c, uint32_t out[PF_NET_INDIRECT_FEATS])
 {
 	for (unsigned f = 0; f < PF_NET_INDIRECT_FEATS; f++) {
-		uint64_t key = last & (~0ULL >> (64 - 8 * indirect_order[f]));
+		unsigned order = indirect_order[f];
+		uint64_t key = order ? c->last & (~0ULL >> (64 - 8 * order))
+				     : (uint64_t)c->word << 8 | (c->last & 255);
 		uint32_t *at = tab + ((size_t)f << PF_NET_INDIRECT_BITS) +
 			       (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> (64 - PF_NET_INDIRECT_BITS));
 

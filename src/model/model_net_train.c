@@ -220,6 +220,7 @@ static int block_index(struct trainer *T)
 	uint32_t *hash = malloc(sizeof(*hash) << MATCH_BITS), len = 0, ptr = 0, c4 = 0, c8 = 0;
 	uint32_t *ind = malloc(sizeof(*ind) * PF_NET_INDIRECT_SLOTS);
 	uint32_t next[PF_NET_INDIRECT_FEATS] = { 0 };
+	struct pf_net_ctx ctx = { 0 }; /* the coder's, for the indirect features */
 
 	if (!hash || !ind) {
 		free(hash), free(ind);
@@ -233,6 +234,7 @@ static int block_index(struct trainer *T)
 			memset(hash, 0, sizeof(*hash) << MATCH_BITS);
 			memset(ind, 0, sizeof(*ind) * PF_NET_INDIRECT_SLOTS);
 			memset(next, 0, sizeof(next));
+			ctx = (struct pf_net_ctx){ 0 };
 			len = ptr = c4 = c8 = 0;
 		}
 		if (T->shape.match)
@@ -242,7 +244,8 @@ static int block_index(struct trainer *T)
 		c8 = c8 << 8 | c4 >> 24;
 		c4 = c4 << 8 | c;
 		pf_cm_match_step(hash, MATCH_BITS, block, pos + 1, c, pf_cm_hash6(c4, c8), &len, &ptr);
-		pf_net_indirect_step(ind, block, pos + 1, (uint64_t)c8 << 32 | c4, next);
+		pf_net_ctx_push(&ctx, c);
+		pf_net_indirect_step(ind, block, pos + 1, &ctx, next);
 	}
 	free(hash), free(ind);
 	return 0;

@@ -49,8 +49,8 @@
 #define GOLDEN_MAX6M_CODED 0x6a3328d9f548ef4bULL
 #define GOLDEN_MAX7_IMAGE 0x295e42bb682d146eULL /* format 7: the contexts know the phase too */
 #define GOLDEN_MAX7_CODED 0xa74890e6f488bf7eULL
-#define GOLDEN_MAX7I_IMAGE 0x65ac181844f6f16eULL /* and the indirect features */
-#define GOLDEN_MAX7I_CODED 0x96397641ffa7f6daULL
+#define GOLDEN_MAX7I_IMAGE 0xbdfa28b6e5f3d1bbULL /* and the indirect features */
+#define GOLDEN_MAX7I_CODED 0x2ac6dd42e4afdf29ULL
 #define MAX_SAMPLE (64 * 1024)
 #define CHILD_ENV "PF_CHECK_MODEL_CODE" /* test_max_env's child: image path */
 
@@ -443,20 +443,21 @@ END_TEST
 /* The indirect features on a pattern of period 7: order k finds the same
  * k bytes one period back once a whole period stands before them (the
  * bytes before the block count as zeros), and then names the byte that
- * followed them. */
+ * followed them; so does the word so far with the last byte (a word
+ * starts one period back from the second byte on). */
 START_TEST(test_max_indirect_step)
 {
-	static const unsigned order[PF_NET_INDIRECT_FEATS] = { 1, 2, 3, 4, 6, 8 };
-	static const char period[] = "abcdefg"; /* 7 distinct bytes */
+	static const unsigned order[PF_NET_INDIRECT_FEATS] = { 1, 2, 3, 4, 6, 8, 1 };
+	static const char period[] = "abcdef "; /* 7 distinct bytes, one word */
 	uint32_t *tab = calloc(PF_NET_INDIRECT_SLOTS, sizeof(*tab)), out[PF_NET_INDIRECT_FEATS];
+	struct pf_net_ctx c = { 0 };
 	uint8_t buf[200];
-	uint64_t last = 0;
 
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (uint8_t)period[i % 7];
 	for (uint32_t pos = 1; pos < sizeof(buf); pos++) {
-		last = last << 8 | buf[pos - 1];
-		pf_net_indirect_step(tab, buf, pos, last, out);
+		pf_net_ctx_push(&c, buf[pos - 1]);
+		pf_net_indirect_step(tab, buf, pos, &c, out);
 		for (unsigned f = 0; f < PF_NET_INDIRECT_FEATS; f++)
 			ck_assert_uint_eq(out[f], pos >= 7 + order[f] ? 1u + buf[pos] : 0);
 	}
