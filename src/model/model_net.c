@@ -233,7 +233,7 @@ void pf_net_rows(const struct pf_net_shape *shape, const struct pf_net_ctx *c,
 	}
 	if (shape->indirect) {
 		for (unsigned f = 0; f < PF_NET_INDIRECT_FEATS; f++)
-			rows[n + f] = base + 257 * f + c->indirect[f];
+			rows[n + f] = base + PF_NET_INDIRECT_FEAT_ROWS * f + c->indirect[f];
 	}
 }
 
