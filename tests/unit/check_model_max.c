@@ -137,8 +137,8 @@ END_TEST
 /* Token ids get the token features (bit 0 of the u16 at 60 + 2) and the
  * phase-aware contexts (bit 3, format 7), text does not; the context
  * features (bit 1) come when asked for, with or without them; the match
- * and the indirect features (bits 2 and 4) always. The narrowest network's rows are as wide as it
- * is. All code. */
+ * and the indirect features (bits 2 and 4) always. The narrowest
+ * network's rows are as wide as it is. All code. */
 START_TEST(test_max_token_features)
 {
 	static const struct {
