@@ -172,9 +172,9 @@ enum prior_model_level {
 /* The network width of a level MAX model: a multiple of
  * PRIOR_NET_WIDTH_STEP in this range (since 0.3). Wider predicts better and
  * costs more time and model bytes. Since 0.5 every level MAX network also
- * reads the byte the in-block match expects, since 0.6 the bytes that
- * followed the last few bytes where they last occurred in the block: such
- * a model needs libprior 0.5, or 0.6, or later to load. */
+ * reads the byte the in-block match expects (such a model needs libprior
+ * 0.5 or later to load), and since 0.6 the bytes that followed the last
+ * few bytes where they last occurred in the block (0.6 or later). */
 #define PRIOR_NET_WIDTH_MIN 32u
 #define PRIOR_NET_WIDTH_MAX 256u
 #define PRIOR_NET_WIDTH_STEP 32u

@@ -103,7 +103,7 @@ enum pf_cm_ctx {
 #define PF_NET_TOKEN_FEATS 3 /* phase, previous token, previous two */
 #define PF_NET_MATCH_FEATS 1 /* the byte the in-block match expects */
 #define PF_NET_MATCH_ROWS (1 + 4 * 256) /* none, or its length bucket x byte */
-#define PF_NET_INDIRECT_FEATS 7 /* what followed the previous 1-4, 6, 8 bytes, the word, last time */
+#define PF_NET_INDIRECT_FEATS 7 /* what followed 1-4, 6, 8 bytes and the word, last time */
 #define PF_NET_INDIRECT_FEAT_ROWS 257 /* each: none, or the byte */
 #define PF_NET_INDIRECT_ROWS (PF_NET_INDIRECT_FEATS * PF_NET_INDIRECT_FEAT_ROWS)
 #define PF_NET_INDIRECT_BITS 16 /* each of the coder's position tables has 2^16 entries */
