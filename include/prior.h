@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define PRIOR_VERSION_MAJOR 0
-#define PRIOR_VERSION_MINOR 6
+#define PRIOR_VERSION_MINOR 7
 #define PRIOR_VERSION_PATCH 0
 #define PRIOR_VERSION_NUMBER                                                   \
 	(PRIOR_VERSION_MAJOR * 10000 + PRIOR_VERSION_MINOR * 100 +             \
@@ -173,8 +173,10 @@ enum prior_model_level {
  * PRIOR_NET_WIDTH_STEP in this range (since 0.3). Wider predicts better and
  * costs more time and model bytes. Since 0.5 every level MAX network also
  * reads the byte the in-block match expects (such a model needs libprior
- * 0.5 or later to load), and since 0.6 the bytes that followed the last
- * few bytes where they last occurred in the block (0.6 or later). */
+ * 0.5 or later to load), since 0.6 the bytes that followed the last few
+ * bytes where they last occurred in the block (0.6 or later), and since
+ * 0.7 a network trained on token shards also reads a decaying sum of the
+ * block's earlier tokens (0.7 or later). */
 #define PRIOR_NET_WIDTH_MIN 32u
 #define PRIOR_NET_WIDTH_MAX 256u
 #define PRIOR_NET_WIDTH_STEP 32u

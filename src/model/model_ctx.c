@@ -383,6 +383,8 @@ void pf_cm_byte_update(pf_cm *cm)
 		if (cm->net->shape.indirect)
 			pf_net_indirect_step(cm->ind_pos, cm->buf, cm->pos, &cm->net_ctx,
 					     cm->net_ctx.indirect);
+		if (cm->net->shape.recent)
+			pf_net_recent_step(cm->net, &cm->net_ctx);
 		pf_net_forward(cm->net, &cm->net_ctx, cm->net_h2);
 	}
 	pf_cm_nibble_update(cm);

@@ -88,7 +88,9 @@ enum pf_cm_ctx {
  * column; for token shards also the phase and the previous one and two
  * 16-bit tokens; with the match feature the byte the in-block match
  * expects and how long the match is; with the indirect features what
- * followed the previous few bytes where they last occurred), two tanh layers,
+ * followed the previous few bytes where they last occurred; with the recent
+ * tokens feature a decaying sum of the block's earlier tokens' rows), two
+ * tanh layers,
  * and a logit per node of the byte's bit tree. Activations are fixed point
  * with PF_NET_ONE = 1.0; the bounds keep every sum inside int32 for any
  * image. */
@@ -108,6 +110,11 @@ enum pf_cm_ctx {
 #define PF_NET_INDIRECT_ROWS (PF_NET_INDIRECT_FEATS * PF_NET_INDIRECT_FEAT_ROWS)
 #define PF_NET_INDIRECT_BITS 16 /* each of the coder's position tables has 2^16 entries */
 #define PF_NET_INDIRECT_SLOTS (PF_NET_INDIRECT_FEATS << PF_NET_INDIRECT_BITS)
+#define PF_NET_RECENT_BITS 11 /* hash of a token, for the recent tokens feature */
+#define PF_NET_RECENT_ROWS (1u << PF_NET_RECENT_BITS)
+#define PF_NET_RECENT_DECAY 224 /* of 256: each older token weighs 7/8 of the next */
+#define PF_NET_RECENT_SHIFT 8  /* the sum's extra fraction bits */
+#define PF_NET_RECENT_MAX 1025 /* |the sum| >> 8: (128 * 2^8 + 1) / (1 - 7/8) >> 8 */
 #define PF_NET_FEATS_MAX (PF_NET_FEATS + PF_NET_CONTEXT_FEATS + PF_NET_TOKEN_FEATS + \
 			  PF_NET_MATCH_FEATS + PF_NET_INDIRECT_FEATS)
 #define PF_NET_ROWS (PF_NET_BYTES * 256 + (1u << PF_NET_PAIR_BITS) + (1u << PF_NET_WORD_BITS))
@@ -118,6 +125,7 @@ enum pf_cm_ctx {
 #define PF_NET_FEATURE_CONTEXT 2u
 #define PF_NET_FEATURE_MATCH 4u
 #define PF_NET_FEATURE_INDIRECT 16u /* 8 is PF_CM_FEATURE_UNITS */
+#define PF_NET_FEATURE_RECENT 32u
 #define PF_CM_FEATURE_UNITS 8u /* version 7, any level: the contexts know the phase */
 #define PF_NET_H1_MIN PF_MODEL_NET_WIDTH_MIN
 #define PF_NET_H1_MAX PF_MODEL_NET_WIDTH_MAX /* h2 = h1 / 2 */
@@ -140,6 +148,7 @@ struct pf_cm_cfg {
 	bool net_context;  /* format 6: and the context features */
 	bool net_match;    /* format 6: and the match feature */
 	bool net_indirect; /* format 6: and the indirect features */
+	bool net_recent;   /* format 6: and the recent tokens feature */
 	bool units; /* format 7: 16-bit units, the contexts know the phase (model_ctx.c) */
 	enum pf_model_level level;
 	unsigned table_bits; /* the primed tables' size, and the coding tables' here */
@@ -170,6 +179,7 @@ struct pf_net_shape {
 	bool context;	 /* the context features (format 6) */
 	bool match;	 /* the match feature (format 6) */
 	bool indirect;	 /* the indirect features (format 6) */
+	bool recent;	 /* the recent tokens feature (format 6, with the token features) */
 };
 
 /* The network's quantised weights (little-endian, as in the payload). */
@@ -195,6 +205,9 @@ struct pf_net_ctx {
 	bool lead;      /* only blanks since the line's start */
 	uint32_t match; /* 0, or 1 + length bucket * 256 + the expected byte */
 	uint32_t indirect[PF_NET_INDIRECT_FEATS]; /* 0, or 1 + the byte that followed */
+	/* the recent tokens: sum over the block's earlier tokens of their rows,
+	 * each 7/8 of the next newer one's weight; 1.0 = 2^(4 + 8) */
+	int32_t recent[PF_NET_RANK_MAX];
 };
 
 /* The primed state: the tables and APMs expanded at load, the match
@@ -401,6 +414,12 @@ void pf_net_locate(struct pf_net *net, const struct pf_net_shape *shape, const u
 /* Checks the bounds that keep inference inside int32. @return 0, -EIO. */
 int pf_net_check(const struct pf_net *net);
 void pf_net_ctx_push(struct pf_net_ctx *c, uint32_t byte);
+/* The recent tokens row of token (little-endian 16-bit), for a network of
+ * that shape. */
+uint32_t pf_net_recent_row(const struct pf_net_shape *shape, uint32_t token);
+/* Adds the token the last byte completed, if it completed one (the block's
+ * bytes are 16-bit tokens from its start), to c's recent tokens. */
+void pf_net_recent_step(const struct pf_net *net, struct pf_net_ctx *c);
 /* The embedding rows the context selects, one per feature
  * (pf_net_feats(shape) of them). */
 void pf_net_rows(const struct pf_net_shape *shape, const struct pf_net_ctx *c,

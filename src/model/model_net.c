@@ -9,7 +9,9 @@
  * token shards also the phase and hashes of the previous one and two
  * aligned 16-bit tokens; the byte the in-block match expects; and for the
  * previous 1-4, 6 and 8 bytes, and the word so far, the byte that followed
- * them where they last occurred in the block), applies tanh, a dense
+ * them where they last occurred in the block; for token shards also a
+ * decaying sum of the rows of the block's earlier tokens, a recurrent state
+ * that reaches past the window), applies tanh, a dense
  * layer and tanh again; the result h2 gives, for each node of the byte's
  * bit tree (the partial byte c0), one logit that enters the CM mixer as an
  * input. The network is frozen: the mixer learns per block how far to
@@ -37,6 +39,7 @@ struct pf_net_shape pf_net_shape_of(const struct pf_cm_cfg *cfg)
 		.context = cfg->net_context,
 		.match = cfg->net_match,
 		.indirect = cfg->net_indirect,
+		.recent = cfg->net_recent,
 	};
 }
 
@@ -59,7 +62,8 @@ size_t pf_net_rows_total(const struct pf_net_shape *shape)
 {
 	return PF_NET_ROWS + (shape->context ? PF_NET_CONTEXT_ROWS : 0) +
 	       (shape->tokens ? PF_NET_TOKEN_ROWS : 0) + (shape->match ? PF_NET_MATCH_ROWS : 0) +
-	       (shape->indirect ? PF_NET_INDIRECT_ROWS : 0);
+	       (shape->indirect ? PF_NET_INDIRECT_ROWS : 0) +
+	       (shape->recent ? PF_NET_RECENT_ROWS : 0);
 }
 
 void pf_net_layout(const struct pf_net_shape *shape, size_t off[PF_NET_PARTS + 1])
@@ -117,9 +121,10 @@ static bool within16(const int16_t *p, size_t n, int32_t limit)
 }
 
 /* |sum| for layer 2: h1 * 2^13 * 2^8 + 2^24 < 2^30 with h1 <= 256; for
- * the projection: rank * (21 * 2^7) * 2^13 < 2^31 with rank <= 64 and at
- * most PF_NET_FEATS_MAX = 21 rows in the bag. */
-_Static_assert((int64_t)PF_NET_RANK_MAX * PF_NET_FEATS_MAX * 128 * PF_NET_W_LIMIT <= INT32_MAX,
+ * the projection: rank * (22 * 2^7 + 1025) * 2^13 < 2^31 with rank <= 64,
+ * at most PF_NET_FEATS_MAX = 22 rows in the bag and the recent tokens. */
+_Static_assert((int64_t)PF_NET_RANK_MAX * (PF_NET_FEATS_MAX * 128 + PF_NET_RECENT_MAX) *
+			       PF_NET_W_LIMIT <= INT32_MAX,
 	       "the projection's sum must stay inside int32");
 
 int pf_net_check(const struct pf_net *net)
@@ -173,6 +178,30 @@ void pf_net_indirect_step(uint32_t *tab, const uint8_t *buf, uint32_t pos,
 		out[f] = *at ? 1 + buf[*at] : 0;
 		*at = pos;
 	}
+}
+
+/* The recent tokens' rows come last. */
+uint32_t pf_net_recent_row(const struct pf_net_shape *shape, uint32_t token)
+{
+	return (uint32_t)pf_net_rows_total(shape) - PF_NET_RECENT_ROWS +
+	       ((token + 1) * 0x9E3779B1U >> (32 - PF_NET_RECENT_BITS));
+}
+
+/* recent = recent * 7/8 + the token's row, in integers: from 0, |recent|
+ * stays within PF_NET_RECENT_MAX << PF_NET_RECENT_SHIFT (an arithmetic
+ * shift rounds down, the same on every machine). */
+void pf_net_recent_step(const struct pf_net *net, struct pf_net_ctx *c)
+{
+	unsigned rank = net->shape.rank;
+	uint32_t token = (uint32_t)((c->last >> 8 & 255) | (c->last & 255) << 8);
+	const int8_t *e;
+
+	if (c->pos & 1)
+		return;
+	e = net->emb + (size_t)pf_net_recent_row(&net->shape, token) * rank;
+	for (unsigned k = 0; k < rank; k++)
+		c->recent[k] = (c->recent[k] * PF_NET_RECENT_DECAY >> 8) +
+			       e[k] * (1 << PF_NET_RECENT_SHIFT);
 }
 
 /* Context features: the previous three bytes, the previous word, and the
@@ -291,15 +320,19 @@ static void bag_wide(const struct pf_net *net, const uint32_t *rows, unsigned n,
 	}
 }
 
-/* Format 6: the rows (rank wide) add up to s (|s| <= 21 x 2^7, an int16),
- * and a[i] += pm[i] . s, with the dot product of layer 2: 1.0 = 2^4 times
- * 2^10 is 2^14, so each exact sum is shifted down to 2^8 (an arithmetic
- * shift: the same on every machine). */
-static void bag_narrow(const struct pf_net *net, const uint32_t *rows, unsigned n, int32_t *a)
+/* Format 6: the rows (rank wide) and the recent tokens add up to s
+ * (|s| <= 22 x 2^7 + 1025, an int16), and a[i] += pm[i] . s, with the dot
+ * product of layer 2: 1.0 = 2^4 times 2^10 is 2^14, so each exact sum is
+ * shifted down to 2^8 (an arithmetic shift: the same on every machine). */
+static void bag_narrow(const struct pf_net *net, const struct pf_net_ctx *c,
+		       const uint32_t *rows, unsigned n, int32_t *a)
 {
 	unsigned h1 = net->shape.h1, rank = net->shape.rank;
 	int16_t s[PF_NET_RANK_MAX] = { 0 };
 
+	if (net->shape.recent)
+		for (unsigned k = 0; k < rank; k++)
+			s[k] = (int16_t)(c->recent[k] >> PF_NET_RECENT_SHIFT);
 	for (unsigned f = 0; f < n; f++) {
 		const int8_t *e = net->emb + (size_t)rows[f] * rank;
 
@@ -322,7 +355,7 @@ void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int16_
 	for (unsigned i = 0; i < h1; i++)
 		a[i] = net->b1[i];
 	if (net->pm)
-		bag_narrow(net, rows, n, a);
+		bag_narrow(net, c, rows, n, a);
 	else
 		bag_wide(net, rows, n, a);
 	for (unsigned i = 0; i < h1; i++)

@@ -269,6 +269,25 @@ static void ctx_at(const struct trainer *T, size_t t, struct pf_net_ctx *c)
 	c->pos = (uint32_t)t; /* the sample's pieces start aligned */
 }
 
+/* The recent tokens feature before position t: the rows of the block's
+ * tokens before t's token, newest first, the k-th weighing (7/8)^k, as the
+ * coder's integer state sums them (pf_net_recent_step; past RECENT_TERMS
+ * the weights are under 0.2% and left out). Returns how many. */
+#define RECENT_TERMS 48
+static unsigned recent_terms(const struct trainer *T, size_t t, uint32_t rows[RECENT_TERMS],
+			     float w[RECENT_TERMS])
+{
+	size_t token = t - (t & 1), start = t / MATCH_BLOCK * MATCH_BLOCK;
+	unsigned n = 0;
+
+	for (; n < RECENT_TERMS && token >= start + 2; n++) {
+		token -= 2;
+		rows[n] = pf_net_recent_row(&T->shape, T->s[token] | (uint32_t)T->s[token + 1] << 8);
+		w[n] = n ? w[n - 1] * (PF_NET_RECENT_DECAY / 256.0f) : 1.0f;
+	}
+	return n;
+}
+
 /* Embedding bag, projection, tanh, layer 2, tanh over the batch's nb
  * positions. */
 static void forward(struct trainer *T, const struct view *V, unsigned nb)
@@ -285,6 +304,18 @@ static void forward(struct trainer *T, const struct view *V, unsigned nb)
 
 			for (unsigned k = 0; k < rank; k++)
 				s[k] += e[k];
+		}
+		if (T->shape.recent) {
+			uint32_t rows[RECENT_TERMS];
+			float w[RECENT_TERMS];
+			unsigned n = recent_terms(T, B->pos[b], rows, w);
+
+			for (unsigned i = 0; i < n; i++) {
+				const float *e = V->emb + (size_t)rows[i] * rank;
+
+				for (unsigned k = 0; k < rank; k++)
+					s[k] += w[i] * e[k];
+			}
 		}
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)h1, (int)rank, 1.0f,
@@ -393,6 +424,19 @@ static void backward(struct trainer *T, const struct view *V, const struct view 
 			touch(B, row);
 			for (unsigned k = 0; k < rank; k++)
 				ge[k] += ds[k];
+		}
+		if (T->shape.recent) {
+			uint32_t rows[RECENT_TERMS];
+			float w[RECENT_TERMS];
+			unsigned n = recent_terms(T, B->pos[b], rows, w);
+
+			for (unsigned i = 0; i < n; i++) {
+				float *ge = G->emb + (size_t)rows[i] * rank;
+
+				touch(B, rows[i]);
+				for (unsigned k = 0; k < rank; k++)
+					ge[k] += w[i] * ds[k];
+			}
 		}
 	}
 }

@@ -14,11 +14,10 @@
  * float BLAS and may round differently on another CPU; coding may not. After
  * a deliberate format change, run this program with PF_MODEL_GOLDEN_WRITE=1
  * (`PF_MODEL_GOLDEN_WRITE=1 tests/unit/check_model_max` in the build
- * directory): it rewrites model-max7i-t12.bin (the format 7 image with
+ * directory): it rewrites model-max7r-t12.bin (the format 7 image with
  * every feature; the older ones are frozen) and the newest fuzz_model
- * seed, and prints GOLDEN_MAX7I_IMAGE and GOLDEN_MAX7I_CODED to update
- * below. check_model's
- * test_shape reads the image's shape too.
+ * seed, and prints GOLDEN_MAX7R_IMAGE and GOLDEN_MAX7R_CODED to update
+ * below. check_model's test_shape reads the image's shape too.
  *
  * Child mode: with CHILD_ENV set, the program codes the golden input with
  * the image at that path and prints the hash (test_max_env re-executes it).
@@ -51,6 +50,8 @@
 #define GOLDEN_MAX7_CODED 0xa74890e6f488bf7eULL
 #define GOLDEN_MAX7I_IMAGE 0xbdfa28b6e5f3d1bbULL /* and the indirect features */
 #define GOLDEN_MAX7I_CODED 0x2ac6dd42e4afdf29ULL
+#define GOLDEN_MAX7R_IMAGE 0xe2ce0c774302d66bULL /* and the recent tokens feature */
+#define GOLDEN_MAX7R_CODED 0x5f62eb3b507add7eULL
 #define MAX_SAMPLE (64 * 1024)
 #define CHILD_ENV "PF_CHECK_MODEL_CODE" /* test_max_env's child: image path */
 
@@ -111,6 +112,23 @@ static uint8_t *small_max_image(size_t *len)
 	return img;
 }
 
+/* p codes to the same bytes before and after this thread coded other
+ * (longer): no per-block state (the indirect features' positions, the
+ * recent tokens) leaks from one block into the next. */
+static void check_fresh(const pf_model *m, const uint8_t *p, size_t len, const uint8_t *other,
+			size_t other_len)
+{
+	size_t cap = 2 * len + 64, other_cap = 2 * other_len + 64;
+	uint8_t *first = malloc(cap), *again = malloc(cap), *scratch = malloc(other_cap);
+	ssize_t n = pf_model_encode(m, p, len, first, cap);
+
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_gt(pf_model_encode(m, other, other_len, scratch, other_cap), 0);
+	ck_assert_int_eq(pf_model_encode(m, p, len, again, cap), n);
+	ck_assert_int_eq(memcmp(first, again, (size_t)n), 0);
+	free(first), free(again), free(scratch);
+}
+
 /* The image says what it is: format 6, level max, the default width and
  * embedding width, no token features for text; the DEFAULT image beside it
  * has no network. */
@@ -134,11 +152,12 @@ START_TEST(test_max_shape)
 }
 END_TEST
 
-/* Token ids get the token features (bit 0 of the u16 at 60 + 2) and the
- * phase-aware contexts (bit 3, format 7), text does not; the context
- * features (bit 1) come when asked for, with or without them; the match
- * and the indirect features (bits 2 and 4) always. The narrowest
- * network's rows are as wide as it is. All code. */
+/* Token ids get the token features (bit 0 of the u16 at 60 + 2), the
+ * recent tokens feature (bit 5) and the phase-aware contexts (bit 3,
+ * format 7), text does not; the context features (bit 1) come when asked
+ * for, with or without them; the match and the indirect features (bits 2
+ * and 4) always. The narrowest network's rows are as wide as it is. All
+ * code, and a block codes the same after the thread coded another. */
 START_TEST(test_max_token_features)
 {
 	static const struct {
@@ -152,10 +171,11 @@ START_TEST(test_max_token_features)
 		uint8_t *sample = cases[k].tokens ? gen_tokens(MAX_SAMPLE, 3) : gen_text(MAX_SAMPLE, 3);
 		uint8_t *data = cases[k].tokens ? gen_tokens(5000, 4) : gen_text(5000, 4);
 		unsigned rank = pf_net_rank_for(cases[k].width);
-		uint32_t features = (cases[k].tokens ? PF_NET_FEATURE_TOKENS : 0) |
+		uint32_t features = (cases[k].tokens ? PF_NET_FEATURE_TOKENS | PF_NET_FEATURE_RECENT |
+							       PF_CM_FEATURE_UNITS
+						     : 0) |
 				    (cases[k].context ? PF_NET_FEATURE_CONTEXT : 0) |
-				    PF_NET_FEATURE_MATCH | PF_NET_FEATURE_INDIRECT |
-				    (cases[k].tokens ? PF_CM_FEATURE_UNITS : 0);
+				    PF_NET_FEATURE_MATCH | PF_NET_FEATURE_INDIRECT;
 		size_t len;
 		uint8_t *img = train_max_with(10, cases[k].width, cases[k].context, sample,
 					      MAX_SAMPLE, &len);
@@ -168,8 +188,10 @@ START_TEST(test_max_token_features)
 		ck_assert_int_eq(pf_model_load(img, len, &m), 0);
 		pf_model_get_shape(m, &sh);
 		ck_assert(sh.net_tokens == cases[k].tokens && sh.net_context == cases[k].context &&
-			  sh.net_match && sh.net_indirect && sh.units == cases[k].tokens);
+			  sh.net_match && sh.net_indirect && sh.units == cases[k].tokens &&
+			  sh.net_recent == cases[k].tokens);
 		round_trip(m, data, 5000);
+		check_fresh(m, data, 5000, sample, MAX_SAMPLE);
 		pf_model_free(m);
 		free(img);
 		free(sample);
@@ -465,21 +487,97 @@ START_TEST(test_max_indirect_step)
 }
 END_TEST
 
-/* A block codes to the same bytes whatever the thread coded before: the
- * indirect features' positions from a longer block of the same words do
- * not leak into it. */
+/* A network of the narrowest shape with the recent tokens feature, its
+ * weights zero (caller frees *payload). */
+static void recent_net(struct pf_net *net, uint8_t **payload)
+{
+	struct pf_net_shape shape = { .h1 = PF_NET_H1_MIN, .rank = PF_NET_RANK_STEP,
+				      .tokens = true, .match = true, .indirect = true,
+				      .recent = true };
+
+	*payload = calloc(1, pf_net_payload_len(&shape));
+	ck_assert_ptr_nonnull(*payload);
+	pf_net_locate(net, &shape, *payload);
+}
+
+/* Pushes the little-endian token to c, stepping the recent tokens after
+ * each byte; the first byte must leave them as they were. */
+static void recent_push(const struct pf_net *net, struct pf_net_ctx *c, uint32_t token)
+{
+	int32_t before[PF_NET_RANK_MAX];
+
+	memcpy(before, c->recent, sizeof(before));
+	pf_net_ctx_push(c, token & 255);
+	pf_net_recent_step(net, c);
+	ck_assert_int_eq(memcmp(before, c->recent, sizeof(before)), 0);
+	pf_net_ctx_push(c, token >> 8);
+	pf_net_recent_step(net, c);
+}
+
+/* The recent tokens: a token's row enters when its second byte does, in
+ * little-endian order; older tokens weigh 7/8 per token, within the
+ * integer rounding of the float sum training uses; at the extremes the sum
+ * stays within PF_NET_RECENT_MAX (the projection's int32 bound) and comes
+ * near it. */
+START_TEST(test_max_recent_step)
+{
+	struct pf_net net;
+	uint8_t *payload;
+	int8_t *row_a, *row_b;
+	struct pf_net_ctx c = { 0 };
+	double want[PF_NET_RANK_STEP] = { 0 };
+
+	recent_net(&net, &payload);
+	row_a = (int8_t *)net.emb + (size_t)pf_net_recent_row(&net.shape, 0x0201) * net.shape.rank;
+	row_b = (int8_t *)net.emb + (size_t)pf_net_recent_row(&net.shape, 0x0102) * net.shape.rank;
+	ck_assert_ptr_ne(row_a, row_b);
+	for (unsigned k = 0; k < net.shape.rank; k++)
+		row_a[k] = (int8_t)(k * 17 - 128);
+	recent_push(&net, &c, 0x0102);
+	for (unsigned k = 0; k < net.shape.rank; k++)
+		ck_assert_int_eq(c.recent[k], 0);
+	recent_push(&net, &c, 0x0201);
+	for (unsigned k = 0; k < net.shape.rank; k++)
+		ck_assert_int_eq(c.recent[k], row_a[k] * (1 << PF_NET_RECENT_SHIFT));
+	c = (struct pf_net_ctx){ 0 };
+	for (unsigned k = 0; k < net.shape.rank; k++)
+		row_b[k] = (int8_t)(100 - k * 13);
+	for (unsigned t = 0; t < 300; t++) {
+		const int8_t *row = t % 3 ? row_b : row_a;
+
+		recent_push(&net, &c, t % 3 ? 0x0102 : 0x0201);
+		for (unsigned k = 0; k < net.shape.rank; k++) {
+			want[k] = want[k] * PF_NET_RECENT_DECAY / 256 + row[k];
+			ck_assert_double_eq_tol(c.recent[k] / 256.0, want[k], 8.0 / 256);
+		}
+	}
+	for (int sign = -1; sign <= 1; sign += 2) {
+		int32_t most = 0;
+
+		memset(row_a, sign < 0 ? -128 : 127, net.shape.rank);
+		c = (struct pf_net_ctx){ 0 };
+		for (unsigned t = 0; t < 1000; t++)
+			recent_push(&net, &c, 0x0201);
+		for (unsigned k = 0; k < net.shape.rank; k++) {
+			int32_t sum = c.recent[k] >> PF_NET_RECENT_SHIFT;
+
+			ck_assert_int_le(sum < 0 ? -sum : sum, PF_NET_RECENT_MAX);
+			most = sum < 0 ? -sum : sum;
+		}
+		ck_assert_int_ge(most, PF_NET_RECENT_MAX - 10);
+	}
+	free(payload);
+}
+END_TEST
+
+/* A text block, after a longer block of the same words. */
 START_TEST(test_max_indirect_fresh)
 {
-	size_t len = 8 * 1024, cap = 2 * len + 64, other_len = 64 * 1024;
+	size_t len = 8 * 1024, other_len = 64 * 1024;
 	uint8_t *p = gen_text(len, 43), *other = gen_text(other_len, 44);
-	uint8_t *first = malloc(cap), *again = malloc(cap), *scratch = malloc(2 * other_len + 64);
-	ssize_t n = pf_model_encode(m_max, p, len, first, cap);
 
-	ck_assert_int_gt(n, 0);
-	ck_assert_int_gt(pf_model_encode(m_max, other, other_len, scratch, 2 * other_len + 64), 0);
-	ck_assert_int_eq(pf_model_encode(m_max, p, len, again, cap), n);
-	ck_assert_int_eq(memcmp(first, again, (size_t)n), 0);
-	free(p), free(other), free(first), free(again), free(scratch);
+	check_fresh(m_max, p, len, other, other_len);
+	free(p), free(other);
 }
 END_TEST
 
@@ -550,7 +648,8 @@ static void net_poke(const uint8_t *hdr, uint8_t *raw, size_t n, void *arg)
 				      .tokens = features & PF_NET_FEATURE_TOKENS,
 				      .context = features & PF_NET_FEATURE_CONTEXT,
 				      .match = features & PF_NET_FEATURE_MATCH,
-				      .indirect = features & PF_NET_FEATURE_INDIRECT };
+				      .indirect = features & PF_NET_FEATURE_INDIRECT,
+				      .recent = features & PF_NET_FEATURE_RECENT };
 	struct pf_net net;
 
 	ck_assert_uint_eq(pf_le32(hdr + 8), features & PF_CM_FEATURE_UNITS ? PF_CM_VERSION_UNITS
@@ -639,10 +738,10 @@ START_TEST(test_max_extreme_net)
 	uint8_t *img = train_max_with(10, width, context, sample, n, &len);
 
 	ck_assert_uint_eq(pf_le32(img + 56), width);
-	ck_assert_uint_eq(pf_le16(img + 62), (n ? PF_NET_FEATURE_TOKENS : 0) |
-						     (context ? PF_NET_FEATURE_CONTEXT : 0) |
-						     PF_NET_FEATURE_MATCH | PF_NET_FEATURE_INDIRECT |
-						     (n ? PF_CM_FEATURE_UNITS : 0));
+	ck_assert_uint_eq(pf_le16(img + 62),
+			  (n ? PF_NET_FEATURE_TOKENS | PF_NET_FEATURE_RECENT | PF_CM_FEATURE_UNITS : 0) |
+				  (context ? PF_NET_FEATURE_CONTEXT : 0) | PF_NET_FEATURE_MATCH |
+				  PF_NET_FEATURE_INDIRECT);
 	poked_load(img, len, (struct net_poke){ NET_ALL, _i & 2 ? -1 : 1 }, 0);
 	free(img);
 	free(sample);
@@ -670,14 +769,15 @@ START_TEST(test_max_hostile_header)
 		ck_assert_ptr_null(m);
 	}
 	/* the image's own rank is 16 (h1 32), the match and the indirect
-	 * features only; the last eight are valid shapes, but not this
-	 * payload's */
+	 * features only; the recent tokens need the token features (32, 52);
+	 * the last nine are valid shapes, but not this payload's */
 	static const uint32_t bad_shape[] = { 0, 8, 24, 40, PF_NET_H1_MIN + PF_NET_RANK_STEP,
 					      PF_NET_RANK_MAX + PF_NET_RANK_STEP, 0xffff,
-					      16 | 8u << 16, 16 | 0x8000u << 16, 16 | 32u << 16,
-					      16 | 28u << 16, 16 | 1u << 16, 16 | 2u << 16,
-					      16 | 3u << 16, 16, 16 | 7u << 16, 16 | 4u << 16,
-					      16 | 16u << 16, PF_NET_H1_MIN | 20u << 16 };
+					      16 | 8u << 16, 16 | 0x8000u << 16, 16 | 64u << 16,
+					      16 | 32u << 16, 16 | 52u << 16, 16 | 28u << 16,
+					      16 | 1u << 16, 16 | 2u << 16, 16 | 3u << 16, 16,
+					      16 | 7u << 16, 16 | 4u << 16, 16 | 16u << 16,
+					      16 | 53u << 16, PF_NET_H1_MIN | 20u << 16 };
 
 	for (size_t k = 0; k < sizeof(bad_shape) / sizeof(*bad_shape); k++) {
 		memcpy(copy, img, len);
@@ -788,12 +888,12 @@ static void golden_max_write(void)
 	size_t len;
 	uint8_t *sample = gen_tokens(MAX_SAMPLE, 1);
 	uint8_t *img = train_max_with(12, GOLDEN_MAX_WIDTH, true, sample, MAX_SAMPLE, &len);
-	FILE *f = fopen(GOLDEN_MAX7I_PATH, "wb");
+	FILE *f = fopen(GOLDEN_MAX7R_PATH, "wb");
 
 	ck_assert_ptr_nonnull(f);
 	ck_assert_uint_eq(fwrite(img, 1, len, f), len);
 	fclose(f);
-	printf("GOLDEN_MAX7I_IMAGE 0x%016llxULL GOLDEN_MAX7I_CODED 0x%016llxULL\n",
+	printf("GOLDEN_MAX7R_IMAGE 0x%016llxULL GOLDEN_MAX7R_CODED 0x%016llxULL\n",
 	       (unsigned long long)XXH3_64bits(img, len),
 	       (unsigned long long)golden_both_kernels(img, len));
 	fflush(stdout);
@@ -804,7 +904,8 @@ static void golden_max_write(void)
 /* The golden vectors: each committed image and what it codes the golden
  * input to, with the detected kernels and the scalar ones. All but the
  * newest are frozen (training writes format 6 with the match and the
- * indirect features, or 7 for data in 16-bit units), so they guard that
+ * indirect features, or 7 for data in 16-bit units, with the recent tokens
+ * feature), so they guard that
  * older level max images still decode as they did. */
 START_TEST(test_golden_max)
 {
@@ -824,6 +925,8 @@ START_TEST(test_golden_max)
 		  GOLDEN_MAX7_IMAGE, GOLDEN_MAX7_CODED },
 		{ GOLDEN_MAX7I_PATH, PF_CM_VERSION_UNITS, 16 | 31u << 16,
 		  GOLDEN_MAX7I_IMAGE, GOLDEN_MAX7I_CODED },
+		{ GOLDEN_MAX7R_PATH, PF_CM_VERSION_UNITS, 16 | 63u << 16,
+		  GOLDEN_MAX7R_IMAGE, GOLDEN_MAX7R_CODED },
 	};
 
 	if (getenv("PF_MODEL_GOLDEN_WRITE"))
@@ -865,7 +968,8 @@ static const struct fuzz_seed {
 	{ FUZZ_SEED_DIR "valid-max6-context", 16 * 1024, 500, true, true, true },
 	{ FUZZ_SEED_DIR "valid-max6-match", 16 * 1024, 500, true, true, true },
 	{ FUZZ_SEED_DIR "valid-max7-units", MAX_SAMPLE, 500, true, true, true },
-	{ FUZZ_SEED_DIR "valid-max7-indirect", MAX_SAMPLE, 500, true, true, false },
+	{ FUZZ_SEED_DIR "valid-max7-indirect", MAX_SAMPLE, 500, true, true, true },
+	{ FUZZ_SEED_DIR "valid-max7-recent", MAX_SAMPLE, 500, true, true, false },
 };
 
 static void fuzz_seed_write(const struct fuzz_seed *fs)
@@ -1039,6 +1143,7 @@ static Suite *model_max_suite(void)
 	tcase_add_test(tc, test_max_shape);
 	tcase_add_test(tc, test_max_indirect_step);
 	tcase_add_test(tc, test_max_indirect_fresh);
+	tcase_add_test(tc, test_max_recent_step);
 	tcase_add_test(tc, test_max_token_features);
 	tcase_add_loop_test(tc, test_max_roundtrip, 0, 9);
 	tcase_add_test(tc, test_max_vs_default);

@@ -30,6 +30,7 @@
 #define GOLDEN_MAX6M_PATH PF_SRCDIR "/tests/data/golden/model-max6m-t12.bin"
 #define GOLDEN_MAX7_PATH PF_SRCDIR "/tests/data/golden/model-max7-t12.bin"
 #define GOLDEN_MAX7I_PATH PF_SRCDIR "/tests/data/golden/model-max7i-t12.bin"
+#define GOLDEN_MAX7R_PATH PF_SRCDIR "/tests/data/golden/model-max7r-t12.bin"
 /* Rounds of each SIMD-against-scalar comparison. */
 #define SIMD_ROUNDS 20000
 
