@@ -176,7 +176,8 @@ enum prior_model_level {
  * 0.5 or later to load), since 0.6 the bytes that followed the last few
  * bytes where they last occurred in the block (0.6 or later), and since
  * 0.7 a network trained on token shards also reads a decaying sum of the
- * block's earlier tokens (0.7 or later). */
+ * block's earlier tokens and has output rows of its own for a token's
+ * second byte (0.7 or later). */
 #define PRIOR_NET_WIDTH_MIN 32u
 #define PRIOR_NET_WIDTH_MAX 256u
 #define PRIOR_NET_WIDTH_STEP 32u

@@ -133,6 +133,7 @@ typedef struct pf_model_shape {
 	bool units;           /* contexts for data in 16-bit units (format 7) */
 	bool net_indirect;    /* the network has the indirect features (format 6) */
 	bool net_recent;      /* and the recent tokens feature (format 6) */
+	bool net_token_out;   /* and output rows per byte of a token (format 6) */
 } pf_model_shape;
 void pf_model_get_shape(const pf_model *model, pf_model_shape *shape);
 

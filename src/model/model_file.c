@@ -299,6 +299,7 @@ static uint32_t features_of(const struct pf_cm_cfg *cfg)
 	       (cfg->net_match ? PF_NET_FEATURE_MATCH : 0) |
 	       (cfg->net_indirect ? PF_NET_FEATURE_INDIRECT : 0) |
 	       (cfg->net_recent ? PF_NET_FEATURE_RECENT : 0) |
+	       (cfg->net_token_out ? PF_NET_FEATURE_TOKEN_OUT : 0) |
 	       (cfg->units ? PF_CM_FEATURE_UNITS : 0);
 }
 
@@ -390,8 +391,8 @@ static int header_level(const uint8_t *h, uint32_t version, struct pf_cm_cfg *wa
 			   rank % PF_NET_RANK_STEP ||
 			   net_features & ~(PF_NET_FEATURE_TOKENS | PF_NET_FEATURE_CONTEXT |
 					    PF_NET_FEATURE_MATCH | PF_NET_FEATURE_INDIRECT |
-					    PF_NET_FEATURE_RECENT) ||
-			   ((net_features & PF_NET_FEATURE_RECENT) &&
+					    PF_NET_FEATURE_RECENT | PF_NET_FEATURE_TOKEN_OUT) ||
+			   ((net_features & (PF_NET_FEATURE_RECENT | PF_NET_FEATURE_TOKEN_OUT)) &&
 			    !(net_features & PF_NET_FEATURE_TOKENS))
 		 : rank || net_features)
 		return PF_CORRUPT("model image network shape");
@@ -404,6 +405,7 @@ static int header_level(const uint8_t *h, uint32_t version, struct pf_cm_cfg *wa
 	want->net_match = features & PF_NET_FEATURE_MATCH;
 	want->net_indirect = features & PF_NET_FEATURE_INDIRECT;
 	want->net_recent = features & PF_NET_FEATURE_RECENT;
+	want->net_token_out = features & PF_NET_FEATURE_TOKEN_OUT;
 	if (pf_le32(h + 20) != want->n_ctx || pf_le32(h + 24) != want->n_in ||
 	    pf_le32(h + 36) != want->apm2_bits || pf_le32(h + 40) != PF_CM_W_ROWS)
 		return PF_CORRUPT("model image table counts");
@@ -535,5 +537,6 @@ void pf_model_get_shape(const pf_model *model, pf_model_shape *shape)
 				   .net_match = model->cfg.net_match,
 				   .net_indirect = model->cfg.net_indirect,
 				   .net_recent = model->cfg.net_recent,
+				   .net_token_out = model->cfg.net_token_out,
 				   .units = model->cfg.units };
 }

@@ -126,6 +126,7 @@ enum pf_cm_ctx {
 #define PF_NET_FEATURE_MATCH 4u
 #define PF_NET_FEATURE_INDIRECT 16u /* 8 is PF_CM_FEATURE_UNITS */
 #define PF_NET_FEATURE_RECENT 32u
+#define PF_NET_FEATURE_TOKEN_OUT 64u
 #define PF_CM_FEATURE_UNITS 8u /* version 7, any level: the contexts know the phase */
 #define PF_NET_H1_MIN PF_MODEL_NET_WIDTH_MIN
 #define PF_NET_H1_MAX PF_MODEL_NET_WIDTH_MAX /* h2 = h1 / 2 */
@@ -149,6 +150,7 @@ struct pf_cm_cfg {
 	bool net_match;    /* format 6: and the match feature */
 	bool net_indirect; /* format 6: and the indirect features */
 	bool net_recent;   /* format 6: and the recent tokens feature */
+	bool net_token_out; /* format 6: and output rows per byte of a token */
 	bool units; /* format 7: 16-bit units, the contexts know the phase (model_ctx.c) */
 	enum pf_model_level level;
 	unsigned table_bits; /* the primed tables' size, and the coding tables' here */
@@ -180,6 +182,7 @@ struct pf_net_shape {
 	bool match;	 /* the match feature (format 6) */
 	bool indirect;	 /* the indirect features (format 6) */
 	bool recent;	 /* the recent tokens feature (format 6, with the token features) */
+	bool token_out;	 /* output rows per byte of a token (format 6, with the token features) */
 };
 
 /* The network's quantised weights (little-endian, as in the payload). */
@@ -188,10 +191,10 @@ struct pf_net {
 	unsigned h2;
 	const int32_t *b1;   /* [h1], 1.0 = 2^8 */
 	const int32_t *b2;   /* [h2], 1.0 = 2^18 */
-	const int32_t *u;    /* [256] output biases by node, 1.0 = 2^18 */
+	const int32_t *u;    /* [nodes] output biases by node, 1.0 = 2^18 */
 	const int8_t *emb;   /* [rows][rank, or h1], 1.0 = 2^4 */
 	const int16_t *w2;   /* [h2][h1], 1.0 = 2^10 */
-	const int16_t *v;    /* [256][h2] output weights by node (row 0 unused) */
+	const int16_t *v;    /* [nodes][h2] output weights by node (row 0 unused) */
 	const int16_t *pm;   /* [h1][rank] projection, 1.0 = 2^10; NULL: rank 0 */
 };
 
@@ -426,8 +429,13 @@ void pf_net_rows(const struct pf_net_shape *shape, const struct pf_net_ctx *c,
 		 uint32_t rows[PF_NET_FEATS_MAX]);
 /* The hidden layers for ctx: h2[net->h2], 1.0 = 2^8. */
 void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int16_t *h2);
-/* The stretch (-2047..2047) of P(next bit = 1) at node c0 (1..255). */
-int pf_net_logit(const struct pf_net *net, const int16_t *h2, uint32_t c0);
+/* The output nodes: one per node of a byte's bit tree (the partial byte
+ * c0), twice over with token_out (for a token's first and second byte). */
+unsigned pf_net_nodes(const struct pf_net_shape *shape);
+/* The stretch (-2047..2047) of P(next bit = 1) at node c0 (1..255) of the
+ * byte after c. */
+int pf_net_logit(const struct pf_net *net, const struct pf_net_ctx *c, const int16_t *h2,
+		 uint32_t c0);
 /* The dot product both layers use (scalar reference, AVX2 when the coder
  * uses AVX2: pf_cm_simd_avx2); n is a multiple of 16. Exact, so equal. */
 int32_t pf_net_dot_scalar(const int16_t *a, const int16_t *b, unsigned n);

@@ -508,7 +508,7 @@ int pf_cm_predict(pf_cm *cm)
 	match_predict(cm, cm->x + n);
 	cm->x[n + 2] = 256;
 	if (cm->net)
-		cm->x[n + 3] = pf_net_logit(cm->net, cm->net_h2, c0);
+		cm->x[n + 3] = pf_net_logit(cm->net, &cm->net_ctx, cm->net_h2, c0);
 	cm->set = c0;
 	/* match state: none, or the length bucket / 8 and the expected bit */
 	if (cm->mm_bit < 0) {

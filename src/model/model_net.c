@@ -40,6 +40,7 @@ struct pf_net_shape pf_net_shape_of(const struct pf_cm_cfg *cfg)
 		.match = cfg->net_match,
 		.indirect = cfg->net_indirect,
 		.recent = cfg->net_recent,
+		.token_out = cfg->net_token_out,
 	};
 }
 
@@ -66,13 +67,19 @@ size_t pf_net_rows_total(const struct pf_net_shape *shape)
 	       (shape->recent ? PF_NET_RECENT_ROWS : 0);
 }
 
+unsigned pf_net_nodes(const struct pf_net_shape *shape)
+{
+	return shape->token_out ? 512 : 256;
+}
+
 void pf_net_layout(const struct pf_net_shape *shape, size_t off[PF_NET_PARTS + 1])
 {
 	const size_t h1 = shape->h1, h2 = h1 / 2, width = shape->rank ? shape->rank : h1;
+	const size_t nodes = pf_net_nodes(shape);
 	const size_t len[PF_NET_PARTS] = {
-		[PF_NET_B1] = h1 * 4,	  [PF_NET_B2] = h2 * 4,  [PF_NET_U] = 256 * 4,
+		[PF_NET_B1] = h1 * 4,	  [PF_NET_B2] = h2 * 4,  [PF_NET_U] = nodes * 4,
 		[PF_NET_EMB] = pf_net_rows_total(shape) * width, [PF_NET_W2] = h2 * h1 * 2,
-		[PF_NET_V] = 256 * h2 * 2, [PF_NET_PM] = shape->rank * h1 * 2,
+		[PF_NET_V] = nodes * h2 * 2, [PF_NET_PM] = shape->rank * h1 * 2,
 	};
 
 	off[0] = 0;
@@ -129,12 +136,12 @@ _Static_assert((int64_t)PF_NET_RANK_MAX * (PF_NET_FEATS_MAX * 128 + PF_NET_RECEN
 
 int pf_net_check(const struct pf_net *net)
 {
-	unsigned h1 = net->shape.h1;
+	unsigned h1 = net->shape.h1, nodes = pf_net_nodes(&net->shape);
 
 	if (!within(net->b1, h1, PF_NET_B_LIMIT) || !within(net->b2, net->h2, PF_NET_B_LIMIT) ||
-	    !within(net->u, 256, PF_NET_B_LIMIT) ||
+	    !within(net->u, nodes, PF_NET_B_LIMIT) ||
 	    !within16(net->w2, (size_t)net->h2 * h1, PF_NET_W_LIMIT) ||
-	    !within16(net->v, (size_t)256 * net->h2, PF_NET_W_LIMIT) ||
+	    !within16(net->v, (size_t)nodes * net->h2, PF_NET_W_LIMIT) ||
 	    (net->pm && !within16(net->pm, (size_t)net->shape.rank * h1, PF_NET_W_LIMIT)))
 		return PF_CORRUPT("model image network weight");
 	return 0;
@@ -367,9 +374,13 @@ void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int16_
 	}
 }
 
-int pf_net_logit(const struct pf_net *net, const int16_t *h2, uint32_t c0)
+/* A token's second byte has nodes of its own: its bytes are two alphabets
+ * (the id's low and high byte). */
+int pf_net_logit(const struct pf_net *net, const struct pf_net_ctx *c, const int16_t *h2,
+		 uint32_t c0)
 {
-	int32_t z = net->u[c0] + DOT(net->v + (size_t)c0 * net->h2, h2, net->h2);
+	uint32_t node = c0 + (net->shape.token_out && (c->pos & 1) ? 256 : 0);
+	int32_t z = net->u[node] + DOT(net->v + (size_t)node * net->h2, h2, net->h2);
 
 	z >>= PF_NET_W_SHIFT; /* 1.0 = 2^8: the stretch domain's unit */
 	return z > 2047 ? 2047 : (z < -2047 ? -2047 : z);

@@ -48,7 +48,7 @@
 struct params {
 	float *p, *g, *m, *v;
 	size_t n, emb_n; /* the embedding table comes first */
-	unsigned h1, h2, rank, feats;
+	unsigned h1, h2, rank, feats, nodes;
 };
 
 struct view {
@@ -63,7 +63,7 @@ static void view_of(const struct params *P, float *base, struct view *V)
 	V->w2 = V->b1 + P->h1;
 	V->b2 = V->w2 + (size_t)P->h2 * P->h1;
 	V->v = V->b2 + P->h2;
-	V->u = V->v + (size_t)256 * P->h2;
+	V->u = V->v + (size_t)P->nodes * P->h2;
 }
 
 /* One batch's activations and their gradients. */
@@ -134,9 +134,10 @@ static int trainer_init(struct trainer *T, const uint8_t *s, size_t len, const i
 	P->h2 = h1 / 2;
 	P->rank = shape->rank;
 	P->feats = pf_net_feats(shape);
+	P->nodes = pf_net_nodes(shape);
 	P->emb_n = rows * P->rank;
 	P->n = P->emb_n + (size_t)P->rank * h1 + h1 + (size_t)P->h2 * h1 + P->h2 +
-	       (size_t)256 * P->h2 + 256;
+	       (size_t)P->nodes * P->h2 + P->nodes;
 	P->p = alloc_zero(P->n, sizeof(float), &ok);
 	P->g = alloc_zero(P->n, sizeof(float), &ok);
 	P->m = alloc_zero(P->n, sizeof(float), &ok);
@@ -355,20 +356,22 @@ static double output_layer(struct trainer *T, const struct view *V, const struct
 		const float *h = B->h2 + (size_t)b * h2;
 		const int8_t *cm_st = T->cm_st + B->pos[b] * 8;
 		float *dh = B->dh2 + (size_t)b * h2;
-		uint32_t c0 = 1;
+		/* pf_net_logit()'s nodes: a token's second byte has its own */
+		uint32_t base = T->shape.token_out && (B->pos[b] & 1) ? 256 : 0, c0 = 1;
 
 		memset(dh, 0, h2 * sizeof(float));
 		for (int k = 7; k >= 0; k--) {
 			int bit = B->byte[b] >> k & 1;
-			const float *v = V->v + (size_t)c0 * h2;
-			float z = V->u[c0] + dot(v, h, h2) + NET_CM_SHARE * cm_st[7 - k];
+			size_t node = base + c0;
+			const float *v = V->v + node * h2;
+			float z = V->u[node] + dot(v, h, h2) + NET_CM_SHARE * cm_st[7 - k];
 			float p = 1.0f / (1.0f + expf(-z)), gz = (p - (float)bit) / (float)nb;
 
 			bits -= log2(bit ? p + 1e-7 : 1 - p + 1e-7);
 			if (G) {
-				G->u[c0] += gz;
+				G->u[node] += gz;
 				for (unsigned j = 0; j < h2; j++) {
-					G->v[(size_t)c0 * h2 + j] += gz * h[j];
+					G->v[node * h2 + j] += gz * h[j];
 					dh[j] += gz * v[j];
 				}
 			}
@@ -571,9 +574,9 @@ static void quantise_into(const struct trainer *T, uint8_t *out)
 		w2[i] = (int16_t)quantise(V.w2[i], PF_NET_W_SHIFT, PF_NET_W_LIMIT);
 	for (unsigned j = 0; j < P->h2; j++)
 		b2[j] = quantise(V.b2[j], PF_NET_ONE_SHIFT + PF_NET_W_SHIFT, PF_NET_B_LIMIT);
-	for (size_t i = 0; i < (size_t)256 * P->h2; i++)
+	for (size_t i = 0; i < (size_t)P->nodes * P->h2; i++)
 		v[i] = (int16_t)quantise(V.v[i], PF_NET_W_SHIFT, PF_NET_W_LIMIT);
-	for (unsigned c = 0; c < 256; c++)
+	for (unsigned c = 0; c < P->nodes; c++)
 		u[c] = quantise(V.u[c], PF_NET_ONE_SHIFT + PF_NET_W_SHIFT, PF_NET_B_LIMIT);
 	for (size_t i = 0; i < (size_t)P->rank * P->h1; i++)
 		pm[i] = (int16_t)quantise(V.pm[i], PF_NET_W_SHIFT, PF_NET_W_LIMIT);

@@ -282,7 +282,7 @@ static int net_choose(pf_cm *cm, struct pf_net *net, uint8_t **weights, const ui
 		if (from->shape.h1 != shape.h1 || from->shape.rank != shape.rank ||
 		    from->shape.tokens != shape.tokens || from->shape.context != shape.context ||
 		    from->shape.match != shape.match || from->shape.indirect != shape.indirect ||
-		    from->shape.recent != shape.recent)
+		    from->shape.recent != shape.recent || from->shape.token_out != shape.token_out)
 			return -EINVAL;
 		memcpy(*weights, from->b1, pf_net_payload_len(&shape));
 	} else {
@@ -320,6 +320,7 @@ static int train(const void *sample, size_t len, const pf_model_train_opts *opts
 	cfg.net_match = cfg.net_h1 != 0;
 	cfg.net_indirect = cfg.net_h1 != 0;
 	cfg.net_recent = cfg.net_tokens;
+	cfg.net_token_out = cfg.net_tokens;
 	rc = pf_cm_reserve(&cm, &cfg, TRAIN_BLOCK);
 	if (rc == 0)
 		rc = dict_choose(&cm, &dict, sample, len, opts);

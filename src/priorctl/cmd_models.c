@@ -223,13 +223,14 @@ static bool print_make(pf_store *store, const uint8_t *id)
 	else
 		printf("no slice\n");
 	if (sh.net_width)
-		printf("network:  width %u, embeddings %u wide%s%s%s%s%s\n", sh.net_width,
+		printf("network:  width %u, embeddings %u wide%s%s%s%s%s%s\n", sh.net_width,
 		       sh.net_rank ? sh.net_rank : sh.net_width,
 		       sh.net_context ? ", context features" : "",
 		       sh.net_tokens ? ", token features" : "",
 		       sh.net_match ? ", match feature" : "",
 		       sh.net_indirect ? ", indirect features" : "",
-		       sh.net_recent ? ", recent tokens" : "");
+		       sh.net_recent ? ", recent tokens" : "",
+		       sh.net_token_out ? ", token outputs" : "");
 	return true;
 }
 

@@ -103,7 +103,7 @@ pf_ctl 0 train --from "$TOK" --level max --net-width 32 --sample 1M "$PF_WORK/to
 TOKID=$(sed -n 's/^  array \+\([0-9a-f]\{16\}\) \+max .*/\1/p' "$OUT")
 [ -n "$TOKID" ] || fail "no max array default: $(cat "$OUT")"
 pf_ctl 0 models show "$TOKID" "$PF_WORK/tokstore"
-has "$OUT" '^network: +width 32, embeddings 16 wide(, context features)?, token features, match feature, indirect features, recent tokens$'
+has "$OUT" '^network: +width 32, embeddings 16 wide(, context features)?, token features, match feature, indirect features, recent tokens, token outputs$'
 pf_ctl 0 models show "$MAX" "$STORE"
 ! grep -q 'token features' "$OUT" || fail "a text model has the token features"
 

@@ -791,33 +791,33 @@ START_TEST(test_shape)
 		const char *path;
 		pf_model_shape want;
 	} images[] = {
-		{ GOLDEN_PATH, { 2, 12, 12, 2, 0, 0, 0, false, false, false, false, false, false } },
+		{ GOLDEN_PATH, { 2, 12, 12, 2, 0, 0, 0, false, false, false, false, false, false, false } },
 		{ GOLDEN_DICT_PATH,
-		  { 3, 12, 12, 2, DICT_RANDOM, 0, 0, false, false, false, false, false, false } },
+		  { 3, 12, 12, 2, DICT_RANDOM, 0, 0, false, false, false, false, false, false, false } },
 		{ GOLDEN_WIDE_PATH,
 		  { 4, 12, PF_CM_CODE_BITS_FAST, 2, DICT_RANDOM, 0, 0, false, false, false, false, false,
-		    false } },
+		    false, false } },
 		{ GOLDEN_MAX_PATH,
 		  { PF_CM_VERSION_NET, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 0,
-		    false, false, false, false, false, false } },
+		    false, false, false, false, false, false, false } },
 		{ GOLDEN_MAX6_PATH,
 		  { PF_CM_VERSION_NET2, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
-		    true, false, false, false, false, false } },
+		    true, false, false, false, false, false, false } },
 		{ GOLDEN_MAX6C_PATH,
 		  { PF_CM_VERSION_NET2, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
-		    true, true, false, false, false, false } },
+		    true, true, false, false, false, false, false } },
 		{ GOLDEN_MAX6M_PATH,
 		  { PF_CM_VERSION_NET2, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
-		    true, true, true, false, false, false } },
+		    true, true, true, false, false, false, false } },
 		{ GOLDEN_MAX7_PATH,
 		  { PF_CM_VERSION_UNITS, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
-		    true, true, true, true, false, false } },
+		    true, true, true, true, false, false, false } },
 		{ GOLDEN_MAX7I_PATH,
 		  { PF_CM_VERSION_UNITS, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
-		    true, true, true, true, true, false } },
+		    true, true, true, true, true, false, false } },
 		{ GOLDEN_MAX7R_PATH,
 		  { PF_CM_VERSION_UNITS, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
-		    true, true, true, true, true, true } },
+		    true, true, true, true, true, true, true } },
 	};
 
 	for (size_t i = 0; i < sizeof(images) / sizeof(*images); i++) {
@@ -841,6 +841,7 @@ START_TEST(test_shape)
 		ck_assert_int_eq(sh.units, images[i].want.units);
 		ck_assert_int_eq(sh.net_indirect, images[i].want.net_indirect);
 		ck_assert_int_eq(sh.net_recent, images[i].want.net_recent);
+		ck_assert_int_eq(sh.net_token_out, images[i].want.net_token_out);
 		pf_model_free(m);
 		free(img);
 	}

@@ -50,8 +50,8 @@
 #define GOLDEN_MAX7_CODED 0xa74890e6f488bf7eULL
 #define GOLDEN_MAX7I_IMAGE 0xbdfa28b6e5f3d1bbULL /* and the indirect features */
 #define GOLDEN_MAX7I_CODED 0x2ac6dd42e4afdf29ULL
-#define GOLDEN_MAX7R_IMAGE 0xe2ce0c774302d66bULL /* and the recent tokens feature */
-#define GOLDEN_MAX7R_CODED 0x5f62eb3b507add7eULL
+#define GOLDEN_MAX7R_IMAGE 0x6b18b4f9d4565737ULL /* and the recent tokens, token outputs */
+#define GOLDEN_MAX7R_CODED 0xdf631ad1e4d9cfd7ULL
 #define MAX_SAMPLE (64 * 1024)
 #define CHILD_ENV "PF_CHECK_MODEL_CODE" /* test_max_env's child: image path */
 
@@ -153,11 +153,12 @@ START_TEST(test_max_shape)
 END_TEST
 
 /* Token ids get the token features (bit 0 of the u16 at 60 + 2), the
- * recent tokens feature (bit 5) and the phase-aware contexts (bit 3,
- * format 7), text does not; the context features (bit 1) come when asked
- * for, with or without them; the match and the indirect features (bits 2
- * and 4) always. The narrowest network's rows are as wide as it is. All
- * code, and a block codes the same after the thread coded another. */
+ * recent tokens feature (bit 5), the token outputs (bit 6) and the
+ * phase-aware contexts (bit 3, format 7), text does not; the context
+ * features (bit 1) come when asked for, with or without them; the match
+ * and the indirect features (bits 2 and 4) always. The narrowest
+ * network's rows are as wide as it is. All code, and a block codes the
+ * same after the thread coded another. */
 START_TEST(test_max_token_features)
 {
 	static const struct {
@@ -172,7 +173,7 @@ START_TEST(test_max_token_features)
 		uint8_t *data = cases[k].tokens ? gen_tokens(5000, 4) : gen_text(5000, 4);
 		unsigned rank = pf_net_rank_for(cases[k].width);
 		uint32_t features = (cases[k].tokens ? PF_NET_FEATURE_TOKENS | PF_NET_FEATURE_RECENT |
-							       PF_CM_FEATURE_UNITS
+							       PF_NET_FEATURE_TOKEN_OUT | PF_CM_FEATURE_UNITS
 						     : 0) |
 				    (cases[k].context ? PF_NET_FEATURE_CONTEXT : 0) |
 				    PF_NET_FEATURE_MATCH | PF_NET_FEATURE_INDIRECT;
@@ -189,7 +190,7 @@ START_TEST(test_max_token_features)
 		pf_model_get_shape(m, &sh);
 		ck_assert(sh.net_tokens == cases[k].tokens && sh.net_context == cases[k].context &&
 			  sh.net_match && sh.net_indirect && sh.units == cases[k].tokens &&
-			  sh.net_recent == cases[k].tokens);
+			  sh.net_recent == cases[k].tokens && sh.net_token_out == cases[k].tokens);
 		round_trip(m, data, 5000);
 		check_fresh(m, data, 5000, sample, MAX_SAMPLE);
 		pf_model_free(m);
@@ -487,13 +488,13 @@ START_TEST(test_max_indirect_step)
 }
 END_TEST
 
-/* A network of the narrowest shape with the recent tokens feature, its
- * weights zero (caller frees *payload). */
-static void recent_net(struct pf_net *net, uint8_t **payload)
+/* A network of the narrowest shape with every token shard feature, with
+ * or without the token outputs, its weights zero (caller frees *payload). */
+static void token_net(struct pf_net *net, bool token_out, uint8_t **payload)
 {
 	struct pf_net_shape shape = { .h1 = PF_NET_H1_MIN, .rank = PF_NET_RANK_STEP,
 				      .tokens = true, .match = true, .indirect = true,
-				      .recent = true };
+				      .recent = true, .token_out = token_out };
 
 	*payload = calloc(1, pf_net_payload_len(&shape));
 	ck_assert_ptr_nonnull(*payload);
@@ -527,7 +528,7 @@ START_TEST(test_max_recent_step)
 	struct pf_net_ctx c = { 0 };
 	double want[PF_NET_RANK_STEP] = { 0 };
 
-	recent_net(&net, &payload);
+	token_net(&net, true, &payload);
 	row_a = (int8_t *)net.emb + (size_t)pf_net_recent_row(&net.shape, 0x0201) * net.shape.rank;
 	row_b = (int8_t *)net.emb + (size_t)pf_net_recent_row(&net.shape, 0x0102) * net.shape.rank;
 	ck_assert_ptr_ne(row_a, row_b);
@@ -613,12 +614,37 @@ static void net_put_bytes(uint8_t *raw, const void *what, size_t bytes, int32_t 
 /* An entry of the network in the type that its part has (pf_net). */
 #define NET_PUT(raw, entry, v) net_put_bytes(raw, entry, sizeof(*(entry)), v)
 
+/* With the token outputs a token's second byte reads nodes of its own
+ * (biases 256 on), without them the same nodes as the first. */
+START_TEST(test_max_token_out)
+{
+	int16_t h2[PF_NET_H1_MIN / 2] = { 0 };
+	struct pf_net_ctx first = { 0 }, second = { .pos = 1 };
+
+	for (int token_out = 0; token_out <= 1; token_out++) {
+		struct pf_net net;
+		uint8_t *payload;
+
+		token_net(&net, token_out, &payload);
+		ck_assert_uint_eq(pf_net_nodes(&net.shape), token_out ? 512 : 256);
+		NET_PUT(payload, net.u + 5, 3 << (PF_NET_ONE_SHIFT + PF_NET_W_SHIFT));
+		if (token_out)
+			NET_PUT(payload, net.u + 256 + 5, -(2 << (PF_NET_ONE_SHIFT + PF_NET_W_SHIFT)));
+		ck_assert_int_eq(pf_net_logit(&net, &first, h2, 5), 3 << PF_NET_ONE_SHIFT);
+		ck_assert_int_eq(pf_net_logit(&net, &second, h2, 5),
+				 (token_out ? -2 : 3) * (1 << PF_NET_ONE_SHIFT));
+		free(payload);
+	}
+}
+END_TEST
+
 /* Every entry of the network at the sign's extreme: the biases and dense
  * weights at their limits, the embeddings (never checked) at their type's. */
 static void net_all_extreme(uint8_t *raw, const struct pf_net *net, int32_t sign)
 {
 	unsigned h1 = net->shape.h1;
-	size_t dense = (size_t)net->h2 * h1, out = (size_t)256 * net->h2;
+	unsigned nodes = pf_net_nodes(&net->shape);
+	size_t dense = (size_t)net->h2 * h1, out = (size_t)nodes * net->h2;
 	size_t emb = pf_net_rows_total(&net->shape) * net->shape.rank;
 	int32_t emb_max = (int32_t)((1u << (8 * sizeof(*net->emb) - 1)) - 1);
 
@@ -628,7 +654,7 @@ static void net_all_extreme(uint8_t *raw, const struct pf_net *net, int32_t sign
 		NET_PUT(raw, net->b1 + i, sign * PF_NET_B_LIMIT);
 	for (unsigned j = 0; j < net->h2; j++)
 		NET_PUT(raw, net->b2 + j, sign * PF_NET_B_LIMIT);
-	for (unsigned c = 0; c < 256; c++)
+	for (unsigned c = 0; c < nodes; c++)
 		NET_PUT(raw, net->u + c, sign * PF_NET_B_LIMIT);
 	for (size_t i = 0; i < emb; i++)
 		NET_PUT(raw, net->emb + i, sign > 0 ? emb_max : -emb_max - 1);
@@ -649,7 +675,8 @@ static void net_poke(const uint8_t *hdr, uint8_t *raw, size_t n, void *arg)
 				      .context = features & PF_NET_FEATURE_CONTEXT,
 				      .match = features & PF_NET_FEATURE_MATCH,
 				      .indirect = features & PF_NET_FEATURE_INDIRECT,
-				      .recent = features & PF_NET_FEATURE_RECENT };
+				      .recent = features & PF_NET_FEATURE_RECENT,
+				      .token_out = features & PF_NET_FEATURE_TOKEN_OUT };
 	struct pf_net net;
 
 	ck_assert_uint_eq(pf_le32(hdr + 8), features & PF_CM_FEATURE_UNITS ? PF_CM_VERSION_UNITS
@@ -664,13 +691,13 @@ static void net_poke(const uint8_t *hdr, uint8_t *raw, size_t n, void *arg)
 		NET_PUT(raw, net.b2 + net.h2 - 1, p->value);
 		break;
 	case NET_U:
-		NET_PUT(raw, net.u + 255, p->value);
+		NET_PUT(raw, net.u + pf_net_nodes(&shape) - 1, p->value);
 		break;
 	case NET_W2:
 		NET_PUT(raw, net.w2 + (size_t)net.h2 * shape.h1 - 1, p->value);
 		break;
 	case NET_V:
-		NET_PUT(raw, net.v + (size_t)256 * net.h2 - 1, p->value);
+		NET_PUT(raw, net.v + (size_t)pf_net_nodes(&shape) * net.h2 - 1, p->value);
 		break;
 	case NET_PM:
 		NET_PUT(raw, net.pm + (size_t)shape.rank * shape.h1 - 1, p->value);
@@ -739,7 +766,9 @@ START_TEST(test_max_extreme_net)
 
 	ck_assert_uint_eq(pf_le32(img + 56), width);
 	ck_assert_uint_eq(pf_le16(img + 62),
-			  (n ? PF_NET_FEATURE_TOKENS | PF_NET_FEATURE_RECENT | PF_CM_FEATURE_UNITS : 0) |
+			  (n ? PF_NET_FEATURE_TOKENS | PF_NET_FEATURE_RECENT | PF_NET_FEATURE_TOKEN_OUT |
+				       PF_CM_FEATURE_UNITS
+			     : 0) |
 				  (context ? PF_NET_FEATURE_CONTEXT : 0) | PF_NET_FEATURE_MATCH |
 				  PF_NET_FEATURE_INDIRECT);
 	poked_load(img, len, (struct net_poke){ NET_ALL, _i & 2 ? -1 : 1 }, 0);
@@ -769,15 +798,17 @@ START_TEST(test_max_hostile_header)
 		ck_assert_ptr_null(m);
 	}
 	/* the image's own rank is 16 (h1 32), the match and the indirect
-	 * features only; the recent tokens need the token features (32, 52);
-	 * the last nine are valid shapes, but not this payload's */
+	 * features only; the recent tokens and the token outputs need the
+	 * token features (32, 52, 64, 84); the last ten are valid shapes, but
+	 * not this payload's */
 	static const uint32_t bad_shape[] = { 0, 8, 24, 40, PF_NET_H1_MIN + PF_NET_RANK_STEP,
 					      PF_NET_RANK_MAX + PF_NET_RANK_STEP, 0xffff,
-					      16 | 8u << 16, 16 | 0x8000u << 16, 16 | 64u << 16,
-					      16 | 32u << 16, 16 | 52u << 16, 16 | 28u << 16,
-					      16 | 1u << 16, 16 | 2u << 16, 16 | 3u << 16, 16,
-					      16 | 7u << 16, 16 | 4u << 16, 16 | 16u << 16,
-					      16 | 53u << 16, PF_NET_H1_MIN | 20u << 16 };
+					      16 | 8u << 16, 16 | 0x8000u << 16, 16 | 128u << 16,
+					      16 | 32u << 16, 16 | 52u << 16, 16 | 64u << 16,
+					      16 | 84u << 16, 16 | 28u << 16, 16 | 1u << 16,
+					      16 | 2u << 16, 16 | 3u << 16, 16, 16 | 7u << 16,
+					      16 | 4u << 16, 16 | 16u << 16, 16 | 53u << 16,
+					      16 | 117u << 16, PF_NET_H1_MIN | 20u << 16 };
 
 	for (size_t k = 0; k < sizeof(bad_shape) / sizeof(*bad_shape); k++) {
 		memcpy(copy, img, len);
@@ -925,7 +956,7 @@ START_TEST(test_golden_max)
 		  GOLDEN_MAX7_IMAGE, GOLDEN_MAX7_CODED },
 		{ GOLDEN_MAX7I_PATH, PF_CM_VERSION_UNITS, 16 | 31u << 16,
 		  GOLDEN_MAX7I_IMAGE, GOLDEN_MAX7I_CODED },
-		{ GOLDEN_MAX7R_PATH, PF_CM_VERSION_UNITS, 16 | 63u << 16,
+		{ GOLDEN_MAX7R_PATH, PF_CM_VERSION_UNITS, 16 | 127u << 16,
 		  GOLDEN_MAX7R_IMAGE, GOLDEN_MAX7R_CODED },
 	};
 
@@ -1144,6 +1175,7 @@ static Suite *model_max_suite(void)
 	tcase_add_test(tc, test_max_indirect_step);
 	tcase_add_test(tc, test_max_indirect_fresh);
 	tcase_add_test(tc, test_max_recent_step);
+	tcase_add_test(tc, test_max_token_out);
 	tcase_add_test(tc, test_max_token_features);
 	tcase_add_loop_test(tc, test_max_roundtrip, 0, 9);
 	tcase_add_test(tc, test_max_vs_default);
