@@ -32,6 +32,10 @@
 
 #define NET_BATCH 256
 #define NET_EPOCHS 2
+/* Token shards' networks have more to learn per sample byte (the recent
+ * tokens, two sets of output nodes) and still gain from a third pass
+ * (docs/neural.md). */
+#define NET_EPOCHS_TOKENS 3
 #define NET_LR 0.003f /* Adam step, decayed linearly to a tenth */
 #define NET_REPORTS 8 /* loss curve points */
 #define HOLDOUT_DIV 32
@@ -508,7 +512,8 @@ static double held_out_bpb(struct trainer *T)
 
 static void train_loop(struct trainer *T, const pf_model_train_opts *opts)
 {
-	size_t steps = (size_t)NET_EPOCHS * T->n_train / NET_BATCH + 1, pos[NET_BATCH];
+	size_t epochs = T->shape.tokens ? NET_EPOCHS_TOKENS : NET_EPOCHS;
+	size_t steps = epochs * T->n_train / NET_BATCH + 1, pos[NET_BATCH];
 	size_t report_every = steps / NET_REPORTS + 1;
 	struct view V, G;
 	double bits = 0;
