@@ -432,6 +432,9 @@ void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int16_
 /* The output nodes: one per node of a byte's bit tree (the partial byte
  * c0), twice over with token_out (for a token's first and second byte). */
 unsigned pf_net_nodes(const struct pf_net_shape *shape);
+/* The first output node of the byte at pos (from the block's start): 0,
+ * or 256 for a token's second byte with token_out. */
+uint32_t pf_net_node_base(const struct pf_net_shape *shape, uint32_t pos);
 /* The stretch (-2047..2047) of P(next bit = 1) at node c0 (1..255) of the
  * byte after c. */
 int pf_net_logit(const struct pf_net *net, const struct pf_net_ctx *c, const int16_t *h2,

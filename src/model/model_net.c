@@ -72,6 +72,13 @@ unsigned pf_net_nodes(const struct pf_net_shape *shape)
 	return shape->token_out ? 512 : 256;
 }
 
+/* A token's second byte has nodes of its own: its bytes are two alphabets
+ * (the id's low and high byte). */
+uint32_t pf_net_node_base(const struct pf_net_shape *shape, uint32_t pos)
+{
+	return shape->token_out && (pos & 1) ? 256 : 0;
+}
+
 void pf_net_layout(const struct pf_net_shape *shape, size_t off[PF_NET_PARTS + 1])
 {
 	const size_t h1 = shape->h1, h2 = h1 / 2, width = shape->rank ? shape->rank : h1;
@@ -374,12 +381,10 @@ void pf_net_forward(const struct pf_net *net, const struct pf_net_ctx *c, int16_
 	}
 }
 
-/* A token's second byte has nodes of its own: its bytes are two alphabets
- * (the id's low and high byte). */
 int pf_net_logit(const struct pf_net *net, const struct pf_net_ctx *c, const int16_t *h2,
 		 uint32_t c0)
 {
-	uint32_t node = c0 + (net->shape.token_out && (c->pos & 1) ? 256 : 0);
+	uint32_t node = pf_net_node_base(&net->shape, c->pos) + c0;
 	int32_t z = net->u[node] + DOT(net->v + (size_t)node * net->h2, h2, net->h2);
 
 	z >>= PF_NET_W_SHIFT; /* 1.0 = 2^8: the stretch domain's unit */

@@ -360,8 +360,7 @@ static double output_layer(struct trainer *T, const struct view *V, const struct
 		const float *h = B->h2 + (size_t)b * h2;
 		const int8_t *cm_st = T->cm_st + B->pos[b] * 8;
 		float *dh = B->dh2 + (size_t)b * h2;
-		/* pf_net_logit()'s nodes: a token's second byte has its own */
-		uint32_t base = T->shape.token_out && (B->pos[b] & 1) ? 256 : 0, c0 = 1;
+		uint32_t base = pf_net_node_base(&T->shape, (uint32_t)B->pos[b]), c0 = 1;
 
 		memset(dh, 0, h2 * sizeof(float));
 		for (int k = 7; k >= 0; k--) {
