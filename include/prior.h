@@ -42,7 +42,7 @@ extern "C" {
 #endif
 
 #define PRIOR_VERSION_MAJOR 0
-#define PRIOR_VERSION_MINOR 7
+#define PRIOR_VERSION_MINOR 8
 #define PRIOR_VERSION_PATCH 0
 #define PRIOR_VERSION_NUMBER                                                   \
 	(PRIOR_VERSION_MAJOR * 10000 + PRIOR_VERSION_MINOR * 100 +             \

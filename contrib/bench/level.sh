@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: MIT
 # level.sh - the model levels side by side: per category, stored bytes
 # (model bytes counted), encode speed and cold-read speed with 1 and 2
-# decode threads for level default and for level max at each network width.
+# decode threads for level default, level fast (FAST=1) and level max at
+# each network width.
 #
 # usage: contrib/bench/level.sh BUILD_DIR CORPUS_DIR [MAX_MB_PER_FILE] [CATEGORIES...]
 #   WIDTHS="32 64 128" (environment) sets level max's network widths
-#   (default "64"). Each category is a subdirectory of CORPUS_DIR; its files
+#   (default "64"; WIDTHS="" runs no level max). FAST=1 adds level fast.
+#   Each category is a subdirectory of CORPUS_DIR; its files
 #   are cut to MAX_MB_PER_FILE (default 8). Runs as root (drop_caches, FUSE
 #   mounts); needs bc and fuse3.
 #
@@ -21,7 +23,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$1" && pwd); corpus=$(cd "$2" && pwd); cap=${3:-8}; shift 3 || shift $#
 cats=("$@"); [ ${#cats[@]} -gt 0 ] || mapfile -t cats < <(ls "$corpus")
-widths=${WIDTHS:-64}
+widths=${WIDTHS-64}
 ctl=$build/src/priorctl/priorctl
 work=$(mktemp -d /tmp/pf-level.XXXXXX); mnt=$work/mnt; mkdir -p "$mnt"
 trap 'fusermount3 -u "$mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -86,6 +88,7 @@ for cat in "${cats[@]}"; do
 	base=
 	run "$cat" "$src" "$sample" "$bytes" default
 	base=$stored
+	[ "${FAST:-0}" = 1 ] && run "$cat" "$src" "$sample" "$bytes" fast
 	for w in $widths; do run "$cat" "$src" "$sample" "$bytes" max "$w"; done
 	rm -rf "$src"
 done

@@ -120,7 +120,7 @@ enum pf_model_level pf_model_get_level(const pf_model *model);
 
 /* What a loaded model's image says about its make (docs/model.md). */
 typedef struct pf_model_shape {
-	unsigned version;     /* image format: 2, 3, 4, 5 and 6 (with a network), 7 */
+	unsigned version;     /* image format: 2, 3, 4, 5 and 6 (with a network), 7, 8 */
 	unsigned table_bits;  /* the image's tables: 2^table_bits slots per context */
 	unsigned code_bits;   /* blocks code with tables of up to 2^code_bits */
 	unsigned stride;      /* of the strided contexts */
@@ -134,6 +134,7 @@ typedef struct pf_model_shape {
 	bool net_indirect;    /* the network has the indirect features (format 6) */
 	bool net_recent;      /* and the recent tokens feature (format 6) */
 	bool net_token_out;   /* and output rows per byte of a token (format 6) */
+	bool fastq;           /* contexts for FASTQ quality lines (format 8) */
 } pf_model_shape;
 void pf_model_get_shape(const pf_model *model, pf_model_shape *shape);
 

@@ -4,7 +4,7 @@
  * loading (validating) untrusted images.
  *
  * Layout, all little-endian (docs/model.md):
- *   0  "PFCMODEL"   8  u32 version (2..7) 12 u32 level   16 u32 table_bits
+ *   0  "PFCMODEL"   8  u32 version (2..8) 12 u32 level   16 u32 table_bits
  *   20 u32 n_ctx    24 u32 n_in          28 u32 stride   32 u32 lr
  *   36 u32 apm2_bits 40 u32 weight rows (2792) 44 u32 payload bytes
  *   48 u32 slice bytes (version 2: 0; 3: 64..2^23; 4: 0 or 64..2^23)
@@ -16,9 +16,12 @@
  *      else 0)   62 u16 network features (version 6: bit 0, the token
  *      features for data in 16-bit units; bit 1, the context features;
  *      bit 2, the match feature; else 0; version 7: bit 3 set, and the
- *      network's bits as in version 6 at level max, 0 below it)
+ *      network's bits as in version 6 at level max, 0 below it; version 8:
+ *      bit 7 set, the same network bits but never the token ones)
  *   (version 7 is version 4 below level max, or 6 at it, for data in
- *   16-bit units: the contexts know the phase and read whole tokens)
+ *   16-bit units: the contexts know the phase and read whole tokens;
+ *   version 8 is version 4 at level default, or 6 at level max, for FASTQ:
+ *   two contexts read the bases two lines above a quality)
  *   then the payload as zstd frames (the slice part in a frame of its own),
  *   which must decompress to exactly:
  *         bucket tags     u16[(n_ctx << table_bits) / 16]
@@ -46,8 +49,8 @@
  * the header. A loaded model owns the weights, the slice with its index
  * (model_dict.c) and the expanded tables, shared read-only. Version 1
  * (pre-release) images are refused; training writes version 4 (version 6
- * at level max; version 7 for data in 16-bit units), and versions 2, 3
- * and 5 still load and code exactly as they did.
+ * at level max; version 7 for data in 16-bit units, 8 for FASTQ), and
+ * versions 2, 3 and 5 still load and code exactly as they did.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -300,7 +303,8 @@ static uint32_t features_of(const struct pf_cm_cfg *cfg)
 	       (cfg->net_indirect ? PF_NET_FEATURE_INDIRECT : 0) |
 	       (cfg->net_recent ? PF_NET_FEATURE_RECENT : 0) |
 	       (cfg->net_token_out ? PF_NET_FEATURE_TOKEN_OUT : 0) |
-	       (cfg->units ? PF_CM_FEATURE_UNITS : 0);
+	       (cfg->units ? PF_CM_FEATURE_UNITS : 0) |
+	       (cfg->fastq ? PF_CM_FEATURE_FASTQ : 0);
 }
 
 static void header_write(const struct pf_cm_cfg *cfg, size_t raw, uint32_t dict_len,
@@ -372,18 +376,20 @@ fail:
 
 /* The configuration the header's level, table_bits and network shape
  * imply, with its counts checked against the header's. A network (level
- * max) comes with versions 5 and 6, and 7 at level max, and only with
- * them; only versions 6 and 7 have an embedding width. Version 7, and only
- * it, says the data is in 16-bit units (bit 3 of the features). */
+ * max) comes with versions 5 and 6, and 7 and 8 at level max, and only
+ * with them; only versions 6 to 8 have an embedding width. Version 7, and
+ * only it, says the data is in 16-bit units (bit 3 of the features);
+ * version 8, and only it, says FASTQ (bit 7), at level default or max. */
 static int header_level(const uint8_t *h, uint32_t version, struct pf_cm_cfg *want)
 {
 	uint32_t level = pf_le32(h + 12), net_h1 = pf_le32(h + 56);
 	uint32_t rank = pf_le32(h + 60) & 0xffff, features = pf_le32(h + 60) >> 16;
 	bool max = level == PF_MODEL_LEVEL_MAX, units = version == PF_CM_VERSION_UNITS;
-	bool net2 = version == PF_CM_VERSION_NET2 || (units && max);
-	uint32_t net_features = features & ~PF_CM_FEATURE_UNITS;
+	bool fastq = version == PF_CM_VERSION_FASTQ;
+	bool net2 = version == PF_CM_VERSION_NET2 || ((units || fastq) && max);
+	uint32_t net_features = features & ~(PF_CM_FEATURE_UNITS | PF_CM_FEATURE_FASTQ);
 
-	if (level > PF_MODEL_LEVEL_MAX ||
+	if (level > PF_MODEL_LEVEL_MAX || (fastq && level == PF_MODEL_LEVEL_FAST) ||
 	    max != (version == PF_CM_VERSION_NET || net2) || (!max && net_h1) ||
 	    pf_cm_cfg_for_level((enum pf_model_level)level, pf_le32(h + 16), net_h1, want) < 0)
 		return PF_CORRUPT("model image level, table_bits or network width");
@@ -396,9 +402,12 @@ static int header_level(const uint8_t *h, uint32_t version, struct pf_cm_cfg *wa
 			    !(net_features & PF_NET_FEATURE_TOKENS))
 		 : rank || net_features)
 		return PF_CORRUPT("model image network shape");
-	if (units != ((features & PF_CM_FEATURE_UNITS) != 0))
+	if (units != ((features & PF_CM_FEATURE_UNITS) != 0) ||
+	    fastq != ((features & PF_CM_FEATURE_FASTQ) != 0) ||
+	    (fastq && (features & PF_NET_FEATURE_TOKENS)))
 		return PF_CORRUPT("model image features");
 	want->units = units;
+	want->fastq = fastq;
 	want->net_rank = rank;
 	want->net_tokens = features & PF_NET_FEATURE_TOKENS;
 	want->net_context = features & PF_NET_FEATURE_CONTEXT;
@@ -424,7 +433,7 @@ static int header_parse(const uint8_t *h, size_t len, struct pf_cm_cfg *cfg,
 	if (len < PF_CM_HEADER_LEN || memcmp(h, image_magic, sizeof(image_magic)))
 		return PF_CORRUPT("model image magic");
 	version = pf_le32(h + 8);
-	if (version < PF_CM_VERSION || version > PF_CM_VERSION_UNITS)
+	if (version < PF_CM_VERSION || version > PF_CM_VERSION_FASTQ)
 		return -ENOTSUP;
 	wide = version >= PF_CM_VERSION_WIDE;
 	dl = pf_le32(h + 48);
@@ -538,5 +547,6 @@ void pf_model_get_shape(const pf_model *model, pf_model_shape *shape)
 				   .net_indirect = model->cfg.net_indirect,
 				   .net_recent = model->cfg.net_recent,
 				   .net_token_out = model->cfg.net_token_out,
-				   .units = model->cfg.units };
+				   .units = model->cfg.units,
+				   .fastq = model->cfg.fastq };
 }

@@ -41,6 +41,7 @@
 #define PF_CM_VERSION_NET 5u  /* 4 + the neural predictor (level max) */
 #define PF_CM_VERSION_NET2 6u /* 5 with narrow embeddings and token features */
 #define PF_CM_VERSION_UNITS 7u /* 4 or 6 for data in 16-bit units: phase-aware contexts */
+#define PF_CM_VERSION_FASTQ 8u /* 4 or 6 for FASTQ: contexts read the bases above a quality */
 #define PF_CM_HEADER_LEN 64u
 #define PF_CM_TABLE_BITS_MIN 10u
 #define PF_CM_TABLE_BITS_MAX 20u /* 11 tables x 2 MiB: inside 64 MiB/thread */
@@ -128,6 +129,7 @@ enum pf_cm_ctx {
 #define PF_NET_FEATURE_RECENT 32u
 #define PF_NET_FEATURE_TOKEN_OUT 64u
 #define PF_CM_FEATURE_UNITS 8u /* version 7, any level: the contexts know the phase */
+#define PF_CM_FEATURE_FASTQ 128u /* version 8, levels default and max: FASTQ contexts */
 #define PF_NET_H1_MIN PF_MODEL_NET_WIDTH_MIN
 #define PF_NET_H1_MAX PF_MODEL_NET_WIDTH_MAX /* h2 = h1 / 2 */
 #define PF_NET_H1_STEP PF_MODEL_NET_WIDTH_STEP /* h2: a multiple of 16 lanes */
@@ -152,6 +154,7 @@ struct pf_cm_cfg {
 	bool net_recent;   /* format 6: and the recent tokens feature */
 	bool net_token_out; /* format 6: and output rows per byte of a token */
 	bool units; /* format 7: 16-bit units, the contexts know the phase (model_ctx.c) */
+	bool fastq; /* format 8: FASTQ, two contexts read the line two above (model_ctx.c) */
 	enum pf_model_level level;
 	unsigned table_bits; /* the primed tables' size, and the coding tables' here */
 	unsigned code_bits;  /* the most a block widens its coding tables to */
@@ -267,7 +270,7 @@ typedef struct pf_cm {
 	uint32_t c0, c4, c8, bitpos;
 	uint32_t nib; /* 1 and the bits of this nibble so far: the slot in a bucket */
 	uint32_t phase; /* pos % stride for strides up to 4, else 0 */
-	uint32_t word, word_prev, line_start, line_prev;
+	uint32_t word, word_prev, line_start, line_prev, line_prev2;
 	uint32_t field, depth, key, str_hash;
 	bool in_str, esc;
 	uint32_t h[PF_CM_LANES];      /* lanes past n_ctx: for the AVX2 kernel */

@@ -133,6 +133,56 @@ static bool phase_matters(const uint8_t *sample, size_t len)
 	return matters;
 }
 
+/* The length of the line at s (len bytes left) without its newline, or
+ * SIZE_MAX when it has none. */
+static size_t line_len(const uint8_t *s, size_t len)
+{
+	const uint8_t *nl = memchr(s, '\n', len);
+
+	return nl ? (size_t)(nl - s) : SIZE_MAX;
+}
+
+/* The bytes of the FASTQ record at s (len bytes left): a '@' header, the
+ * bases, a '+' line and as many qualities as bases; 0 when there is none. */
+static size_t fastq_record(const uint8_t *s, size_t len)
+{
+	size_t at = 0, n[4];
+
+	for (int k = 0; k < 4; k++) {
+		n[k] = line_len(s + at, len - at);
+		if (n[k] == SIZE_MAX)
+			return 0;
+		if ((k == 0 && s[at] != '@') || (k == 2 && s[at] != '+'))
+			return 0;
+		at += n[k] + 1;
+	}
+	return n[1] && n[1] == n[3] ? at : 0;
+}
+
+/* Whether FASTQ records make up most of the sample: its models then get the
+ * contexts for quality lines (format 8), which other text pays for (FASTA
+ * up to 0.5%). Records a sample piece cuts in two just do not count. */
+#define FASTQ_SHARE 0.5
+static bool is_fastq(const uint8_t *s, size_t len)
+{
+	size_t at = 0, in_records = 0;
+
+	while (at < len) {
+		size_t n = s[at] == '@' ? fastq_record(s + at, len - at) : 0, skip;
+
+		if (n) {
+			in_records += n;
+			at += n;
+			continue;
+		}
+		skip = line_len(s + at, len - at);
+		if (skip == SIZE_MAX)
+			break;
+		at += skip + 1;
+	}
+	return in_records > len * FASTQ_SHARE;
+}
+
 /* ---- priming ---------------------------------------------------------------- */
 
 static void state_init_fresh(pf_cm *cm)
@@ -315,6 +365,9 @@ static int train(const void *sample, size_t len, const pf_model_train_opts *opts
 	cfg.units = phase_matters(sample, len);
 	if (cfg.units)
 		cfg.version = PF_CM_VERSION_UNITS;
+	cfg.fastq = !cfg.units && cfg.n_ctx > CTX_STRIDE2 && is_fastq(sample, len);
+	if (cfg.fastq)
+		cfg.version = PF_CM_VERSION_FASTQ;
 	cfg.net_tokens = cfg.net_h1 && cfg.units;
 	cfg.net_context = cfg.net_h1 && opts->net_context;
 	cfg.net_match = cfg.net_h1 != 0;

@@ -215,9 +215,9 @@ static bool print_make(pf_store *store, const uint8_t *id)
 	}
 	pf_codec_model_shape(m, &sh);
 	printf("level:    %s\nformat:   %u: tables of 2^%u slots, blocks code with up to 2^%u; "
-	       "stride %u%s; ", pf_codec_level_name(pf_codec_model_level(m)),
+	       "stride %u%s%s; ", pf_codec_level_name(pf_codec_model_level(m)),
 	       sh.version, sh.table_bits, sh.code_bits, sh.stride,
-	       sh.units ? ", 16-bit units" : "");
+	       sh.units ? ", 16-bit units" : "", sh.fastq ? ", FASTQ" : "");
 	if (sh.slice_bytes)
 		printf("slice %s\n", pctl_human_size(sh.slice_bytes, b));
 	else

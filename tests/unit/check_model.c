@@ -21,8 +21,8 @@
  * run this program with PF_MODEL_GOLDEN_WRITE=1
  * (`PF_MODEL_GOLDEN_WRITE=1 tests/unit/check_model` in the build
  * directory): it rewrites model-fast-t12-wide.bin and prints
- * GOLDEN_WIDE_IMAGE, GOLDEN_WIDE_CODED, GOLDEN_COLD and
- * GOLDEN_DEFAULT_COLD_WIDE to update below. check_model_max does the same
+ * GOLDEN_WIDE_IMAGE, GOLDEN_WIDE_CODED, GOLDEN_COLD,
+ * GOLDEN_DEFAULT_COLD_WIDE and GOLDEN_FASTQ_COLD to update below. check_model_max does the same
  * for level max's image, model-max-t12.bin, and the level max seeds of the
  * fuzz_model corpus; test_shape here reads that image's shape too.
  */
@@ -45,6 +45,7 @@
 #define GOLDEN_COLD 0xc554fa23073c5874ULL  /* XXH3 of the cold FAST t10 image */
 #define GOLDEN_DEFAULT_COLD_CODED 0xd88dd7c45f80d4aeULL /* golden input, cold DEFAULT t12 as format 2 */
 #define GOLDEN_DEFAULT_COLD_WIDE 0x81370175615a817fULL /* the same model as format 4 */
+#define GOLDEN_FASTQ_COLD 0x0934f328b7ea793dULL /* that model as format 8, FASTQ records */
 #define GOLDEN_DICT_PATH PF_SRCDIR "/tests/data/golden/model-fast-t12-dict.bin"
 #define GOLDEN_DICT_IMAGE 0xf6f8f99a74ff6145ULL /* XXH3 of the committed format 3 image */
 #define GOLDEN_DICT_CODED 0xb1ddda05820f1496ULL /* XXH3 of golden_dict_input() coded with it */
@@ -330,7 +331,9 @@ START_TEST(test_hostile_image)
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
 	copy[8] = 7; /* 16-bit units, without the feature bit that says so */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
-	copy[8] = 8; /* a future one */
+	copy[8] = 8; /* FASTQ, which level FAST does not have */
+	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
+	copy[8] = 9; /* a future one */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -ENOTSUP);
 	plen = len;
 	poisoned = image_edited(img, &plen, poison_mixer_weight, NULL);
@@ -652,6 +655,25 @@ static uint64_t golden_dict_coded_hash(const pf_model *m)
 	return coded_hash(m, p);
 }
 
+/* The golden input's length of FASTQ records, coded with m. */
+static uint64_t fastq_coded_hash(const pf_model *m)
+{
+	return coded_hash(m, gen_fastq(GOLDEN_LEN, 99));
+}
+
+/* A copy of a format 4 or 8 image of level default with the FASTQ contexts
+ * (format 8) or without them (format 4): the same primed state. */
+static uint8_t *image_with_fastq(const uint8_t *img, size_t len, bool fastq)
+{
+	uint8_t *copy = malloc(len);
+
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, img, len);
+	pf_put_le32(copy + 8, fastq ? PF_CM_VERSION_FASTQ : PF_CM_VERSION_WIDE);
+	copy[62] = fastq ? PF_CM_FEATURE_FASTQ : 0;
+	return copy;
+}
+
 /* Makes a format 4 image without a slice the format 2 image of the same
  * model: coding tables as wide as the primed ones. */
 static void image_as_format2(uint8_t *img)
@@ -665,22 +687,28 @@ static void image_as_format2(uint8_t *img)
 /* A cold DEFAULT model (no sample, so no BLAS) codes the golden input to
  * the bits the reference code gave before the per-bit path was vectorised
  * (as format 2), and to fixed bits as format 4 (its tables widened for the
- * block), with the detected kernels and with the scalar ones forced. FAST
- * is covered by the committed images below. */
+ * block), with the detected kernels and with the scalar ones forced; as
+ * format 8 it codes FASTQ records to fixed bits. FAST is covered by the
+ * committed images below. */
 START_TEST(test_golden_default_cold)
 {
 	size_t len;
 	uint8_t *img = train(PF_MODEL_LEVEL_DEFAULT, 12, NULL, 0, &len);
-	uint64_t wide = golden_both_kernels(img, len), narrow;
+	uint8_t *fimg = image_with_fastq(img, len, true);
+	uint64_t wide = golden_both_kernels(img, len, golden_coded_hash), narrow;
+	uint64_t fastq = golden_both_kernels(fimg, len, fastq_coded_hash);
 
 	image_as_format2(img);
-	narrow = golden_both_kernels(img, len);
+	narrow = golden_both_kernels(img, len, golden_coded_hash);
 	if (getenv("PF_MODEL_GOLDEN_WRITE"))
-		printf("GOLDEN_DEFAULT_COLD_WIDE 0x%016llxULL\n", (unsigned long long)wide);
+		printf("GOLDEN_DEFAULT_COLD_WIDE 0x%016llxULL GOLDEN_FASTQ_COLD 0x%016llxULL\n",
+		       (unsigned long long)wide, (unsigned long long)fastq);
 	fflush(stdout);
 	ck_assert_uint_eq(narrow, GOLDEN_DEFAULT_COLD_CODED);
 	ck_assert_uint_eq(wide, GOLDEN_DEFAULT_COLD_WIDE);
+	ck_assert_uint_eq(fastq, GOLDEN_FASTQ_COLD);
 	free(img);
+	free(fimg);
 }
 END_TEST
 
@@ -784,6 +812,56 @@ START_TEST(test_units)
 }
 END_TEST
 
+/* FASTQ gets the contexts for quality lines (format 8: bit 7 of the u16 at
+ * offset 62) at level default, where they help, and not at level FAST,
+ * which lacks the contexts they replace; text gets neither. The bit and
+ * the version are checked against each other both ways. */
+START_TEST(test_fastq)
+{
+	size_t n = 64 * 1024, len, flen, tlen;
+	uint8_t *fastq = gen_fastq(n, 7), *data = gen_fastq(20000, 8), *text = gen_text(n, 7);
+	uint8_t *img = train(PF_MODEL_LEVEL_DEFAULT, 12, fastq, n, &len);
+	uint8_t *fimg = train(PF_MODEL_LEVEL_FAST, 12, fastq, n, &flen);
+	uint8_t *timg = train(PF_MODEL_LEVEL_DEFAULT, 12, text, n, &tlen);
+	uint8_t *plain = image_with_fastq(img, len, false);
+	pf_model_shape sh;
+	pf_model *m, *pm;
+
+	ck_assert_uint_eq(pf_le32(img + 8), PF_CM_VERSION_FASTQ);
+	ck_assert_uint_eq(pf_le32(img + 60), PF_CM_FEATURE_FASTQ << 16);
+	ck_assert_int_eq(pf_model_load(img, len, &m), 0);
+	pf_model_get_shape(m, &sh);
+	ck_assert(sh.fastq && !sh.units);
+	/* the same primed state without the FASTQ contexts codes larger */
+	ck_assert_int_eq(pf_model_load(plain, len, &pm), 0);
+	ck_assert_uint_lt(round_trip(m, data, 20000), round_trip(pm, data, 20000) * 9 / 10);
+	pf_model_free(pm);
+	pf_model_free(m);
+	ck_assert_uint_eq(pf_le32(fimg + 8), PF_CM_VERSION_WIDE);
+	ck_assert_uint_eq(pf_le32(timg + 8), PF_CM_VERSION_WIDE);
+	ck_assert_int_eq(pf_model_load(timg, tlen, &m), 0);
+	pf_model_get_shape(m, &sh);
+	ck_assert(!sh.fastq);
+	pf_model_free(m);
+	img[62] = 0;
+	ck_assert_int_eq(pf_model_load(img, len, &m), -EIO);
+	img[62] = PF_CM_FEATURE_FASTQ | PF_NET_FEATURE_TOKENS;
+	ck_assert_int_eq(pf_model_load(img, len, &m), -EIO);
+	timg[62] = PF_CM_FEATURE_FASTQ;
+	ck_assert_int_eq(pf_model_load(timg, tlen, &m), -EIO);
+	fimg[8] = PF_CM_VERSION_FASTQ; /* level FAST has no FASTQ contexts */
+	fimg[62] = PF_CM_FEATURE_FASTQ;
+	ck_assert_int_eq(pf_model_load(fimg, flen, &m), -EIO);
+	free(fastq);
+	free(data);
+	free(text);
+	free(img);
+	free(fimg);
+	free(timg);
+	free(plain);
+}
+END_TEST
+
 /* The make each committed image states, as pf_model_get_shape() reports it. */
 START_TEST(test_shape)
 {
@@ -791,33 +869,33 @@ START_TEST(test_shape)
 		const char *path;
 		pf_model_shape want;
 	} images[] = {
-		{ GOLDEN_PATH, { 2, 12, 12, 2, 0, 0, 0, false, false, false, false, false, false, false } },
+		{ GOLDEN_PATH, { 2, 12, 12, 2, 0, 0, 0, false, false, false, false, false, false, false, false } },
 		{ GOLDEN_DICT_PATH,
-		  { 3, 12, 12, 2, DICT_RANDOM, 0, 0, false, false, false, false, false, false, false } },
+		  { 3, 12, 12, 2, DICT_RANDOM, 0, 0, false, false, false, false, false, false, false, false } },
 		{ GOLDEN_WIDE_PATH,
 		  { 4, 12, PF_CM_CODE_BITS_FAST, 2, DICT_RANDOM, 0, 0, false, false, false, false, false,
-		    false, false } },
+		    false, false, false } },
 		{ GOLDEN_MAX_PATH,
 		  { PF_CM_VERSION_NET, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 0,
-		    false, false, false, false, false, false, false } },
+		    false, false, false, false, false, false, false, false } },
 		{ GOLDEN_MAX6_PATH,
 		  { PF_CM_VERSION_NET2, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
-		    true, false, false, false, false, false, false } },
+		    true, false, false, false, false, false, false, false } },
 		{ GOLDEN_MAX6C_PATH,
 		  { PF_CM_VERSION_NET2, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
-		    true, true, false, false, false, false, false } },
+		    true, true, false, false, false, false, false, false } },
 		{ GOLDEN_MAX6M_PATH,
 		  { PF_CM_VERSION_NET2, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
-		    true, true, true, false, false, false, false } },
+		    true, true, true, false, false, false, false, false } },
 		{ GOLDEN_MAX7_PATH,
 		  { PF_CM_VERSION_UNITS, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
-		    true, true, true, true, false, false, false } },
+		    true, true, true, true, false, false, false, false } },
 		{ GOLDEN_MAX7I_PATH,
 		  { PF_CM_VERSION_UNITS, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
-		    true, true, true, true, true, false, false } },
+		    true, true, true, true, true, false, false, false } },
 		{ GOLDEN_MAX7R_PATH,
 		  { PF_CM_VERSION_UNITS, 12, PF_CM_CODE_BITS_DEFAULT, 2, 0, GOLDEN_MAX_WIDTH, 16,
-		    true, true, true, true, true, true, true } },
+		    true, true, true, true, true, true, true, false } },
 	};
 
 	for (size_t i = 0; i < sizeof(images) / sizeof(*images); i++) {
@@ -842,6 +920,7 @@ START_TEST(test_shape)
 		ck_assert_int_eq(sh.net_indirect, images[i].want.net_indirect);
 		ck_assert_int_eq(sh.net_recent, images[i].want.net_recent);
 		ck_assert_int_eq(sh.net_token_out, images[i].want.net_token_out);
+		ck_assert_int_eq(sh.fastq, images[i].want.fastq);
 		pf_model_free(m);
 		free(img);
 	}
@@ -860,6 +939,7 @@ static Suite *model_suite(void)
 	tcase_add_loop_test(tc, test_roundtrip_tiny, 0, 2);
 	tcase_add_test(tc, test_roundtrip_4mib);
 	tcase_add_test(tc, test_units);
+	tcase_add_test(tc, test_fastq);
 	tcase_add_loop_test(tc, test_cold_model, 0, 2);
 	suite_add_tcase(s, tc);
 

@@ -201,6 +201,33 @@ START_TEST(test_max_token_features)
 }
 END_TEST
 
+/* FASTQ at level max: format 8, a network without the token features
+ * (which need 16-bit units; an image that claims them does not load). */
+START_TEST(test_max_fastq)
+{
+	uint8_t *sample = gen_fastq(MAX_SAMPLE, 3), *data = gen_fastq(5000, 4);
+	size_t len;
+	uint8_t *img = train_max_with(10, PF_NET_H1_MIN, false, sample, MAX_SAMPLE, &len);
+	uint32_t features = PF_CM_FEATURE_FASTQ | PF_NET_FEATURE_MATCH | PF_NET_FEATURE_INDIRECT;
+	pf_model_shape sh;
+	pf_model *m;
+
+	ck_assert_uint_eq(pf_le32(img + 8), PF_CM_VERSION_FASTQ);
+	ck_assert_uint_eq(pf_le32(img + 60), pf_net_rank_for(PF_NET_H1_MIN) | features << 16);
+	ck_assert_int_eq(pf_model_load(img, len, &m), 0);
+	pf_model_get_shape(m, &sh);
+	ck_assert(sh.fastq && !sh.units && !sh.net_tokens && sh.net_width == PF_NET_H1_MIN);
+	round_trip(m, data, 5000);
+	check_fresh(m, data, 5000, sample, MAX_SAMPLE);
+	pf_model_free(m);
+	img[62] |= PF_NET_FEATURE_TOKENS;
+	ck_assert_int_eq(pf_model_load(img, len, &m), -EIO);
+	free(img);
+	free(sample);
+	free(data);
+}
+END_TEST
+
 enum data_kind { KIND_TEXT, KIND_RANDOM, KIND_ZEROS };
 
 /* Blocks of 0, 1 and a few bytes and longer ones of each kind; `under`
@@ -926,7 +953,7 @@ static void golden_max_write(void)
 	fclose(f);
 	printf("GOLDEN_MAX7R_IMAGE 0x%016llxULL GOLDEN_MAX7R_CODED 0x%016llxULL\n",
 	       (unsigned long long)XXH3_64bits(img, len),
-	       (unsigned long long)golden_both_kernels(img, len));
+	       (unsigned long long)golden_both_kernels(img, len, golden_coded_hash));
 	fflush(stdout);
 	free(img);
 	free(sample);
@@ -970,7 +997,7 @@ START_TEST(test_golden_max)
 		ck_assert_uint_eq(pf_le32(img + 56), GOLDEN_MAX_WIDTH);
 		ck_assert_uint_eq(pf_le32(img + 60), golden[k].shape);
 		ck_assert_uint_eq(XXH3_64bits(img, len), golden[k].image);
-		ck_assert_uint_eq(golden_both_kernels(img, len), golden[k].coded);
+		ck_assert_uint_eq(golden_both_kernels(img, len, golden_coded_hash), golden[k].coded);
 		free(img);
 	}
 }
@@ -979,34 +1006,36 @@ END_TEST
 /* The level max seeds of the fuzz_model corpus, in tests/fuzz/fuzz_model.c's
  * layout: a 3-byte image length, a 2-byte plain length, the image, the
  * stored bytes. Each holds an image of the narrowest network trained on
- * sample_len bytes of text or token ids (0: a cold one) and plain_len bytes
- * of other text coded with it, so that the fuzzer starts inside the
- * network's code paths. Only the newest is written again: training
- * writes format 7 for token ids, and the older seeds keep the older
- * images in the corpus. */
+ * sample_len bytes of text, token ids or FASTQ (0: a cold one) and
+ * plain_len bytes of other text coded with it, so that the fuzzer starts
+ * inside the network's code paths. Only the newest is written again:
+ * training writes format 7 for token ids and 8 for FASTQ, and the older
+ * seeds keep the older images in the corpus. */
 #define FUZZ_SEED_DIR PF_SRCDIR "/tests/fuzz/corpus/model/"
 #define FUZZ_SEED_TEXT 61 /* gen_text() seed of the coded text */
 
 static const struct fuzz_seed {
 	const char *path;
 	size_t sample_len, plain_len;
-	bool tokens, context, frozen;
+	bool tokens, context, frozen, fastq;
 } max_seeds[] = {
-	{ FUZZ_SEED_DIR "valid-max", 1024, 700, false, false, true },
-	{ FUZZ_SEED_DIR "valid-max-cold", 0, 300, false, false, true },
-	{ FUZZ_SEED_DIR "valid-max6", 1024, 700, false, false, true },
-	{ FUZZ_SEED_DIR "valid-max6-tokens", 16 * 1024, 500, true, false, true },
-	{ FUZZ_SEED_DIR "valid-max6-context", 16 * 1024, 500, true, true, true },
-	{ FUZZ_SEED_DIR "valid-max6-match", 16 * 1024, 500, true, true, true },
-	{ FUZZ_SEED_DIR "valid-max7-units", MAX_SAMPLE, 500, true, true, true },
-	{ FUZZ_SEED_DIR "valid-max7-indirect", MAX_SAMPLE, 500, true, true, true },
-	{ FUZZ_SEED_DIR "valid-max7-recent", MAX_SAMPLE, 500, true, true, false },
+	{ FUZZ_SEED_DIR "valid-max", 1024, 700, false, false, true, false },
+	{ FUZZ_SEED_DIR "valid-max-cold", 0, 300, false, false, true, false },
+	{ FUZZ_SEED_DIR "valid-max6", 1024, 700, false, false, true, false },
+	{ FUZZ_SEED_DIR "valid-max6-tokens", 16 * 1024, 500, true, false, true, false },
+	{ FUZZ_SEED_DIR "valid-max6-context", 16 * 1024, 500, true, true, true, false },
+	{ FUZZ_SEED_DIR "valid-max6-match", 16 * 1024, 500, true, true, true, false },
+	{ FUZZ_SEED_DIR "valid-max7-units", MAX_SAMPLE, 500, true, true, true, false },
+	{ FUZZ_SEED_DIR "valid-max7-indirect", MAX_SAMPLE, 500, true, true, true, false },
+	{ FUZZ_SEED_DIR "valid-max7-recent", MAX_SAMPLE, 500, true, true, true, false },
+	{ FUZZ_SEED_DIR "valid-max8-fastq", MAX_SAMPLE, 500, false, false, false, true },
 };
 
 static void fuzz_seed_write(const struct fuzz_seed *fs)
 {
 	size_t img_len, cap = 2 * fs->plain_len + 64;
-	uint8_t *sample = fs->tokens ? gen_tokens(fs->sample_len, 23) : gen_text(fs->sample_len, 23);
+	uint8_t *sample = fs->tokens ? gen_tokens(fs->sample_len, 23)
+			  : fs->fastq ? gen_fastq(fs->sample_len, 23) : gen_text(fs->sample_len, 23);
 	uint8_t *p = gen_text(fs->plain_len, FUZZ_SEED_TEXT);
 	uint8_t *img = train_max_with(10, PF_NET_H1_MIN, fs->context,
 				      fs->sample_len ? sample : NULL, fs->sample_len, &img_len);
@@ -1177,6 +1206,7 @@ static Suite *model_max_suite(void)
 	tcase_add_test(tc, test_max_recent_step);
 	tcase_add_test(tc, test_max_token_out);
 	tcase_add_test(tc, test_max_token_features);
+	tcase_add_test(tc, test_max_fastq);
 	tcase_add_loop_test(tc, test_max_roundtrip, 0, 9);
 	tcase_add_test(tc, test_max_vs_default);
 	tcase_add_test(tc, test_max_train_repeatable);

@@ -41,6 +41,9 @@ void fill_text(uint8_t *p, size_t len, uint64_t seed);
 uint8_t *gen_text(size_t len, uint64_t seed);
 /* 16-bit token ids, the same for the same seed (caller frees). */
 uint8_t *gen_tokens(size_t len, uint64_t seed);
+/* FASTQ records whose qualities depend on the bases around them, the
+ * same for the same seed (caller frees). */
+uint8_t *gen_fastq(size_t len, uint64_t seed);
 
 /* Model images (caller frees) trained on sample; training must succeed. */
 void *train_opts(const pf_model_train_opts *opts, const void *sample, size_t len,
@@ -83,8 +86,9 @@ uint8_t *golden_read(const char *path, size_t *len);
 uint64_t coded_hash(const pf_model *m, uint8_t *p);
 /* coded_hash() of the golden input. */
 uint64_t golden_coded_hash(const pf_model *m);
-/* The golden input's hash with img's model, with the detected kernels and
- * with the scalar ones forced: they must agree. */
-uint64_t golden_both_kernels(const uint8_t *img, size_t len);
+/* hash_of (golden_coded_hash, say) img's model, with the detected kernels
+ * and with the scalar ones forced: they must agree. */
+uint64_t golden_both_kernels(const uint8_t *img, size_t len,
+			     uint64_t (*hash_of)(const pf_model *));
 
 #endif
