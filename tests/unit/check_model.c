@@ -775,6 +775,18 @@ START_TEST(test_golden_wide)
 }
 END_TEST
 
+/* The shape of the model in img, which must load. */
+static pf_model_shape loaded_shape(const uint8_t *img, size_t len)
+{
+	pf_model_shape sh;
+	pf_model *m;
+
+	ck_assert_int_eq(pf_model_load(img, len, &m), 0);
+	pf_model_get_shape(m, &sh);
+	pf_model_free(m);
+	return sh;
+}
+
 /* Token ids get the phase-aware contexts (format 7: bit 3 of the u16 at
  * offset 62) below level max too, text does not (and neither do the
  * random bytes of test_dict_roundtrip's sample). The bit is checked
@@ -796,10 +808,7 @@ START_TEST(test_units)
 	ck_assert_uint_lt(round_trip(m, data, 5000), 5000 * 3 / 5);
 	pf_model_free(m);
 	ck_assert_uint_eq(pf_le32(timg + 8), PF_CM_VERSION_WIDE);
-	ck_assert_int_eq(pf_model_load(timg, tlen, &m), 0);
-	pf_model_get_shape(m, &sh);
-	ck_assert(!sh.units);
-	pf_model_free(m);
+	ck_assert(!loaded_shape(timg, tlen).units);
 	img[62] = 0;
 	ck_assert_int_eq(pf_model_load(img, len, &m), -EIO);
 	timg[62] = PF_CM_FEATURE_UNITS;
@@ -829,20 +838,17 @@ START_TEST(test_fastq)
 
 	ck_assert_uint_eq(pf_le32(img + 8), PF_CM_VERSION_FASTQ);
 	ck_assert_uint_eq(pf_le32(img + 60), PF_CM_FEATURE_FASTQ << 16);
-	ck_assert_int_eq(pf_model_load(img, len, &m), 0);
-	pf_model_get_shape(m, &sh);
+	sh = loaded_shape(img, len);
 	ck_assert(sh.fastq && !sh.units);
 	/* the same primed state without the FASTQ contexts codes larger */
+	ck_assert_int_eq(pf_model_load(img, len, &m), 0);
 	ck_assert_int_eq(pf_model_load(plain, len, &pm), 0);
 	ck_assert_uint_lt(round_trip(m, data, 20000), round_trip(pm, data, 20000) * 9 / 10);
 	pf_model_free(pm);
 	pf_model_free(m);
 	ck_assert_uint_eq(pf_le32(fimg + 8), PF_CM_VERSION_WIDE);
 	ck_assert_uint_eq(pf_le32(timg + 8), PF_CM_VERSION_WIDE);
-	ck_assert_int_eq(pf_model_load(timg, tlen, &m), 0);
-	pf_model_get_shape(m, &sh);
-	ck_assert(!sh.fastq);
-	pf_model_free(m);
+	ck_assert(!loaded_shape(timg, tlen).fastq);
 	img[62] = 0;
 	ck_assert_int_eq(pf_model_load(img, len, &m), -EIO);
 	img[62] = PF_CM_FEATURE_FASTQ | PF_NET_FEATURE_TOKENS;
