@@ -240,18 +240,25 @@ static void default_contexts(pf_cm *cm)
  * runs, for one), which stand two lines above it, at its column. The
  * record context, order 1 again in data without fields, becomes those
  * three bases and the last quality; the second strided one, the three
- * bases and the column. On the other lines they read the line two above
- * all the same, which costs little: PacBio FASTQ 3.5% smaller, nanopore
- * 1.5%; FASTA within +0.5%, which is why training sets it only for FASTQ
- * (docs/model.md). */
+ * bases and the column. FAST has neither: its word context, which sees a
+ * read as one long word, becomes the first of them. On the other lines
+ * they read the line two above all the same, which costs little: PacBio
+ * FASTQ 3.5% smaller (FAST 2.7%), nanopore 1.5% (0.5%); FASTA within +0.5%,
+ * which is why training sets it only for FASTQ (docs/model.md). */
 static void fastq_contexts(pf_cm *cm)
 {
 	uint32_t col = cm->pos - cm->line_start, above2 = cm->line_prev2, bases = 0;
+	uint32_t with_quality;
 
 	if (above2 + col + 1 < cm->line_prev)
 		bases = (col ? cm->buf[above2 + col - 1] : 0u) | cm->buf[above2 + col] << 8 |
 			(uint32_t)cm->buf[above2 + col + 1] << 16;
-	cm->h[CTX_RECORD] = hash3(bases, cm->c4 & 255, 21);
+	with_quality = hash3(bases, cm->c4 & 255, 21);
+	if (cm->cfg.n_ctx <= CTX_COLUMN) {
+		cm->h[CTX_WORD] = with_quality;
+		return;
+	}
+	cm->h[CTX_RECORD] = with_quality;
 	cm->h[CTX_STRIDE2] = hash3(bases, col < 64 ? col : 64, 22);
 }
 

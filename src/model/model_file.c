@@ -20,8 +20,8 @@
  *      bit 7 set, the same network bits but never the token ones)
  *   (version 7 is version 4 below level max, or 6 at it, for data in
  *   16-bit units: the contexts know the phase and read whole tokens;
- *   version 8 is version 4 at level default, or 6 at level max, for FASTQ:
- *   two contexts read the bases two lines above a quality)
+ *   version 8 is version 4 below level max, or 6 at it, for FASTQ: one
+ *   context (two below level FAST) reads the bases two lines above a quality)
  *   then the payload as zstd frames (the slice part in a frame of its own),
  *   which must decompress to exactly:
  *         bucket tags     u16[(n_ctx << table_bits) / 16]
@@ -379,7 +379,7 @@ fail:
  * max) comes with versions 5 and 6, and 7 and 8 at level max, and only
  * with them; only versions 6 to 8 have an embedding width. Version 7, and
  * only it, says the data is in 16-bit units (bit 3 of the features);
- * version 8, and only it, says FASTQ (bit 7), at level default or max. */
+ * version 8, and only it, says FASTQ (bit 7). */
 static int header_level(const uint8_t *h, uint32_t version, struct pf_cm_cfg *want)
 {
 	uint32_t level = pf_le32(h + 12), net_h1 = pf_le32(h + 56);
@@ -389,7 +389,7 @@ static int header_level(const uint8_t *h, uint32_t version, struct pf_cm_cfg *wa
 	bool net2 = version == PF_CM_VERSION_NET2 || ((units || fastq) && max);
 	uint32_t net_features = features & ~(PF_CM_FEATURE_UNITS | PF_CM_FEATURE_FASTQ);
 
-	if (level > PF_MODEL_LEVEL_MAX || (fastq && level == PF_MODEL_LEVEL_FAST) ||
+	if (level > PF_MODEL_LEVEL_MAX ||
 	    max != (version == PF_CM_VERSION_NET || net2) || (!max && net_h1) ||
 	    pf_cm_cfg_for_level((enum pf_model_level)level, pf_le32(h + 16), net_h1, want) < 0)
 		return PF_CORRUPT("model image level, table_bits or network width");

@@ -129,7 +129,7 @@ enum pf_cm_ctx {
 #define PF_NET_FEATURE_RECENT 32u
 #define PF_NET_FEATURE_TOKEN_OUT 64u
 #define PF_CM_FEATURE_UNITS 8u /* version 7, any level: the contexts know the phase */
-#define PF_CM_FEATURE_FASTQ 128u /* version 8, levels default and max: FASTQ contexts */
+#define PF_CM_FEATURE_FASTQ 128u /* version 8, any level: FASTQ contexts */
 #define PF_NET_H1_MIN PF_MODEL_NET_WIDTH_MIN
 #define PF_NET_H1_MAX PF_MODEL_NET_WIDTH_MAX /* h2 = h1 / 2 */
 #define PF_NET_H1_STEP PF_MODEL_NET_WIDTH_STEP /* h2: a multiple of 16 lanes */
@@ -154,7 +154,7 @@ struct pf_cm_cfg {
 	bool net_recent;   /* format 6: and the recent tokens feature */
 	bool net_token_out; /* format 6: and output rows per byte of a token */
 	bool units; /* format 7: 16-bit units, the contexts know the phase (model_ctx.c) */
-	bool fastq; /* format 8: FASTQ, two contexts read the line two above (model_ctx.c) */
+	bool fastq; /* format 8: FASTQ, contexts read the line two above (model_ctx.c) */
 	enum pf_model_level level;
 	unsigned table_bits; /* the primed tables' size, and the coding tables' here */
 	unsigned code_bits;  /* the most a block widens its coding tables to */

@@ -365,7 +365,7 @@ static int train(const void *sample, size_t len, const pf_model_train_opts *opts
 	cfg.units = phase_matters(sample, len);
 	if (cfg.units)
 		cfg.version = PF_CM_VERSION_UNITS;
-	cfg.fastq = !cfg.units && cfg.n_ctx > CTX_STRIDE2 && is_fastq(sample, len);
+	cfg.fastq = !cfg.units && is_fastq(sample, len);
 	if (cfg.fastq)
 		cfg.version = PF_CM_VERSION_FASTQ;
 	cfg.net_tokens = cfg.net_h1 && cfg.units;

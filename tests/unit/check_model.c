@@ -21,7 +21,7 @@
  * run this program with PF_MODEL_GOLDEN_WRITE=1
  * (`PF_MODEL_GOLDEN_WRITE=1 tests/unit/check_model` in the build
  * directory): it rewrites model-fast-t12-wide.bin and prints
- * GOLDEN_WIDE_IMAGE, GOLDEN_WIDE_CODED, GOLDEN_COLD,
+ * GOLDEN_WIDE_IMAGE, GOLDEN_WIDE_CODED, GOLDEN_COLD, GOLDEN_FASTQ_FAST_COLD,
  * GOLDEN_DEFAULT_COLD_WIDE and GOLDEN_FASTQ_COLD to update below. check_model_max does the same
  * for level max's image, model-max-t12.bin, and the level max seeds of the
  * fuzz_model corpus; test_shape here reads that image's shape too.
@@ -46,6 +46,7 @@
 #define GOLDEN_DEFAULT_COLD_CODED 0xd88dd7c45f80d4aeULL /* golden input, cold DEFAULT t12 as format 2 */
 #define GOLDEN_DEFAULT_COLD_WIDE 0x81370175615a817fULL /* the same model as format 4 */
 #define GOLDEN_FASTQ_COLD 0x0934f328b7ea793dULL /* that model as format 8, FASTQ records */
+#define GOLDEN_FASTQ_FAST_COLD 0x8583e553cdf91ca8ULL /* the cold FAST t10 model as format 8, FASTQ records */
 #define GOLDEN_DICT_PATH PF_SRCDIR "/tests/data/golden/model-fast-t12-dict.bin"
 #define GOLDEN_DICT_IMAGE 0xf6f8f99a74ff6145ULL /* XXH3 of the committed format 3 image */
 #define GOLDEN_DICT_CODED 0xb1ddda05820f1496ULL /* XXH3 of golden_dict_input() coded with it */
@@ -331,7 +332,7 @@ START_TEST(test_hostile_image)
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
 	copy[8] = 7; /* 16-bit units, without the feature bit that says so */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
-	copy[8] = 8; /* FASTQ, which level FAST does not have */
+	copy[8] = 8; /* FASTQ, without the feature bit that says so */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -EIO);
 	copy[8] = 9; /* a future one */
 	ck_assert_int_eq(pf_model_load(copy, len, &m), -ENOTSUP);
@@ -661,7 +662,7 @@ static uint64_t fastq_coded_hash(const pf_model *m)
 	return coded_hash(m, gen_fastq(GOLDEN_LEN, 99));
 }
 
-/* A copy of a format 4 or 8 image of level default with the FASTQ contexts
+/* A copy of a format 4 or 8 image below level max with the FASTQ contexts
  * (format 8) or without them (format 4): the same primed state. */
 static uint8_t *image_with_fastq(const uint8_t *img, size_t len, bool fastq)
 {
@@ -730,21 +731,26 @@ static void golden_check(const char *path, uint32_t version, uint64_t image_hash
 }
 
 /* The frozen format 2 and 3 images, and a cold FAST image as training
- * writes it now (no sample: no BLAS, the same bytes everywhere). */
+ * writes it now (no sample: no BLAS, the same bytes everywhere), which as
+ * format 8 codes FASTQ records to fixed bits with both kernels. */
 START_TEST(test_golden)
 {
 	size_t cold_len;
 	uint8_t *cold = train(PF_MODEL_LEVEL_FAST, 10, NULL, 0, &cold_len);
+	uint8_t *fastq_img = image_with_fastq(cold, cold_len, true);
+	uint64_t fastq = golden_both_kernels(fastq_img, cold_len, fastq_coded_hash);
 
 	if (getenv("PF_MODEL_GOLDEN_WRITE"))
-		printf("GOLDEN_COLD 0x%016llxULL\n",
-		       (unsigned long long)XXH3_64bits(cold, cold_len));
+		printf("GOLDEN_COLD 0x%016llxULL GOLDEN_FASTQ_FAST_COLD 0x%016llxULL\n",
+		       (unsigned long long)XXH3_64bits(cold, cold_len), (unsigned long long)fastq);
 	fflush(stdout);
+	ck_assert_uint_eq(fastq, GOLDEN_FASTQ_FAST_COLD);
 	golden_check(GOLDEN_PATH, 2, GOLDEN_IMAGE, golden_coded_hash, GOLDEN_CODED);
 	golden_check(GOLDEN_DICT_PATH, 3, GOLDEN_DICT_IMAGE, golden_dict_coded_hash,
 		     GOLDEN_DICT_CODED);
 	ck_assert_uint_eq(XXH3_64bits(cold, cold_len), GOLDEN_COLD);
 	free(cold);
+	free(fastq_img);
 }
 END_TEST
 
@@ -822,49 +828,46 @@ START_TEST(test_units)
 END_TEST
 
 /* FASTQ gets the contexts for quality lines (format 8: bit 7 of the u16 at
- * offset 62) at level default, where they help, and not at level FAST,
- * which lacks the contexts they replace; text gets neither. The bit and
- * the version are checked against each other both ways. */
+ * offset 62) at both levels, text does not. The bit and the version are
+ * checked against each other both ways, and against the token features. */
 START_TEST(test_fastq)
 {
-	size_t n = 64 * 1024, len, flen, tlen;
+	static const enum pf_model_level levels[] = { PF_MODEL_LEVEL_FAST, PF_MODEL_LEVEL_DEFAULT };
+	size_t n = 64 * 1024, tlen;
 	uint8_t *fastq = gen_fastq(n, 7), *data = gen_fastq(20000, 8), *text = gen_text(n, 7);
-	uint8_t *img = train(PF_MODEL_LEVEL_DEFAULT, 12, fastq, n, &len);
-	uint8_t *fimg = train(PF_MODEL_LEVEL_FAST, 12, fastq, n, &flen);
 	uint8_t *timg = train(PF_MODEL_LEVEL_DEFAULT, 12, text, n, &tlen);
-	uint8_t *plain = image_with_fastq(img, len, false);
-	pf_model_shape sh;
 	pf_model *m, *pm;
 
-	ck_assert_uint_eq(pf_le32(img + 8), PF_CM_VERSION_FASTQ);
-	ck_assert_uint_eq(pf_le32(img + 60), PF_CM_FEATURE_FASTQ << 16);
-	sh = loaded_shape(img, len);
-	ck_assert(sh.fastq && !sh.units);
-	/* the same primed state without the FASTQ contexts codes larger */
-	ck_assert_int_eq(pf_model_load(img, len, &m), 0);
-	ck_assert_int_eq(pf_model_load(plain, len, &pm), 0);
-	ck_assert_uint_lt(round_trip(m, data, 20000), round_trip(pm, data, 20000) * 9 / 10);
-	pf_model_free(pm);
-	pf_model_free(m);
-	ck_assert_uint_eq(pf_le32(fimg + 8), PF_CM_VERSION_WIDE);
+	for (size_t k = 0; k < sizeof(levels) / sizeof(*levels); k++) {
+		size_t len;
+		uint8_t *img = train(levels[k], 12, fastq, n, &len);
+		uint8_t *plain = image_with_fastq(img, len, false);
+		pf_model_shape sh = loaded_shape(img, len);
+
+		ck_assert_uint_eq(pf_le32(img + 8), PF_CM_VERSION_FASTQ);
+		ck_assert_uint_eq(pf_le32(img + 60), PF_CM_FEATURE_FASTQ << 16);
+		ck_assert(sh.fastq && !sh.units);
+		/* the same primed state without the FASTQ contexts codes larger */
+		ck_assert_int_eq(pf_model_load(img, len, &m), 0);
+		ck_assert_int_eq(pf_model_load(plain, len, &pm), 0);
+		ck_assert_uint_lt(round_trip(m, data, 20000), round_trip(pm, data, 20000) * 9 / 10);
+		pf_model_free(pm);
+		pf_model_free(m);
+		img[62] = 0;
+		ck_assert_int_eq(pf_model_load(img, len, &m), -EIO);
+		img[62] = PF_CM_FEATURE_FASTQ | PF_NET_FEATURE_TOKENS;
+		ck_assert_int_eq(pf_model_load(img, len, &m), -EIO);
+		free(img);
+		free(plain);
+	}
 	ck_assert_uint_eq(pf_le32(timg + 8), PF_CM_VERSION_WIDE);
 	ck_assert(!loaded_shape(timg, tlen).fastq);
-	img[62] = 0;
-	ck_assert_int_eq(pf_model_load(img, len, &m), -EIO);
-	img[62] = PF_CM_FEATURE_FASTQ | PF_NET_FEATURE_TOKENS;
-	ck_assert_int_eq(pf_model_load(img, len, &m), -EIO);
 	timg[62] = PF_CM_FEATURE_FASTQ;
 	ck_assert_int_eq(pf_model_load(timg, tlen, &m), -EIO);
-	fimg[8] = PF_CM_VERSION_FASTQ; /* level FAST has no FASTQ contexts */
-	fimg[62] = PF_CM_FEATURE_FASTQ;
-	ck_assert_int_eq(pf_model_load(fimg, flen, &m), -EIO);
 	free(fastq);
 	free(data);
 	free(text);
-	free(img);
-	free(fimg);
 	free(timg);
-	free(plain);
 }
 END_TEST
 
