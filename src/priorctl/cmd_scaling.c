@@ -170,8 +170,8 @@ static int parse_kind(const char *arg, int *kind)
 			*kind = k;
 			return 0;
 		}
-	pctl_err("scaling: --kind wants text, code, structured, tabular, array "
-		 "or binary, not '%s'", arg);
+	pctl_err("scaling: --kind wants text, code, structured, tabular, bio, "
+		 "array or binary, not '%s'", arg);
 	return -EINVAL;
 }
 

@@ -51,7 +51,7 @@
 /* ---- sniffing ------------------------------------------------------------ */
 
 static const char *const kind_names[PCTL_KIND_COUNT] = {
-	"text", "code", "structured", "tabular", "array", "binary", "compressed",
+	"text", "code", "structured", "tabular", "bio", "array", "binary", "compressed",
 };
 
 const char *pctl_kind_name(enum pctl_kind kind)
@@ -83,6 +83,9 @@ static const char *const structured_exts[] = {
 	"svg", "plist", "rss", "atom", "xsd", NULL,
 };
 static const char *const tabular_exts[] = { "csv", "tsv", "psv", "tab", NULL };
+static const char *const bio_exts[] = {
+	"fastq", "fq", "fasta", "fa", "fna", "faa", "ffn", "frn", NULL,
+};
 static const char *const text_exts[] = { "txt", "md", "rst", "tex", "log", NULL };
 
 static bool ext_in(const char *ext, const char *const *list)
@@ -101,6 +104,7 @@ static bool kind_by_name(const char *name, enum pctl_kind *kind)
 		{ array_exts, PCTL_KIND_ARRAY },
 		{ structured_exts, PCTL_KIND_STRUCTURED },
 		{ tabular_exts, PCTL_KIND_TABULAR },
+		{ bio_exts, PCTL_KIND_BIO },
 		{ code_exts, PCTL_KIND_CODE },
 		{ text_exts, PCTL_KIND_TEXT },
 	};
@@ -200,11 +204,56 @@ static bool same_count_per_line(const unsigned char *h, size_t len, char sep,
 	return lines >= 5;
 }
 
+/* The length of the line at h + at (h has len bytes), or 0 when it is cut
+ * by the end. */
+static size_t line_at(const unsigned char *h, size_t len, size_t at)
+{
+	const unsigned char *nl = at < len ? memchr(h + at, '\n', len - at) : NULL;
+
+	return nl ? (size_t)(nl - (h + at)) : 0;
+}
+
+/* At least 10 ASCII letters, '*' and '-' and nothing else: a line of
+ * bases or amino acids, not a word. */
+static bool sequence_line(const unsigned char *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (((h[i] | 32) < 'a' || (h[i] | 32) > 'z') && h[i] != '*' && h[i] != '-')
+			return false;
+	return n >= 10;
+}
+
+/* A FASTQ record ('@' header, bases, '+' line, as many qualities as bases)
+ * or a FASTA one ('>' header, then a line of sequence) at the start. A
+ * read longer than the head only shows its header and bases. */
+#define BIO_CUT_MIN 64 /* letters of a sequence the head cuts, at least */
+static bool looks_bio(const unsigned char *h, size_t len)
+{
+	size_t n0 = line_at(h, len, 0), n1, n2, q;
+
+	if (!n0 || (h[0] != '@' && h[0] != '>'))
+		return false;
+	n1 = line_at(h, len, n0 + 1);
+	if (!n1) /* cut by the end of the head, or empty */
+		return len - (n0 + 1) >= BIO_CUT_MIN && sequence_line(h + n0 + 1, len - (n0 + 1));
+	if (!sequence_line(h + n0 + 1, n1))
+		return false;
+	if (h[0] == '>')
+		return true;
+	q = n0 + n1 + 2; /* the '+' line */
+	n2 = line_at(h, len, q);
+	if (q < len && h[q] != '+')
+		return false;
+	return !n2 || line_at(h, len, q + n2 + 1) == n1 || line_at(h, len, q + n2 + 1) == 0;
+}
+
 /* Text whose name says nothing: guess from its shape. */
 static enum pctl_kind text_kind_by_content(const unsigned char *h, size_t len)
 {
 	size_t i = 0, punct = 0;
 
+	if (looks_bio(h, len))
+		return PCTL_KIND_BIO;
 	if (has_prefix(h, len, "\xef\xbb\xbf", 3, 0))
 		i = 3; /* UTF-8 byte order mark */
 	while (i < len && strchr(" \t\r\n", h[i]))
@@ -230,6 +279,8 @@ static enum pctl_kind text_kind(const char *name, const char *ext,
 		return PCTL_KIND_STRUCTURED;
 	if (ext_in(ext, tabular_exts))
 		return PCTL_KIND_TABULAR;
+	if (ext_in(ext, bio_exts))
+		return PCTL_KIND_BIO;
 	if (ext_in(ext, code_exts) || !strcmp(name, "Makefile") ||
 	    !strcmp(name, "Dockerfile") || !strcmp(name, "CMakeLists.txt"))
 		return PCTL_KIND_CODE;

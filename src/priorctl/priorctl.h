@@ -324,6 +324,7 @@ enum pctl_kind {
 	PCTL_KIND_CODE,       /* source code, scripts */
 	PCTL_KIND_STRUCTURED, /* JSON, XML, HTML */
 	PCTL_KIND_TABULAR,    /* CSV, TSV */
+	PCTL_KIND_BIO,        /* sequences: FASTQ, FASTA */
 	PCTL_KIND_ARRAY,      /* fixed-width binary arrays: .npy, .wav, raw */
 	PCTL_KIND_BINARY,     /* other binary data */
 	PCTL_KIND_COMPRESSED, /* gzip, zstd, xz, png, jpeg, zip...: never trained */

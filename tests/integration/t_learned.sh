@@ -83,16 +83,20 @@ printf '#include <stdio.h>\nint main(void) { return 0; }\n' >"$K/d/main.c"
 printf '{"a": [1, 2], "b": {"c": null}}\n' >"$K/d/noext"
 printf 'a,b,c\n1,2,3\n4,5,6\n7,8,9\n10,11,12\n' >"$K/t.csv"
 printf 'x\ty\n1\t2\n3\t4\n5\t6\n7\t8\n' >"$K/d/table"
+printf '@r1\nACGTACGTTTGA\n+\n!!##%%%%&&((**\n' >"$K/d/reads"
+printf '>sp|P1|x\nMKVLAAGIVGLLLA\n' >"$K/prot.fa"
+printf '> quoted\nwith a reply under it\n' >"$K/d/quote"
 printf '\223NUMPY\001\000\000\000' >"$K/a.npy"
 head -c 3000 /dev/urandom >"$K/d/blob"
 head -c 3000 /dev/urandom >"$K/tokens.bin"
 gzip -c "$K/story" >"$K/story.gz"
 printf '\211PNG\r\n\032\n' >"$K/d/pic"
 pf_ctl 0 train --from "$K" "$PF_WORK/bare"
-has "$OUT" '^text +1 .* no: sample under 1M$'
+has "$OUT" '^text +2 .* no: sample under 1M$'
 has "$OUT" '^code +1 '
 has "$OUT" '^structured +1 '
 has "$OUT" '^tabular +2 '
+has "$OUT" '^bio +2 '
 has "$OUT" '^array +2 '
 has "$OUT" '^binary +1 '
 has "$OUT" '^compressed +2 .* no: compressed data$'
