@@ -10,8 +10,8 @@
  * and current key, and the last byte); two strided contexts for binary
  * arrays (bytes at distance s and 2s, or s and 1, with the position mod s;
  * s is chosen at training and stored in the model). Format 7 turns them
- * into token contexts for data in 16-bit units, format 8 two of them into
- * contexts for FASTQ's quality lines.
+ * into token contexts for data in 16-bit units, format 8 two of them (one
+ * at FAST) into contexts for FASTQ's quality lines.
  *
  * The match model looks up the last 6 bytes in a hash of this block's own
  * history and predicts the byte that followed, with a strength learned per

@@ -20,8 +20,8 @@
  *      bit 7 set, the same network bits but never the token ones)
  *   (version 7 is version 4 below level max, or 6 at it, for data in
  *   16-bit units: the contexts know the phase and read whole tokens;
- *   version 8 is version 4 below level max, or 6 at it, for FASTQ: one
- *   context (two below level FAST) reads the bases two lines above a quality)
+ *   version 8 is version 4 below level max, or 6 at it, for FASTQ: two
+ *   contexts (one at level FAST) read the bases two lines above a quality)
  *   then the payload as zstd frames (the slice part in a frame of its own),
  *   which must decompress to exactly:
  *         bucket tags     u16[(n_ctx << table_bits) / 16]

@@ -204,8 +204,8 @@ static bool same_count_per_line(const unsigned char *h, size_t len, char sep,
 	return lines >= 5;
 }
 
-/* The length of the line at h + at (h has len bytes), or 0 when it is cut
- * by the end. */
+/* The length of the line at h + at (h has len bytes), or 0 when it is
+ * empty or the end cuts it. */
 static size_t line_at(const unsigned char *h, size_t len, size_t at)
 {
 	const unsigned char *nl = at < len ? memchr(h + at, '\n', len - at) : NULL;
@@ -229,7 +229,7 @@ static bool sequence_line(const unsigned char *h, size_t n)
 #define BIO_CUT_MIN 64 /* letters of a sequence the head cuts, at least */
 static bool looks_bio(const unsigned char *h, size_t len)
 {
-	size_t n0 = line_at(h, len, 0), n1, n2, q;
+	size_t n0 = line_at(h, len, 0), n1, n2, q, n3;
 
 	if (!n0 || (h[0] != '@' && h[0] != '>'))
 		return false;
@@ -241,10 +241,11 @@ static bool looks_bio(const unsigned char *h, size_t len)
 	if (h[0] == '>')
 		return true;
 	q = n0 + n1 + 2; /* the '+' line */
-	n2 = line_at(h, len, q);
 	if (q < len && h[q] != '+')
 		return false;
-	return !n2 || line_at(h, len, q + n2 + 1) == n1 || line_at(h, len, q + n2 + 1) == 0;
+	n2 = line_at(h, len, q);
+	n3 = line_at(h, len, q + n2 + 1); /* the qualities */
+	return !n2 || !n3 || n3 == n1; /* where the head ends, what is there fits */
 }
 
 /* Text whose name says nothing: guess from its shape. */
