@@ -28,8 +28,10 @@
  *         slot codes      u8[(n_ctx << table_bits) / 16][15]
  *         match strengths u16[64]
  *         mixer weights   i32[2792][n_in]           (16.16, |w| <= 2^24)
- *                         (mixers 1, 2, 3: 256, 2304, 224 rows; final: 8)
- *         APM 1           u8[256][33]               (top 8 bits of each point)
+ *                         (mixers 1, 2, 3: 256, 2304, 224 rows; final: 8;
+ *                         training writes the first three's rounded)
+ *         APM 1           u8[256][33]               (top 8 bits of each point;
+ *                         training rounds them near the identity row's)
  *         APM 2           u8[(1 << apm2_bits)][33]  (DEFAULT and MAX)
  *       versions 5 and 6, the network (h2 = h1 / 2; model_net.c):
  *         b1 i32[h1]  b2 i32[h2]  u i32[256]
@@ -165,12 +167,25 @@ static void tables_read(const uint8_t *at, size_t n, uint16_t *tab)
 	}
 }
 
-/* APM points keep their top 8 bits: half the image's APM bytes, no
- * measurable cost (the APMs adapt inside every block). */
+/* APM points keep their top 8 bits, and those only to within 8 of the
+ * identity row's (the row an APM starts from): half the image's APM bytes,
+ * then more than half of what zstd makes of the rest, at no measurable
+ * cost: the APMs adapt inside every block. Untouched rows are stored
+ * exactly as before. */
+#define APM_STEP 8
+
 static void apm_write(const uint16_t *t, size_t n, uint8_t *at)
 {
-	for (size_t i = 0; i < n; i++)
-		at[i] = (uint8_t)(t[i] >> 8);
+	uint16_t identity[PF_CM_APM_ROWS];
+
+	pf_cm_apm_init(identity, 1);
+	for (size_t i = 0; i < n; i++) {
+		int base = identity[i % PF_CM_APM_ROWS] >> 8, d = (t[i] >> 8) - base;
+		int v = base + (d >= 0 ? (d + APM_STEP / 2) / APM_STEP
+				       : -((APM_STEP / 2 - d) / APM_STEP)) * APM_STEP;
+
+		at[i] = (uint8_t)(v < 0 ? 0 : (v > 255 ? 255 : v));
+	}
 }
 
 static void apm_read(const uint8_t *at, size_t n, uint16_t *t)
@@ -184,6 +199,27 @@ static void apm_read(const uint8_t *at, size_t n, uint16_t *t)
 static size_t weights_len(const struct pf_cm_cfg *cfg)
 {
 	return (size_t)PF_CM_W_ROWS * cfg->n_in * 4;
+}
+
+/* The first-layer mixer weights are stored rounded to multiples of 2^-6
+ * (2^10 in 16.16): the low bits that training leaves are noise to zstd, a
+ * third of the image's weight bytes, and the blocks coded from the rounded
+ * weights are no larger (docs/model.md). The final mixer's few rows keep
+ * every bit. 2^24, the bound, is a multiple of the step. */
+#define WEIGHT_STEP_BITS 10
+#define WEIGHT_STEP (1 << WEIGHT_STEP_BITS)
+
+static void weights_write(const int32_t *w, unsigned n_in, uint8_t *at)
+{
+	for (size_t r = 0; r < PF_CM_W_ROWS; r++)
+		for (unsigned i = 0; i < n_in; i++, at += 4) {
+			int32_t v = w[r * PF_CM_MAX_IN + i];
+
+			if (r < PF_CM_ROWF) /* a multiply: << of a negative is undefined */
+				v = (int32_t)((((int64_t)v + WEIGHT_STEP / 2) >> WEIGHT_STEP_BITS) *
+					      WEIGHT_STEP);
+			pf_put_le32(at, (uint32_t)v);
+		}
 }
 
 static size_t net_len(const struct pf_cm_cfg *cfg)
@@ -237,8 +273,7 @@ static void payload_write(const pf_cm *cm, uint8_t *at)
 	payload_locate(cfg, at, &v);
 	tables_write(cm->tab, pf_cm_tab_slots(cfg), v.tables);
 	memcpy(v.mm, cm->mm_sm, sizeof(cm->mm_sm));
-	for (size_t s = 0; s < PF_CM_W_ROWS; s++)
-		memcpy(v.weights + s * cfg->n_in * 4, cm->w + s * PF_CM_MAX_IN, cfg->n_in * 4);
+	weights_write(cm->w, cfg->n_in, v.weights);
 	apm_write(cm->apm1, APM1_LEN, v.apm1);
 	apm_write(cm->apm2, pf_cm_apm2_len(cfg), v.apm2);
 	if (cfg->net_h1) /* pf_net_locate() lays the network out from b1 */

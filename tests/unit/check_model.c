@@ -221,6 +221,56 @@ START_TEST(test_cold_model)
 }
 END_TEST
 
+/* What a trained image stores (model_file.c): the first-layer mixer
+ * weights in steps of 2^10, the final mixer's exactly, and APM points
+ * within steps of 8 of the identity row's (or at 0 or 255 where the step
+ * would leave the byte). */
+static void check_image_rounding(const uint8_t *hdr, uint8_t *raw, size_t n, void *arg)
+{
+	uint32_t n_ctx = pf_le32(hdr + 20), n_in = pf_le32(hdr + 24), tb = pf_le32(hdr + 16);
+	const uint8_t *w = raw + ((size_t)n_ctx << tb) / 16 * 17 + PF_CM_MM_SLOTS * 2;
+	const uint8_t *apm = w + (size_t)PF_CM_W_ROWS * n_in * 4;
+	size_t apm_len = raw + n - apm, moved = 0, exact = 0;
+	uint16_t identity[PF_CM_APM_ROWS];
+
+	(void)arg;
+	ck_assert_uint_eq(apm_len, (PF_CM_APM1_CTX + ((size_t)1 << PF_CM_APM2_BITS)) * 33);
+	for (size_t r = 0; r < PF_CM_W_ROWS; r++)
+		for (size_t i = 0; i < n_in; i++) {
+			int32_t v = (int32_t)pf_le32(w + (r * n_in + i) * 4);
+
+			if (r < PF_CM_ROWF) {
+				ck_assert_int_eq(v % 1024, 0);
+				moved += v != 0 && v != 1 << 14; /* the initial weights */
+			} else {
+				exact += v % 1024 != 0;
+			}
+		}
+	ck_assert_uint_gt(moved, 100);
+	ck_assert_uint_gt(exact, 0);
+	pf_cm_apm_init(identity, 1);
+	moved = 0;
+	for (size_t i = 0; i < apm_len; i++) {
+		int base = identity[i % PF_CM_APM_ROWS] >> 8;
+
+		ck_assert(apm[i] == 0 || apm[i] == 255 || (apm[i] - base) % 8 == 0);
+		moved += apm[i] != base;
+	}
+	ck_assert_uint_gt(moved, 100);
+}
+
+START_TEST(test_image_rounding)
+{
+	size_t len;
+	uint8_t *sample = gen_text(96 * 1024, 1);
+	uint8_t *img = train(PF_MODEL_LEVEL_DEFAULT, 12, sample, 96 * 1024, &len);
+
+	free(image_edited(img, &len, check_image_rounding, NULL));
+	free(img);
+	free(sample);
+}
+END_TEST
+
 /* ---- errors ------------------------------------------------------------------ */
 
 START_TEST(test_enospc)
@@ -950,6 +1000,7 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, test_units);
 	tcase_add_test(tc, test_fastq);
 	tcase_add_loop_test(tc, test_cold_model, 0, 2);
+	tcase_add_test(tc, test_image_rounding);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hostile");
