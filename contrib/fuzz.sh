@@ -4,7 +4,7 @@
 # and runs `make fuzz`: each libFuzzer target in tests/fuzz/ for a bounded
 # time on a copy of its committed corpus.
 #
-# Usage: contrib/fuzz.sh [target...]      (targets: block container opts model;
+# Usage: contrib/fuzz.sh [target...]      (targets: block container opts model sniff;
 #                                          default all of them)
 # Environment:
 #   FUZZ_SECONDS  run time per target, default 60

@@ -212,29 +212,6 @@ unsigned pctl_default_jobs(void)
 	return n < 1 ? 1 : n > 1024 ? 1024 : (unsigned)n;
 }
 
-size_t pctl_utf8_len(const unsigned char *p)
-{
-	unsigned lo, hi;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		lo = p[0] == 0xe0 ? 0xa0 : 0x80; /* no overlong forms */
-		hi = p[0] == 0xed ? 0x9f : 0xbf; /* no UTF-16 surrogates */
-		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		lo = p[0] == 0xf0 ? 0x90 : 0x80;
-		hi = p[0] == 0xf4 ? 0x8f : 0xbf; /* nothing past U+10FFFF */
-		if (p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80)
-			return 0;
-		return (p[3] & 0xc0) == 0x80 ? 4 : 0;
-	}
-	return 0;
-}
-
 void pctl_print_name(FILE *out, const char *name)
 {
 	const unsigned char *p = (const unsigned char *)name;

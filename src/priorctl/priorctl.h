@@ -50,11 +50,6 @@ struct option;
 int pctl_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
 		const struct option *longopts);
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 for a byte that
- * does not start one (overlong forms and surrogates are invalid). Reads
- * no further than a NUL terminator. */
-size_t pctl_utf8_len(const unsigned char *p);
-
 /* Prints a file name with control bytes and bytes that are not UTF-8 as
  * \xNN (and \ doubled), so that one name stays one readable line. */
 void pctl_print_name(FILE *out, const char *name);
@@ -331,10 +326,21 @@ enum pctl_kind {
 	PCTL_KIND_COUNT
 };
 
+/* ctl_sniff.c */
+#define PCTL_SNIFF_HEAD 4096 /* the first bytes of a file that sniffing reads */
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 for a byte that
+ * does not start one (overlong forms and surrogates are invalid). Reads
+ * no further than a NUL terminator. */
+size_t pctl_utf8_len(const unsigned char *p);
 const char *pctl_kind_name(enum pctl_kind kind);
-/* The kind of a file from its name and its first len bytes. */
+/* The kind of a file from its name and its first len bytes (at most
+ * PCTL_SNIFF_HEAD of them are looked at). A tar archive is of the kind of
+ * its first member with data in the head. */
 enum pctl_kind pctl_kind_sniff(const char *name, const unsigned char *head,
 			       size_t len);
+/* The kind the extension of name alone gives, for when reading is
+ * expensive; false when it says nothing. */
+bool pctl_kind_by_name(const char *name, enum pctl_kind *kind);
 
 #define PCTL_SAMPLE_PIECE (256u << 10) /* most bytes taken per file and round */
 #define PCTL_SAMPLE_CAP_DEFAULT (16u << 20) /* per kind */

@@ -35,6 +35,7 @@ int fuzz_block_entry(const uint8_t *data, size_t size);
 int fuzz_container_entry(const uint8_t *data, size_t size);
 int fuzz_opts_entry(const uint8_t *data, size_t size);
 int fuzz_model_entry(const uint8_t *data, size_t size);
+int fuzz_sniff_entry(const uint8_t *data, size_t size);
 
 #ifdef FUZZ_ENTRY
 #ifdef FUZZ_LIBFUZZER

@@ -5,7 +5,7 @@
  * that once crashed) on each build.
  *
  * Usage: fuzz_regression <target> <file-or-dir>...
- * where target is block, container, opts or model. Directories are read one level
+ * where target is block, container, opts, model or sniff. Directories are read one level
  * deep. A harness that finds a bug aborts; a file that cannot be read fails
  * the run, and so does a run with no input at all.
  */
@@ -26,6 +26,7 @@ static const struct {
 	{ "container", fuzz_container_entry },
 	{ "opts", fuzz_opts_entry },
 	{ "model", fuzz_model_entry },
+	{ "sniff", fuzz_sniff_entry },
 };
 
 static fuzz_entry_fn target_find(const char *name)

@@ -4,7 +4,7 @@
 # for a bounded time, seeded from its committed corpus (tests/fuzz/corpus/<target>/).
 #
 # Run by `make fuzz`, which exports top_builddir and top_srcdir and passes the
-# targets (block container opts model; default all of them).
+# targets (block container opts model sniff; default all of them).
 # Environment:
 #   FUZZ_SECONDS  run time per target, default 60
 #   FUZZ_OUT      work directory, default $top_builddir/tests/fuzz/out
@@ -20,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${top_builddir:=$top_srcdir}"
 seconds=${FUZZ_SECONDS:-60}
 out=${FUZZ_OUT:-$top_builddir/tests/fuzz/out}
-[ $# -gt 0 ] || set -- block container opts model
+[ $# -gt 0 ] || set -- block container opts model sniff
 
 status=0
 for t in "$@"; do

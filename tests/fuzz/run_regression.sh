@@ -17,7 +17,7 @@ if [ ! -x "$driver" ]; then
 fi
 
 status=0
-for target in block container opts model; do
+for target in block container opts model sniff; do
 	corpus="$top_srcdir/tests/fuzz/corpus/$target"
 	if ! "$driver" "$target" "$corpus"; then
 		echo "run_regression.sh: target $target failed" >&2

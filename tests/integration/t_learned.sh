@@ -91,14 +91,17 @@ head -c 3000 /dev/urandom >"$K/d/blob"
 head -c 3000 /dev/urandom >"$K/tokens.bin"
 gzip -c "$K/story" >"$K/story.gz"
 printf '\211PNG\r\n\032\n' >"$K/d/pic"
+printf 'P5\n4 2\n255\nABCDEFGH' >"$K/d/gray" # text-like pixels, still an image
+tar -cf "$K/src.tar" -C "$K/d" main.c # a tar: its first member's kind
+tar -cf "$K/blobs.tar" -C "$K/d" blob
 pf_ctl 0 train --from "$K" "$PF_WORK/bare"
 has "$OUT" '^text +2 .* no: sample under 1M$'
-has "$OUT" '^code +1 '
+has "$OUT" '^code +2 '
 has "$OUT" '^structured +1 '
 has "$OUT" '^tabular +2 '
 has "$OUT" '^bio +2 '
-has "$OUT" '^array +2 '
-has "$OUT" '^binary +1 '
+has "$OUT" '^array +3 '
+has "$OUT" '^binary +2 '
 has "$OUT" '^compressed +2 .* no: compressed data$'
 has "$OUT" '^no default models'
 
