@@ -16,17 +16,22 @@
 
 int FUZZ_ENTRY(const uint8_t *data, size_t size)
 {
-	size_t name_len = size ? data[0] % 64 : 0;
+	size_t name_len = 0;
 	char name[64];
 	unsigned char *head;
 	enum pctl_kind kind;
 
-	if (name_len > size - (size > 0))
-		name_len = size - (size > 0);
-	memcpy(name, data + (size > 0), name_len);
+	if (size) {
+		name_len = data[0] % 64;
+		data++;
+		size--;
+	}
+	if (name_len > size)
+		name_len = size;
+	memcpy(name, data, name_len);
 	name[name_len] = '\0';
-	data += (size > 0) + name_len;
-	size -= (size > 0) + name_len;
+	data += name_len;
+	size -= name_len;
 	head = malloc(size ? size : 1); /* exactly the head, so ASan sees overreads */
 	FUZZ_ASSERT(head);
 	memcpy(head, data, size);
