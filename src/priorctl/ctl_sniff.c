@@ -278,8 +278,8 @@ static enum pctl_kind text_kind(const char *name, const char *ext,
 }
 
 /* ---- tar archives ----------------------------------------------------------
- * A source tarball is code and a tar of images is images, but a tar header
- * has NUL bytes, so it looked like "binary" data. An archive is sorted by its
+ * A source tarball is code and a tar of WAV files an array, but a tar header
+ * has NUL bytes, so every archive looked like "binary" data. It is sorted by its
  * first member with data in the head instead (ustar, POSIX or GNU; the
  * checksum must hold, so text that happens to say "ustar" is not one). */
 #define TAR_BLOCK 512
