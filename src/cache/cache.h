@@ -48,6 +48,18 @@ bool pf_cache_is_hidden_name(const char *name);
 bool pf_cache_read_only(const pf_cache *cache);
 /* True when the store has default models, which pf_file_recode() uses. */
 bool pf_cache_has_default_models(const pf_cache *cache);
+/* Background recompression's record of the files it coded through
+ * (.priorfs/recompress-background; store.h, pf_tried). _current makes *t
+ * the record of the store's target as it is now (codec options, default
+ * models): it keeps *t when that is it, else closes it and opens the new
+ * one (an error is for a warning: *t then works in memory; NULL only
+ * without memory). scan_end, after a pass over the whole store, drops what
+ * the pass did not use once that is most of it. */
+int pf_cache_tried_current(pf_cache *cache, pf_tried **t);
+bool pf_cache_tried_has(pf_tried *t, uint64_t ino, uint64_t state);
+int pf_cache_tried_add(pf_tried *t, uint64_t ino, uint64_t state, bool keep);
+int pf_cache_tried_scan_end(pf_tried *t);
+void pf_cache_tried_close(pf_tried *t);
 /* Trains a default model from a sample of the store's data (store.h
  * pf_store_train_default()); new blocks and pf_file_recode() use it at
  * once. */

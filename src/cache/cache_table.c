@@ -482,6 +482,36 @@ bool pf_cache_has_default_models(const pf_cache *cache)
 	return any;
 }
 
+int pf_cache_tried_current(pf_cache *cache, pf_tried **t)
+{
+	uint64_t target = pf_store_recode_target(cache->store);
+
+	if (*t && pf_tried_target(*t) == target)
+		return 0;
+	pf_tried_close(*t);
+	return pf_tried_open(cache->store, PF_TRIED_BACKGROUND, target, t);
+}
+
+bool pf_cache_tried_has(pf_tried *t, uint64_t ino, uint64_t state)
+{
+	return pf_tried_has(t, ino, state);
+}
+
+int pf_cache_tried_add(pf_tried *t, uint64_t ino, uint64_t state, bool keep)
+{
+	return pf_tried_add(t, ino, state, keep);
+}
+
+int pf_cache_tried_scan_end(pf_tried *t)
+{
+	return pf_tried_stale(t) ? pf_tried_compact(t) : 0;
+}
+
+void pf_cache_tried_close(pf_tried *t)
+{
+	pf_tried_close(t);
+}
+
 int pf_cache_train_default(pf_cache *cache, const void *sample, size_t len,
 			   uint64_t logical, pf_store_train_result *res)
 {

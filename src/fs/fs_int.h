@@ -252,6 +252,7 @@ void pf_recompress_stop(pf_fs *fs);
 typedef struct pf_recompress_stats {
 	bool running;
 	uint64_t scans, files, blocks;
+	uint64_t tries; /* files coded through (any block replaced or not) */
 	uint64_t trainings, trained; /* train=auto: runs, models made default */
 } pf_recompress_stats;
 void pf_recompress_get_stats(pf_fs *fs, pf_recompress_stats *st);

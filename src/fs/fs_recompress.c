@@ -19,6 +19,11 @@
  * file a user changed meanwhile is left for that user's commit (close or
  * fsync), which takes the re-encoded blocks along.
  * The thread stops working on a file as soon as someone else opens it.
+ * A file it coded through is skipped until its backing entry changes or the
+ * store's target does (default models, codec options); the ones left with
+ * zstd or raw blocks are kept in .priorfs/recompress-background
+ * (store_tried.c), so a remount skips them too, where the rest show by
+ * their blocks that they are done.
  *
  * Crash safety is the container's: until the commit a crash leaves the file
  * as last committed, and the commit is atomic. Foreground I/O is never held
@@ -52,9 +57,6 @@
 #define RECOMPRESS_NICE 10
 /* Directory depth walked at most: each level holds a descriptor. */
 #define WALK_DEPTH_MAX 64
-/* Files remembered as done (a power of two; forgotten all at once when
- * half full, then tried again once). */
-#define DONE_SLOTS 65536
 
 struct pf_recompress {
 	pf_fs *fs;              /* immutable */
@@ -62,15 +64,17 @@ struct pf_recompress {
 	pthread_mutex_t lock;   /* guards stop and the counters */
 	pthread_cond_t wake;    /* signalled on stop */
 	bool stop;
-	uint64_t scans, files, blocks;
+	uint64_t scans, files, blocks, tries;
 	/* Throttle: plain bytes coded since `since` (thread only). */
 	double since;
 	uint64_t coded;
-	/* Keys of files gone through whole whose backing entry has not
-	 * changed since (file_key(); 0 marks a free slot; thread only): a
-	 * file where zstd beats the model is not coded again every scan. */
-	uint64_t *done;
-	size_t ndone;
+	/* Files coded through whose backing entry has not changed since
+	 * (thread only): a file where zstd beats the model, or that does not
+	 * compress, is not coded again every scan, nor after a remount (the
+	 * ones with such blocks are kept in the store). NULL until a scan with
+	 * models opens it. */
+	pf_tried *tried;
+	bool tried_warned;
 	/* This scan (thread only): whether the store has default models, and
 	 * with train=auto and none, the sample and the logical bytes of the
 	 * cold files it came from. */
@@ -133,19 +137,22 @@ static bool throttle(struct pf_recompress *bg, uint64_t bytes)
 	return due > 0 ? nap(bg, due) : stopping(bg);
 }
 
-static void count(struct pf_recompress *bg, uint64_t files, uint64_t blocks)
+static void count(struct pf_recompress *bg, uint64_t tries, uint64_t files,
+		  uint64_t blocks)
 {
 	pthread_mutex_lock(&bg->lock);
+	bg->tries += tries;
 	bg->files += files;
 	bg->blocks += blocks;
 	pthread_mutex_unlock(&bg->lock);
 }
 
-/* The backing entry's identity and state: any commit moves its ctime. */
-static uint64_t file_key(const struct stat *st)
+/* The backing file's state as far as the record goes: any commit moves
+ * its ctime. */
+static uint64_t file_state(const struct stat *st)
 {
-	uint64_t v[] = { st->st_dev, st->st_ino, (uint64_t)st->st_size,
-			 (uint64_t)st->st_ctim.tv_sec, (uint64_t)st->st_ctim.tv_nsec };
+	uint64_t v[] = { (uint64_t)st->st_size, (uint64_t)st->st_ctim.tv_sec,
+			 (uint64_t)st->st_ctim.tv_nsec };
 	uint64_t h = 0x9e3779b97f4a7c15ull;
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
@@ -153,41 +160,34 @@ static uint64_t file_key(const struct stat *st)
 		h *= 0xbf58476d1ce4e5b9ull;
 		h ^= h >> 31;
 	}
-	return h ? h : 1;
-}
-
-/* Finds key in the done set; @return its slot, or the free slot for it. */
-static size_t done_slot(const struct pf_recompress *bg, uint64_t key)
-{
-	size_t i = key & (DONE_SLOTS - 1);
-
-	while (bg->done[i] && bg->done[i] != key)
-		i = (i + 1) & (DONE_SLOTS - 1);
-	return i;
+	return h;
 }
 
 static bool is_done(const struct pf_recompress *bg, const struct stat *st)
 {
-	uint64_t key = file_key(st);
-
-	return bg->done[done_slot(bg, key)] == key;
+	return bg->tried && pf_cache_tried_has(bg->tried, st->st_ino, file_state(st));
 }
 
-static void mark_done(struct pf_recompress *bg, const struct stat *st)
+/* Without its record the thread still works; it only codes some files
+ * again. Said once per mount. */
+static void tried_warn(struct pf_recompress *bg, int err)
 {
-	uint64_t key = file_key(st);
-	size_t i;
-
-	if (bg->ndone >= DONE_SLOTS / 2) {
-		memset(bg->done, 0, DONE_SLOTS * sizeof(*bg->done));
-		bg->ndone = 0;
-	}
-	i = done_slot(bg, key);
-	if (!bg->done[i]) {
-		bg->done[i] = key;
-		bg->ndone++;
+	if (err < 0 && !bg->tried_warned) {
+		bg->tried_warned = true;
+		pf_log(PF_LOG_WARNING, "background recompression: .priorfs/%s: %s; "
+		       "files may be coded again", PF_TRIED_BACKGROUND, strerror(-err));
 	}
 }
+
+/* Remembers a file coded through; in the store too when it kept blocks the
+ * model did not take (the others show as done by their blocks). */
+static void mark_done(struct pf_recompress *bg, const struct stat *st, bool leftovers)
+{
+	if (bg->tried)
+		tried_warn(bg, pf_cache_tried_add(bg->tried, st->st_ino, file_state(st),
+						  leftovers));
+}
+
 
 /* True when a handle has the file open or let go of it recently. */
 static bool in_use(pf_fs *fs, pf_inode *inode)
@@ -292,6 +292,7 @@ static void recompress_file(struct pf_recompress *bg, int dirfd, const char *nam
 	if (bg->sample)
 		sample_file(bg, f);
 	if (bg->models && has_fast_blocks(f)) {
+		count(bg, 1, 0, 0);
 		pf_inode_hold_mtime(inode);
 		replaced = recode_file(bg, inode, f, &whole);
 		/* Also with nothing replaced: gives the held mtime back. */
@@ -300,12 +301,12 @@ static void recompress_file(struct pf_recompress *bg, int dirfd, const char *nam
 	}
 	if (bg->models && whole && replaced >= 0 && !in_use(fs, inode) &&
 	    fstatat(inode->fd, "", &st, AT_EMPTY_PATH) == 0)
-		mark_done(bg, &st);
+		mark_done(bg, &st, has_fast_blocks(f));
 	if (replaced < 0)
 		pf_log(PF_LOG_ERR, "background recompression of %s: %s", name,
 		       strerror((int)-replaced));
 	else if (replaced > 0)
-		count(bg, 1, (uint64_t)replaced);
+		count(bg, 0, 1, (uint64_t)replaced);
 	pf_inode_file_put(fs, inode);
 	pf_inode_unref(fs, inode, 1);
 }
@@ -390,7 +391,11 @@ static void scan(struct pf_recompress *bg)
 	bg->logical = 0;
 	bg->sample_len = 0;
 	bg->sample = !bg->models && fs->opts.train ? malloc(SAMPLE_MAX) : NULL;
+	if (bg->models) /* a new default model makes every file worth a new try */
+		tried_warn(bg, pf_cache_tried_current(fs->cache, &bg->tried));
 	scan_dir(bg, fs->root.fd, 0);
+	if (bg->tried && bg->models && !stopping(bg))
+		tried_warn(bg, pf_cache_tried_scan_end(bg->tried));
 	if (bg->sample && !stopping(bg))
 		train_from_sample(bg);
 	free(bg->sample);
@@ -437,12 +442,8 @@ int pf_recompress_start(pf_fs *fs)
 		return 0;
 	}
 	bg = calloc(1, sizeof(*bg));
-	if (bg)
-		bg->done = calloc(DONE_SLOTS, sizeof(*bg->done));
-	if (!bg || !bg->done) {
-		free(bg);
+	if (!bg)
 		return -ENOMEM;
-	}
 	bg->fs = fs;
 	bg->next_train = fs->opts.train_after;
 	pthread_mutex_init(&bg->lock, NULL);
@@ -451,7 +452,6 @@ int pf_recompress_start(pf_fs *fs)
 	if (rc != 0) {
 		pthread_cond_destroy(&bg->wake);
 		pthread_mutex_destroy(&bg->lock);
-		free(bg->done);
 		free(bg);
 		return -rc;
 	}
@@ -472,7 +472,7 @@ void pf_recompress_stop(pf_fs *fs)
 	pthread_join(bg->thread, NULL);
 	pthread_cond_destroy(&bg->wake);
 	pthread_mutex_destroy(&bg->lock);
-	free(bg->done);
+	pf_cache_tried_close(bg->tried);
 	free(bg);
 	fs->recompress = NULL;
 }
@@ -489,6 +489,7 @@ void pf_recompress_get_stats(pf_fs *fs, pf_recompress_stats *st)
 	st->trainings = bg->trainings;
 	st->trained = bg->trained;
 	st->scans = bg->scans;
+	st->tries = bg->tries;
 	st->files = bg->files;
 	st->blocks = bg->blocks;
 	pthread_mutex_unlock(&bg->lock);

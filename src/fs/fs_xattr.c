@@ -166,8 +166,9 @@ static void format_stats(pf_fs *fs, FILE *out)
 	fprintf(out, "cache_bytes=%" PRIu64 "\ncache_size=%" PRIu64 "\n",
 		st.bytes, st.cache_size);
 	fprintf(out, "recompress=%d\nrecompress_scans=%" PRIu64
-		"\nrecompress_files=%" PRIu64 "\nrecompress_blocks=%" PRIu64 "\n",
-		rs.running, rs.scans, rs.files, rs.blocks);
+		"\nrecompress_tries=%" PRIu64 "\nrecompress_files=%" PRIu64
+		"\nrecompress_blocks=%" PRIu64 "\n",
+		rs.running, rs.scans, rs.tries, rs.files, rs.blocks);
 	fprintf(out, "train=%d\ntrain_runs=%" PRIu64 "\ntrain_models=%" PRIu64 "\n",
 		fs->opts.train && rs.running, rs.trainings, rs.trained);
 }

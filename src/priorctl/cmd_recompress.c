@@ -20,7 +20,7 @@
  *   learned with default models - every model the file references is a
  *   current default of the run's level or above, and no zstd block, unless
  *   the file is as a run with the same target left it (zstd coded those
- *   blocks smaller; .priorfs/recompress-tried, ctl_tried.c); auto without
+ *   blocks smaller; .priorfs/recompress-tried, store_tried.c); auto without
  *   default models - no learned block. With --min-saving below the default,
  *   auto and learned also want no raw block, with the same exception.
  *   --force redoes every file.
@@ -89,8 +89,8 @@ struct recompress {
 	size_t n_models;
 	bool have_defaults;
 	bool learned_target; /* auto or learned, with default models */
-	struct pctl_tried *tried; /* the record of files left with leftovers
-				   * (has_leftovers()), or NULL */
+	pf_tried *tried; /* the record of files left with leftovers
+			  * (has_leftovers()), or NULL */
 	atomic_bool tried_warned;
 	enum pf_model_level level, floor; /* asked for; current from (design notes) */
 	char **dirs;                      /* only files below these; NULL: all */
@@ -163,7 +163,7 @@ static bool file_current(const struct recompress *r, pf_container *c, uint64_t i
 	if (r->learned_target ? !models_current(r, c) : has_codec(c, PF_CODEC_LEARNED))
 		return false;
 	return !has_leftovers(r, c) ||
-	       (r->tried && pctl_tried_has(r->tried, ino, pctl_tried_state(c)));
+	       (r->tried && pf_tried_has(r->tried, ino, pf_tried_state(c)));
 }
 
 /* Without its record a run still works; the next run only codes the files
@@ -220,7 +220,7 @@ static int recompress_fd(struct recompress *r, const struct file_job *f,
 	if (rc == 0)
 		atomic_fetch_add(&r->after, pctl_container_coded_bytes(c));
 	if (rc == 0 && r->tried && has_leftovers(r, c)) {
-		int trc = pctl_tried_add(r->tried, st->st_ino, pctl_tried_state(c));
+		int trc = pf_tried_add(r->tried, st->st_ino, pf_tried_state(c), true);
 
 		if (trc < 0)
 			tried_warn(r, trc);
@@ -400,7 +400,7 @@ static int run(struct recompress *r, const char *path, unsigned jobs)
 
 	PF_FORWARD(load_defaults(r, path));
 	if (r->learned_target || lowered_bar(r)) {
-		rc = pctl_tried_open(r->store, target_hash(r), &r->tried);
+		rc = pf_tried_open(r->store, PF_TRIED_CTL, target_hash(r), &r->tried);
 		if (rc < 0)
 			tried_warn(r, rc);
 	}
@@ -415,8 +415,9 @@ static int run(struct recompress *r, const char *path, unsigned jobs)
 	rc = pctl_run_jobs(jobs, r->count, recompress_one, r);
 	pctl_progress_end(&r->bar);
 	/* A run that saw every file knows which records still count. */
-	rc2 = pctl_tried_close(r->tried, rc == 0 && !r->ndirs && !r->walk_errors &&
-					 !atomic_load(&r->failed));
+	rc2 = r->tried && rc == 0 && !r->ndirs && !r->walk_errors && !atomic_load(&r->failed)
+		      ? pf_tried_compact(r->tried) : 0;
+	pf_tried_close(r->tried);
 	if (rc2 < 0)
 		tried_warn(r, rc2);
 	printf("recompress: %zu files: %" PRIu64 " re-encoded (%s -> %s coded), "

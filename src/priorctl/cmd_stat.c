@@ -669,9 +669,10 @@ static void mount_human(const struct mount_stats *m, const char *path)
 	       mount_stat(m, "readahead_done"),
 	       mount_stat(m, "readahead_dropped"), mount_stat(m, "queue_depth"));
 	if (mount_stat(m, "recompress"))
-		printf("background: %" PRIu64 " scans, %" PRIu64 " files, %" PRIu64
-		       " blocks moved to the learned codec\n",
+		printf("background: %" PRIu64 " scans, %" PRIu64 " files coded, %" PRIu64
+		       " files and %" PRIu64 " blocks moved to the learned codec\n",
 		       mount_stat(m, "recompress_scans"),
+		       mount_stat(m, "recompress_tries"),
 		       mount_stat(m, "recompress_files"),
 		       mount_stat(m, "recompress_blocks"));
 	else
@@ -689,7 +690,7 @@ static void mount_json(const struct mount_stats *m, const char *path)
 		"version", "hits", "misses", "decodes", "decoded_bytes",
 		"readahead_queued", "readahead_running", "readahead_done",
 		"readahead_dropped", "queue_depth", "cache_bytes", "cache_size", "recompress",
-		"recompress_scans", "recompress_files", "recompress_blocks",
+		"recompress_scans", "recompress_tries", "recompress_files", "recompress_blocks",
 		"train", "train_runs", "train_models",
 	};
 

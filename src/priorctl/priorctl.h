@@ -289,28 +289,6 @@ void pctl_progress_end(struct pctl_progress *p);
  * be locked with flockfile() by the caller); it is redrawn later. */
 void pctl_progress_clear_locked(void);
 
-/* ---- files recompress left with zstd blocks (ctl_tried.c) ----------------- */
-
-/* The record of one recompress target (a hash of its codec choice, level
- * and default models), loaded from the store's metadata directory. */
-struct pctl_tried;
-
-/* Opens the store's record, keeping the files recorded for target.
- * @return 0 or -errno. */
-int pctl_tried_open(pf_store *store, uint64_t target, struct pctl_tried **out);
-/* A hash of the container's blocks (codec, model slot, stored length and
- * checksum of each) and its size: what a record says the file was left as. */
-uint64_t pctl_tried_state(pf_container *c);
-/* True when the file (backing inode ino) was left in state by a run with
- * this target. Thread-safe, as is pctl_tried_add(). */
-bool pctl_tried_has(struct pctl_tried *t, uint64_t ino, uint64_t state);
-/* Records that this run left the file in state. @return 0 or -errno. */
-int pctl_tried_add(struct pctl_tried *t, uint64_t ino, uint64_t state);
-/* Closes the record; with rewrite (a run over the whole store), the file
- * keeps only the records this run matched or made. NULL is a no-op.
- * @return 0 or -errno from the rewrite. */
-int pctl_tried_close(struct pctl_tried *t, bool rewrite);
-
 /* ---- data sample for training (ctl_sample.c) ----------------------------- */
 
 /* Data kinds, sniffed from a file's first bytes and its name. */

@@ -79,6 +79,37 @@ int pf_store_meta_open(pf_store *store, const char *name, int flags, mode_t mode
 int pf_store_meta_rename(pf_store *store, const char *from, const char *to);
 
 /*
+ * Records of files a recompression coded through and left with blocks the
+ * learned codec did not take (store_tried.c): (backing inode, state) pairs
+ * for one target, kept in .priorfs/<name> so that later runs skip them.
+ * Thread-safe.
+ */
+typedef struct pf_tried pf_tried;
+#define PF_TRIED_CTL "recompress-tried"             /* priorctl recompress */
+#define PF_TRIED_BACKGROUND "recompress-background" /* a mount's thread */
+
+/* Opens record `name`, loading its entries for target. When the file
+ * fails (or the name is not a record's), *out still works, in memory only,
+ * and the error is returned for a warning; -ENOMEM leaves *out NULL. */
+int pf_tried_open(pf_store *store, const char *name, uint64_t target, pf_tried **out);
+uint64_t pf_tried_target(const pf_tried *t);
+/* True when (ino, state) is recorded; marks it used. */
+bool pf_tried_has(pf_tried *t, uint64_t ino, uint64_t state);
+/* Records (ino, state) as used; with keep also in the file (appended, no
+ * fsync), else in memory only. @return 0 or -errno. */
+int pf_tried_add(pf_tried *t, uint64_t ino, uint64_t state, bool keep);
+/* True when most entries in the file or in memory went unused since the
+ * last compaction. */
+bool pf_tried_stale(pf_tried *t);
+/* After a pass over the whole store: keeps only the entries used since the
+ * last compaction (the file rewritten atomically), then marks all unused. */
+int pf_tried_compact(pf_tried *t);
+void pf_tried_close(pf_tried *t); /* NULL is a no-op */
+/* The target of a mount's background recompression: the store's codec
+ * choice, min_saving and level, and its default models. */
+uint64_t pf_store_recode_target(pf_store *store);
+
+/*
  * Takes the store's writer lock (flock on .priorfs/lock), held until
  * pf_store_close(). A read-write mount, import and recompress take it; one
  * writer at a time. Readers (stat, fsck, read-only mounts) need no lock.
@@ -182,6 +213,11 @@ const char *pf_container_label(const pf_container *c);
 /* Copies the working index entry of block b into *e. A block at or past
  * the end of the file reads as a PF_CODEC_ZERO entry. */
 void pf_container_block(pf_container *c, uint64_t b, pf_block_entry *e);
+
+/* A hash of the container's size, block size and each block's codec, model
+ * slot, stored length and checksum: the state a recompression left the
+ * file in, for its record (pf_tried; store_tried.c). */
+uint64_t pf_tried_state(pf_container *c);
 
 /* Plain length of block b in the working state (0 past the end). */
 uint32_t pf_container_block_len(pf_container *c, uint64_t b);

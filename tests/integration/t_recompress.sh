@@ -70,6 +70,7 @@ for f in a.txt d/e/b.txt noise.bin; do
 done
 [ "$(codec_count "$MNT/noise.bin" raw)" -gt 0 ] || fail "noise.bin is no longer raw"
 [ "$(stat_key recompress_files)" -ge 2 ] || fail "stats: $(stat_key recompress_files) files"
+[ "$(stat_key recompress_tries)" -ge 3 ] || fail "stats: $(stat_key recompress_tries) tries"
 [ "$(stat_key recompress_blocks)" -ge 9 ] || fail "stats: $(stat_key recompress_blocks) blocks"
 
 check "a file held open stays as it is until it is closed and cold"
@@ -83,6 +84,39 @@ wait_learned "$MNT/held.txt" 60
 cmp "$REF/held.txt" "$MNT/held.txt" || fail "held.txt changed"
 pf_umount "$MNT"
 pf_ctl 0 fsck "$STORE"
+
+# wait_scans N: until the thread has finished N scans (30 s at most).
+wait_scans() {
+	local i
+	for ((i = 0; i < 120; i++)); do
+		[ "$(stat_key recompress_scans)" -ge "$1" ] && return 0
+		sleep 0.25
+	done
+	fail "only $(stat_key recompress_scans) scans after 30 s"
+}
+
+# recorded FILE: whether the thread's record in the store names FILE's backing inode.
+recorded() {
+	grep -q "^$(printf '%016x' "$(stat -c %i "$STORE/$1")") " "$STORE/.priorfs/recompress-background"
+}
+
+check "the thread remembers across a remount the files it left raw: it codes them once"
+recorded noise.bin || fail "no record of noise.bin, which stays raw"
+! recorded a.txt || fail "a.txt, all learned now, is in the record"
+pf_mount "$STORE" "$MNT" recompress=1,recompress_after=1,attr_timeout=0
+wait_scans 3
+[ "$(stat_key recompress_tries)" = 0 ] || fail "a remount coded $(stat_key recompress_tries) files again"
+[ "$(codec_count "$MNT/noise.bin" raw)" -gt 0 ] || fail "noise.bin is no longer raw"
+pf_gen random 300K 9 "$REF/noise2.bin"
+cp "$REF/noise2.bin" "$MNT/noise2.bin" || fail "cp noise2.bin"
+for ((i = 0; i < 120; i++)); do
+	recorded noise2.bin && break
+	sleep 0.25
+done
+recorded noise2.bin || fail "no record of noise2.bin after 30 s"
+wait_scans "$(($(stat_key recompress_scans) + 2))"
+[ "$(stat_key recompress_tries)" = 1 ] || fail "a new raw file: $(stat_key recompress_tries) tries"
+pf_umount "$MNT"
 
 check "a writer during a slow recompression wins; the result is its data"
 OPTS=recompress=1,recompress_after=1,recompress_rate=128K,attr_timeout=0

@@ -545,6 +545,118 @@ START_TEST(test_meta_records)
 }
 END_TEST
 
+/* Reads .priorfs/<name> into buf (NUL-terminated); @return its length. */
+static size_t read_record(const char *name, char *buf, size_t cap)
+{
+	int fd = pf_store_meta_open(store, name, O_RDONLY, 0);
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	ck_assert_int_ge(n, 0);
+	buf[n] = '\0';
+	return (size_t)n;
+}
+
+static size_t count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* The recompress record: only kept entries reach the file, a reopen finds
+ * them for the same target only, torn lines are skipped, the set grows
+ * past its first size, and compaction keeps just what was used. */
+START_TEST(test_tried_record)
+{
+	enum { MANY = 5000 };
+	pf_tried *t;
+	char buf[1 << 17];
+	int fd;
+
+	ck_assert_int_eq(pf_tried_open(store, "rec", 7, &t), 0);
+	ck_assert_uint_eq(pf_tried_target(t), 7);
+	ck_assert(!pf_tried_has(t, 1, 10));
+	for (uint64_t i = 1; i <= MANY; i++)
+		ck_assert_int_eq(pf_tried_add(t, i, i * 10, i % 2 == 0), 0);
+	for (uint64_t i = 1; i <= MANY; i++)
+		ck_assert(pf_tried_has(t, i, i * 10));
+	ck_assert(!pf_tried_has(t, 2, 21));
+	ck_assert_int_eq(pf_tried_add(t, 2, 20, true), 0); /* once in the file */
+	pf_tried_close(t);
+	read_record("rec", buf, sizeof(buf));
+	ck_assert_uint_eq(count_lines(buf), MANY / 2);
+
+	/* a torn line and a foreign one are skipped */
+	fd = pf_store_meta_open(store, "rec", O_WRONLY | O_APPEND, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "0000000000000009 00000000000000", 30), 30);
+	ck_assert_int_eq(write(fd, "\n\377junk\n", 7), 7);
+	close(fd);
+	ck_assert_int_eq(pf_tried_open(store, "rec", 8, &t), 0);
+	ck_assert(!pf_tried_has(t, 2, 20)); /* another target */
+	pf_tried_close(t);
+	ck_assert_int_eq(pf_tried_open(store, "rec", 7, &t), 0);
+	ck_assert(!pf_tried_has(t, 1, 10)); /* memory only last time */
+	ck_assert(!pf_tried_has(t, 9, 0));
+	for (uint64_t i = 2; i <= 200; i += 2)
+		ck_assert(pf_tried_has(t, i, i * 10));
+	ck_assert(pf_tried_stale(t)); /* 100 used of 2502 lines */
+	ck_assert_int_eq(pf_tried_add(t, 1, 11, false), 0);
+	ck_assert_int_eq(pf_tried_compact(t), 0);
+	ck_assert(!pf_tried_stale(t));
+	ck_assert(!pf_tried_has(t, 202, 2020)); /* unused: dropped */
+	ck_assert(pf_tried_has(t, 4, 40));
+	ck_assert(pf_tried_has(t, 1, 11));     /* used, in memory only */
+	ck_assert_int_eq(pf_tried_add(t, 3, 33, true), 0); /* appended after */
+	pf_tried_close(t);
+	read_record("rec", buf, sizeof(buf));
+	ck_assert_uint_eq(count_lines(buf), 101);
+	ck_assert_ptr_nonnull(strstr(buf, "0000000000000003 0000000000000021 0000000000000007\n"));
+	ck_assert_ptr_null(strstr(buf, "junk"));
+	ck_assert_int_eq(pf_tried_open(store, "a/b", 7, &t), -EINVAL);
+	ck_assert(!pf_tried_has(t, 4, 40)); /* memory only */
+	pf_tried_close(t);
+}
+END_TEST
+
+/* A record the store cannot open still works in memory, and says why. */
+START_TEST(test_tried_memory_only)
+{
+	char path[128];
+	pf_tried *t;
+
+	snprintf(path, sizeof(path), "%s/.priorfs/rec", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0); /* not a file */
+	ck_assert_int_lt(pf_tried_open(store, "rec", 1, &t), 0);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(pf_tried_add(t, 5, 6, true), 0);
+	ck_assert(pf_tried_has(t, 5, 6));
+	ck_assert_int_eq(pf_tried_compact(t), 0);
+	ck_assert(pf_tried_has(t, 5, 6));
+	pf_tried_close(t);
+}
+END_TEST
+
+/* The background target follows the store's defaults. */
+START_TEST(test_recode_target)
+{
+	pf_model_info m = { .id = { 1, 2, 3 }, .kind = "text" };
+	uint64_t none = pf_store_recode_target(store);
+
+	ck_assert_uint_eq(pf_store_recode_target(store), none);
+	ck_assert_int_eq(pf_store_set_defaults(store, &m, 1), 0);
+	ck_assert_uint_ne(pf_store_recode_target(store), none);
+	m.id[0] = 9;
+	ck_assert_int_eq(pf_store_set_defaults(store, &m, 1), 0);
+	ck_assert_uint_ne(pf_store_recode_target(store), none);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -555,6 +667,9 @@ static Suite *store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_init_refuses);
 	tcase_add_test(tc, test_meta_records);
+	tcase_add_test(tc, test_tried_record);
+	tcase_add_test(tc, test_tried_memory_only);
+	tcase_add_test(tc, test_recode_target);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tf, setup, teardown);
 	tcase_add_test(tf, test_empty_and_roundtrip);
