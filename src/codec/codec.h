@@ -43,6 +43,10 @@ typedef struct pf_codec_params {
 	unsigned min_saving;    /* AUTO and LEARNED: the smallest saving worth
 				 * a decode, in 1/10000 of the block (at least
 				 * a byte); PF_MIN_SAVING_DEFAULT is 1/8 */
+	int zstd_final_level;   /* 0, or a higher level (offline coding): a
+				 * block zstd codes within 1/8 of the best
+				 * at zstd_level is coded at this one too,
+				 * and forced zstd uses it */
 } pf_codec_params;
 
 #define PF_ZSTD_LEVEL_MIN 1

@@ -73,17 +73,19 @@ static ssize_t zstd_within(int level, const void *plain, size_t plain_len,
 	return z;
 }
 
-/* The learned codec into scratch, kept only if it beats `best` bytes.
+/* The learned codec (model non-NULL) or zstd at `level` into scratch, kept
+ * only if it beats `best` bytes: out may hold the best so far.
  * @return its length (now in out), 0 if it did not win, or -ENOMEM. */
-static ssize_t learned_within(const pf_model *model, const void *plain,
-			      size_t plain_len, void *out, size_t best)
+static ssize_t code_within(const pf_model *model, int level, const void *plain,
+			   size_t plain_len, void *out, size_t best)
 {
-	uint8_t *scratch = best > 1 ? malloc(best - 1) : NULL;
+	uint8_t *scratch = best > 1 ? malloc(best - 1 + ZSTD_CAP_SLACK) : NULL;
 	ssize_t n;
 
 	if (!scratch)
 		return best > 1 ? -ENOMEM : 0;
-	n = pf_model_encode(model, plain, plain_len, scratch, best - 1);
+	n = model ? pf_model_encode(model, plain, plain_len, scratch, best - 1)
+		  : zstd_within(level, plain, plain_len, scratch, best - 1);
 	if (n > 0)
 		memcpy(out, scratch, (size_t)n);
 	free(scratch);
@@ -116,7 +118,9 @@ static bool learned_may_pay(const pf_model *model, const uint8_t *plain,
  * and the model (if any) cannot code a slice of either (OPTIMIZATION: no
  * full compression pass), else the smallest of zstd (AUTO, or LEARNED
  * without a model; skipped when the probe ruled it out) and the learned
- * codec (when there is a model), raw when neither saves min_saving. */
+ * codec (when there is a model), raw when neither saves min_saving. With
+ * a final zstd level, zstd within 1/8 of the best is tried at it too: the
+ * slow level runs only where it may win (a zstd block, or a close call). */
 static ssize_t encode_best(const pf_codec_params *params, const void *plain,
 			   size_t plain_len, void *out, size_t out_cap,
 			   uint8_t *codec)
@@ -124,6 +128,7 @@ static ssize_t encode_best(const pf_codec_params *params, const void *plain,
 	size_t best = max_useful_frame(plain_len, params->min_saving) + 1;
 	bool noise = pf_codec_probe_incompressible(plain, plain_len,
 						   params->min_saving, out, out_cap);
+	size_t zstd_len = 0;
 	ssize_t n;
 
 	if (noise && !(params->model &&
@@ -136,17 +141,27 @@ static ssize_t encode_best(const pf_codec_params *params, const void *plain,
 		if (n < 0)
 			return n;
 		if (n > 0) {
-			best = (size_t)n;
+			best = zstd_len = (size_t)n;
 			*codec = PF_CODEC_ZSTD;
 		}
 	}
 	if (params->model) {
-		n = learned_within(params->model, plain, plain_len, out, best);
+		n = code_within(params->model, 0, plain, plain_len, out, best);
 		if (n < 0)
 			return n;
 		if (n > 0) {
 			best = (size_t)n;
 			*codec = PF_CODEC_LEARNED;
+		}
+	}
+	if (zstd_len && zstd_len <= best + best / 8 &&
+	    params->zstd_final_level > params->zstd_level) {
+		n = code_within(NULL, params->zstd_final_level, plain, plain_len, out, best);
+		if (n < 0)
+			return n;
+		if (n > 0) {
+			best = (size_t)n;
+			*codec = PF_CODEC_ZSTD;
 		}
 	}
 	if (*codec == PF_CODEC_RAW)
@@ -173,6 +188,9 @@ ssize_t pf_codec_encode(const pf_codec_params *params, const void *plain,
 	int level = params->zstd_level;
 
 	if (level < PF_ZSTD_LEVEL_MIN || level > PF_ZSTD_LEVEL_MAX ||
+	    (params->zstd_final_level &&
+	     (params->zstd_final_level < PF_ZSTD_LEVEL_MIN ||
+	      params->zstd_final_level > PF_ZSTD_LEVEL_MAX)) ||
 	    params->min_saving > PF_MIN_SAVING_MAX || plain_len > SSIZE_MAX ||
 	    out_cap < pf_codec_bound(plain_len))
 		return -EINVAL;
@@ -185,6 +203,8 @@ ssize_t pf_codec_encode(const pf_codec_params *params, const void *plain,
 	case PF_CHOICE_LEARNED:
 		return encode_best(params, plain, plain_len, out, out_cap, codec);
 	case PF_CHOICE_ZSTD:
+		if (params->zstd_final_level > level)
+			level = params->zstd_final_level;
 		return encode_zstd(level, plain, plain_len, out, out_cap, codec);
 	case PF_CHOICE_RAW:
 		return store_raw(plain, plain_len, out, codec);

@@ -57,7 +57,7 @@ static const char import_usage[] =
 	"[--level fast|default|max]\n"
 	"                       [--sample SIZE] [--table-bits N] [--net-width N]\n"
 	"                       [--context-features auto|yes|no] [--min-saving P]\n"
-	"                       [--shard I/N] SRC STORE\n"
+	"                       [--zstd-level N] [--shard I/N] SRC STORE\n"
 	"       priorctl import --in-place [--no-train] [--level ...] DIR\n"
 	"\n"
 	"Copies the tree SRC into STORE (made a store if it is empty or\n"
@@ -87,6 +87,8 @@ static const char import_usage[] =
 	"                     percent, 0 to 50 (default 12.5); lower values\n"
 	"                     also code JPEG, PNG and gzip data, slowly (see\n"
 	"                     priorctl(1))\n"
+	"      --zstd-level N blocks zstd codes best (or nearly) are coded at\n"
+	"                     zstd level N, 1 to 19 (default 19)\n"
 	"      --shard I/N    copy only shard I of N (see above)\n"
 	"      --in-place     convert DIR into a store (see above)\n"
 	"  -v, --verbose      also show the store layer's log lines\n"
@@ -253,6 +255,7 @@ static void import_opts(pf_store_opts *opts, const struct pctl_train_opts *topts
 	opts->use_models = true;
 	opts->codec.choice = PF_CHOICE_AUTO;
 	opts->codec.min_saving = topts->min_saving;
+	opts->codec.zstd_final_level = topts->zstd_level;
 	opts->level = topts->level;
 }
 
@@ -1059,6 +1062,8 @@ static int import_opt(int opt, struct import_args *a)
 		return pctl_parse_context("import", optarg, &a->topts.context);
 	case 'M':
 		return pctl_parse_min_saving("import", optarg, &a->topts.min_saving);
+	case 'Z':
+		return pctl_parse_zstd_level("import", optarg, &a->topts.zstd_level);
 	case 'I':
 		a->in_place = true;
 		return 0;
@@ -1082,6 +1087,7 @@ static int import_parse(int argc, char **argv, struct import_args *a)
 		{ "net-width", required_argument, NULL, 'w' },
 		{ "context-features", required_argument, NULL, 'C' },
 		{ "min-saving", required_argument, NULL, 'M' },
+		{ "zstd-level", required_argument, NULL, 'Z' },
 		{ "shard", required_argument, NULL, 'S' },
 		{ "in-place", no_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -1117,7 +1123,8 @@ int pctl_cmd_import(int argc, char **argv)
 		.jobs = pctl_default_jobs(), .train = true,
 		.topts = { .level = PF_MODEL_LEVEL_DEFAULT,
 			   .sample_cap = PCTL_SAMPLE_CAP_DEFAULT,
-			   .min_saving = PF_MIN_SAVING_DEFAULT },
+			   .min_saving = PF_MIN_SAVING_DEFAULT,
+			   .zstd_level = PCTL_ZSTD_LEVEL_DEFAULT },
 	};
 	int rc = import_parse(argc, argv, &a);
 

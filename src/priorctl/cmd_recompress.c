@@ -51,8 +51,8 @@
 
 static const char recompress_usage[] =
 	"usage: priorctl recompress [--codec auto|learned|zstd|raw] [--level L]\n"
-	"                           [--min-saving P] [--jobs N] [--force]\n"
-	"                           STORE [DIR...]\n"
+	"                           [--min-saving P] [--zstd-level N] [--jobs N]\n"
+	"                           [--force] STORE [DIR...]\n"
 	"\n"
 	"Re-encodes the blocks of every file in STORE, or only of the files\n"
 	"below each DIR (a path inside the store, as the mount shows it), with\n"
@@ -69,6 +69,8 @@ static const char recompress_usage[] =
 	"      --min-saving P store a block compressed only when that saves P\n"
 	"                     percent, 0 to 50 (default 12.5); below the\n"
 	"                     default, files with raw blocks are coded again\n"
+	"      --zstd-level N blocks zstd codes best (or nearly) are coded at\n"
+	"                     zstd level N, 1 to 19 (default 19)\n"
 	"  -j, --jobs N       files re-encoded in parallel (default: CPUs)\n"
 	"  -f, --force        re-encode files already in the target state\n"
 	"  -v, --verbose      also show the store layer's log lines\n"
@@ -83,6 +85,7 @@ struct recompress {
 	pf_store *store;
 	enum pf_codec_choice choice;
 	unsigned min_saving;
+	int zstd_level; /* what blocks zstd wins are coded at */
 	bool force;
 	pf_model_info *defaults; /* the store's models; defaults have a kind */
 	enum pf_model_level *levels; /* of each model; -1 when it does not load */
@@ -454,6 +457,7 @@ static int recompress_parse(int argc, char **argv, struct recompress *r,
 		{ "codec", required_argument, NULL, 'c' },
 		{ "level", required_argument, NULL, 'l' },
 		{ "min-saving", required_argument, NULL, 'M' },
+		{ "zstd-level", required_argument, NULL, 'Z' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -477,6 +481,10 @@ static int recompress_parse(int argc, char **argv, struct recompress *r,
 			break;
 		case 'M':
 			if (pctl_parse_min_saving("recompress", optarg, &r->min_saving) < 0)
+				return pctl_usage(recompress_usage, false);
+			break;
+		case 'Z':
+			if (pctl_parse_zstd_level("recompress", optarg, &r->zstd_level) < 0)
 				return pctl_usage(recompress_usage, false);
 			break;
 		case 'j':
@@ -511,6 +519,7 @@ static int recompress_parse(int argc, char **argv, struct recompress *r,
 int pctl_cmd_recompress(int argc, char **argv)
 {
 	struct recompress r = { .choice = PF_CHOICE_AUTO, .min_saving = PF_MIN_SAVING_DEFAULT,
+				.zstd_level = PCTL_ZSTD_LEVEL_DEFAULT,
 				.level = PF_MODEL_LEVEL_DEFAULT };
 	unsigned jobs = pctl_default_jobs();
 	pf_store_opts opts;
@@ -523,6 +532,7 @@ int pctl_cmd_recompress(int argc, char **argv)
 	opts.use_models = true;
 	opts.codec.choice = r.choice;
 	opts.codec.min_saving = r.min_saving;
+	opts.codec.zstd_final_level = r.zstd_level;
 	opts.level = r.level;
 	if (pctl_store_open_writer("recompress", argv[optind], &opts,
 				   &r.store) < 0)

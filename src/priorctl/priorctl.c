@@ -139,6 +139,23 @@ int pctl_parse_level(const char *cmd, const char *arg,
 	return -EINVAL;
 }
 
+int pctl_parse_zstd_level(const char *cmd, const char *arg, int *level)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno == 0 && end != arg && *end == '\0' && v >= PF_ZSTD_LEVEL_MIN &&
+	    v <= PF_ZSTD_LEVEL_MAX) {
+		*level = (int)v;
+		return 0;
+	}
+	pctl_err("%s: --zstd-level wants a level from %d to %d, not '%s'", cmd,
+		 PF_ZSTD_LEVEL_MIN, PF_ZSTD_LEVEL_MAX, arg);
+	return -EINVAL;
+}
+
 int pctl_parse_min_saving(const char *cmd, const char *arg, unsigned *min_saving)
 {
 	if (pf_codec_min_saving_parse(arg, min_saving) == 0)

@@ -120,6 +120,8 @@ int pctl_parse_level(const char *cmd, const char *arg,
 		     enum pf_model_level *level);
 /* --min-saving: a percentage (pf_codec_min_saving_parse); prints the error. */
 int pctl_parse_min_saving(const char *cmd, const char *arg, unsigned *min_saving);
+/* --zstd-level: 1 to 19; prints the error. */
+int pctl_parse_zstd_level(const char *cmd, const char *arg, int *level);
 
 /* Parses --net-width N: a multiple of PF_MODEL_NET_WIDTH_STEP in
  * PF_MODEL_NET_WIDTH_MIN..MAX. @return 0 or -EINVAL (message printed). */
@@ -366,6 +368,8 @@ struct pctl_train_opts {
 	enum pctl_context context;  /* level max: the network's context features */
 	unsigned min_saving;        /* the codec's, for measuring; below the
 				     * default compressed files are trained */
+	int zstd_level;             /* import: blocks zstd wins are coded at
+				     * it (--zstd-level) */
 };
 
 /* Below the default min_saving a model may pay on compressed data (JPEG:
@@ -378,6 +382,9 @@ static inline bool pctl_trains_compressed(const struct pctl_train_opts *opts)
 #define PCTL_TABLE_BITS_MIN 10
 #define PCTL_TABLE_BITS_MAX 20
 #define PCTL_EVAL_ZSTD_LEVEL 19 /* the baseline models are measured against */
+/* import and recompress code offline: a block zstd wins (or nearly) is
+ * coded at this level (pf_codec_params.zstd_final_level). */
+#define PCTL_ZSTD_LEVEL_DEFAULT 19
 
 /*
  * Codes every held-out piece of ks as one block with each of params[0..n)

@@ -25,8 +25,9 @@
 static int64_t eval_bytes(const uint8_t *held, size_t len, const pf_model *model,
 			  unsigned min_saving)
 {
-	pf_codec_params p = { model ? PF_CHOICE_LEARNED : PF_CHOICE_ZSTD,
-			      EVAL_ZSTD_LEVEL, model, min_saving };
+	pf_codec_params p = { .choice = model ? PF_CHOICE_LEARNED : PF_CHOICE_ZSTD,
+			      .zstd_level = EVAL_ZSTD_LEVEL, .model = model,
+			      .min_saving = min_saving };
 	uint8_t *out = malloc(pf_codec_bound(EVAL_PIECE));
 	int64_t total = 0;
 

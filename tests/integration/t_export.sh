@@ -110,6 +110,22 @@ same_tree "$SRC" "$DST"
 	fail "sparse file takes $(pf_du "$DST/sparse") bytes"
 [ "$(pf_du "$DST/x y/zeros")" -lt 65536 ] || fail "all-zero file not sparse"
 
+check "import codes the blocks zstd wins at --zstd-level: 19 by default, smaller than 3"
+# stored_bytes STORE: the bytes the containers take on disk, metadata left out.
+stored_bytes() {
+	find "$1" -path "$1/.priorfs" -prune -o -type f -printf '%b\n' | awk '{ s += $1 * 512 } END { print s }'
+}
+pf_ctl 2 import --no-train --zstd-level 20 "$SRC" "$PF_WORK/z3"
+has "$ERR" 'zstd-level wants a level from 1 to 19'
+pf_ctl 0 import --no-train --zstd-level 3 "$SRC" "$PF_WORK/z3"
+pf_ctl 0 fsck "$PF_WORK/z3"
+[ "$(stored_bytes "$STORE")" -lt "$(stored_bytes "$PF_WORK/z3")" ] ||
+	fail "level 19: $(stored_bytes "$STORE") bytes, level 3: $(stored_bytes "$PF_WORK/z3")"
+at3=$(stored_bytes "$PF_WORK/z3")
+pf_ctl 0 recompress --codec zstd --force "$PF_WORK/z3"
+[ "$(stored_bytes "$PF_WORK/z3")" -lt "$at3" ] ||
+	fail "recompress at 19: $(stored_bytes "$PF_WORK/z3") bytes, at 3: $at3"
+
 check "export while the store is mounted (no writer lock needed)"
 pf_mount "$STORE" "$MNT"
 pf_ctl 0 export "$STORE" "$PF_WORK/dst_mounted"

@@ -194,6 +194,38 @@ START_TEST(test_deterministic)
 }
 END_TEST
 
+/* A final zstd level (offline coding): a block zstd wins is coded at it,
+ * forced zstd uses it, and a level out of range is refused. */
+START_TEST(test_zstd_final_level)
+{
+	size_t len = 256 << 10, cap = pf_codec_bound(len), n3;
+	uint8_t *plain = make_data(K_TEXT, len, 7), *out = malloc(cap), *hi = malloc(cap);
+	pf_codec_params params = { .choice = PF_CHOICE_AUTO, .zstd_level = 3,
+				   .min_saving = PF_MIN_SAVING_DEFAULT, .zstd_final_level = 19 };
+	uint8_t codec, c3, *at3 = encode(PF_CHOICE_AUTO, plain, len, &n3, &c3);
+	ssize_t n, n19 = pf_codec_zstd_encode(19, plain, len, hi, cap);
+
+	ck_assert_uint_eq(c3, PF_CODEC_ZSTD);
+	ck_assert_int_gt(n19, 0);
+	ck_assert_uint_lt((size_t)n19, n3);
+	n = pf_codec_encode(&params, plain, len, out, cap, &codec);
+	ck_assert_uint_eq(codec, PF_CODEC_ZSTD);
+	ck_assert_int_eq(n, n19);
+	ck_assert_mem_eq(out, hi, (size_t)n19);
+	check_decodes_to(codec, out, (size_t)n, plain, len);
+	params.choice = PF_CHOICE_ZSTD;
+	ck_assert_int_eq(pf_codec_encode(&params, plain, len, out, cap, &codec), n19);
+	params.zstd_final_level = 2; /* below zstd_level: ignored */
+	ck_assert_int_eq(pf_codec_encode(&params, plain, len, out, cap, &codec), (ssize_t)n3);
+	params.zstd_final_level = PF_ZSTD_LEVEL_MAX + 1;
+	ck_assert_int_eq(pf_codec_encode(&params, plain, len, out, cap, &codec), -EINVAL);
+	free(at3);
+	free(plain);
+	free(out);
+	free(hi);
+}
+END_TEST
+
 START_TEST(test_bad_params)
 {
 	uint8_t plain[100], out[200], codec;
@@ -713,6 +745,11 @@ START_TEST(test_learned_choice)
 	ck_assert_int_eq(pf_codec_decode_model(codec, model, out, (size_t)n, back, len), 0);
 	ck_assert_mem_eq(back, plain, len);
 	ck_assert_int_eq(pf_codec_decode(codec, out, (size_t)n, back, len), -ENOTSUP);
+	/* A final zstd level does not take what the learned codec wins well. */
+	params.zstd_level = 3;
+	params.zstd_final_level = 19;
+	ck_assert_int_eq(pf_codec_encode(&params, plain, len, out, cap, &codec), n);
+	ck_assert_uint_eq(codec, PF_CODEC_LEARNED);
 	/* Incompressible data never reaches the model. */
 	params.choice = PF_CHOICE_LEARNED;
 	ck_assert_int_eq(pf_codec_encode(&params, noise, len, out, cap, &codec), (ssize_t)len);
@@ -793,6 +830,7 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, test_empty_block);
 	tcase_add_test(tc, test_deterministic);
 	tcase_add_test(tc, test_bad_params);
+	tcase_add_test(tc, test_zstd_final_level);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("auto");
