@@ -225,7 +225,9 @@ uint32_t pf_container_block_len(pf_container *c, uint64_t b);
 /*
  * Reads and decodes block b of the working state into plain (cap bytes,
  * at least the block size) and sets *len to its plain length. Checks the
- * checksum when the store's verify option is on.
+ * checksum when the store's verify option is on. A read-only container
+ * first takes over the file's newer committed state if a writer only
+ * re-encoded it (the same bytes), as its own would name freed space.
  * @return 0; -EIO on a corrupt block, with a log line naming file and block.
  */
 int pf_container_read_block(pf_container *c, uint64_t b, void *plain,

@@ -409,11 +409,99 @@ static int read_block_locked(pf_container *c, uint64_t b, void *plain, size_t ca
 	return rc;
 }
 
+/* ---- following a writer (read-only containers) ----------------------------- */
+
+static bool same_slot(const pf_slot *a, const pf_slot *b)
+{
+	return a->seq == b->seq && a->size == b->size && a->index_off == b->index_off &&
+	       a->index_len == b->index_len && a->nblocks == b->nblocks &&
+	       a->index_sum == b->index_sum;
+}
+
+/* True when n holds the same bytes as c: the same size and, block by
+ * block, the same plain checksum (zeros stay zeros). */
+static bool same_contents(const pf_container *c, const pf_container *n)
+{
+	if (c->wsize != n->wsize || c->wn != n->wn || c->shift != n->shift)
+		return false;
+	for (uint64_t b = 0; b < c->wn; b++)
+		if ((c->widx[b].codec == PF_CODEC_ZERO) != (n->widx[b].codec == PF_CODEC_ZERO) ||
+		    c->widx[b].checksum != n->widx[b].checksum)
+			return false;
+	return true;
+}
+
+#define SWAP(a, b, field)                         \
+	do {                                      \
+		__typeof__((a)->field) t_ = (a)->field; \
+		(a)->field = (b)->field;          \
+		(b)->field = t_;                  \
+	} while (0)
+
+/* Gives c the committed state of n (which then holds c's, to be freed). */
+static void swap_state(pf_container *c, pf_container *n)
+{
+	SWAP(c, n, committed);
+	SWAP(c, n, slot_no);
+	SWAP(c, n, cidx);
+	SWAP(c, n, widx);
+	SWAP(c, n, wn);
+	SWAP(c, n, wcap);
+	SWAP(c, n, file_len);
+	SWAP(c, n, free);
+	SWAP(c, n, quarantine);
+	SWAP(c, n, models);
+	SWAP(c, n, nmodels);
+}
+
+/*
+ * A read-only container opened before a writer re-encoded the file
+ * (priorctl recompress, or a read-write mount's background recompression
+ * on shared storage) names space the writer has freed and may reuse, so
+ * reads would fail. Before each block read this checks the committed slot
+ * on disk; a new state with the same contents (same_contents()) is taken
+ * over, one with other contents is not: a handle keeps the contents it
+ * opened (priorfs(8) SHARED STORAGE). Errors leave c as it is; the read
+ * then tells. OPTIMIZATION: one pread of the slots per block read.
+ */
+static void follow_recode(pf_container *c)
+{
+	uint8_t head[PF_DATA_START];
+	pf_container *n = NULL;
+	unsigned shift;
+	pf_slot s;
+	bool take, switched = false;
+	int slot_no, fd;
+
+	if (read_head(c->fd, PF_DATA_START, head, &shift, &s, &slot_no) <= 0)
+		return;
+	pthread_rwlock_rdlock(&c->lock);
+	take = !same_slot(&s, &c->committed) && !same_slot(&s, &c->declined);
+	pthread_rwlock_unlock(&c->lock);
+	fd = take ? fcntl(c->fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (fd < 0 || pf_container_open(c->store, fd, c->label, &n) < 0)
+		return;
+	pthread_rwlock_wrlock(&c->lock);
+	take = !same_slot(&n->committed, &c->committed);
+	switched = take && same_contents(c, n);
+	if (switched)
+		swap_state(c, n);
+	else if (take)
+		c->declined = n->committed;
+	pthread_rwlock_unlock(&c->lock);
+	if (switched)
+		pf_log(PF_LOG_INFO, "%s: re-encoded by a writer since it was opened; "
+		       "reading its new state", c->label);
+	pf_container_close(n);
+}
+
 int pf_container_read_block(pf_container *c, uint64_t b, void *plain, size_t cap,
 			    uint32_t *len)
 {
 	int rc;
 
+	if (!c->writable)
+		follow_recode(c);
 	pthread_rwlock_rdlock(&c->lock);
 	rc = read_block_locked(c, b, plain, cap, len, c->store->opts.verify);
 	pthread_rwlock_unlock(&c->lock);

@@ -173,6 +173,9 @@ struct pf_container {
 	bool recode_picked;
 	const pf_model *recode_model;
 	uint8_t recode_model_id[PF_MODEL_ID_SIZE];
+	/* Read-only: the last committed state on disk found with other
+	 * contents than this one's, not followed (store_container.c). */
+	pf_slot declined;
 };
 
 /* ---- learned blocks (store_learned.c) -------------------------------------- */

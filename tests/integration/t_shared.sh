@@ -112,3 +112,45 @@ if reads - len(errors) < 10:
 EOF
 pf_umount "$R"
 pf_umount "$W"
+
+check "a read-only handle held open while priorctl recompress re-encodes its file reads every byte"
+# recompress may run beside read-only mounts (they take no lock). It frees
+# and punches the space of the blocks it re-encodes, which an open handle's
+# index still names: the handle must take over the new state of the same
+# bytes instead of failing with EIO.
+pf_gen text 12M 5 "$PF_WORK/big.txt"
+pf_mount "$STORE" "$W" "attr_timeout=0"
+cp "$PF_WORK/big.txt" "$W/big.txt" || fail "cp big.txt"
+pf_umount "$W"
+pf_mount "$STORE" "$R" "ro,attr_timeout=0,readahead=0"
+mkfifo "$PF_WORK/go" "$PF_WORK/ready"
+python3 - "$R/big.txt" "$PF_WORK/big.txt" "$PF_WORK/ready" "$PF_WORK/go" >"$PF_WORK/held.out" 2>&1 <<'PY' &
+import sys
+path, ref, ready, go = sys.argv[1:]
+want = open(ref, "rb").read()
+with open(path, "rb", buffering=0) as f:
+    head = f.read(256 * 1024)
+    open(ready, "w").close()
+    open(go).read()
+    rest = b""
+    while True:
+        chunk = f.read(1 << 20)
+        if not chunk:
+            break
+        rest += chunk
+data = head + rest
+if data != want:
+    sys.exit("held handle read %d bytes, first difference at %s" % (len(data),
+             next((i for i in range(min(len(data), len(want))) if data[i] != want[i]), "end")))
+print("held handle read all %d bytes" % len(data))
+PY
+held=$!
+cat "$PF_WORK/ready" >/dev/null
+pf_ctl 0 recompress --codec zstd --force "$STORE"
+has "$OUT" ' [1-9][0-9]* re-encoded '
+echo go >"$PF_WORK/go"
+wait "$held" || fail "the held handle failed: $(cat "$PF_WORK/held.out")"
+has "$PF_WORK/held.out" 'held handle read all 12582912 bytes'
+grep -q "re-encoded by a writer since it was opened" "$PF_LOG" ||
+	fail "no log line about the re-encode"
+pf_umount "$R"
