@@ -160,15 +160,16 @@ int pf_file_commit(pf_file *f, bool durable);
  * Background recompression. pf_file_recode() re-encodes the block at index
  * b of the committed data with the learned codec when that is smaller
  * (store.h pf_container_recode_block(); a block with a write pending in
- * memory is left alone). @return 1 replaced, 0 kept, -ERANGE past the end,
- * -EAGAIN changed meanwhile, -EIO, -ENOSPC, -ENOMEM.
+ * memory is left alone); *coded says whether the learned codec ran.
+ * @return 1 replaced, 0 kept, -ERANGE past the end, -EAGAIN changed
+ * meanwhile, -EIO, -ENOSPC, -ENOMEM.
  * pf_file_commit_recoded() commits when the file's only changes are such
  * re-encodes, so the commit keeps the last committed contents.
  * @return 0 (also with nothing to commit), -EBUSY when the file has
  * changes of its own (the close or fsync they belong to commits them), or
  * a commit error.
  */
-int pf_file_recode(pf_file *f, uint64_t b);
+int pf_file_recode(pf_file *f, uint64_t b, bool *coded);
 int pf_file_commit_recoded(pf_file *f, bool durable);
 
 /* Per-open-handle sequential read detection. Zero-initialise. */

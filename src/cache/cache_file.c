@@ -521,10 +521,11 @@ int pf_file_commit(pf_file *f, bool durable)
 
 /* ---- background recompression ---------------------------------------------- */
 
-int pf_file_recode(pf_file *f, uint64_t b)
+int pf_file_recode(pf_file *f, uint64_t b, bool *coded)
 {
 	bool past_end, dirty;
 
+	*coded = false;
 	pthread_rwlock_rdlock(&f->lock);
 	past_end = b >= f->size / f->bs + (f->size % f->bs != 0);
 	dirty = dirty_find(f, b, &(size_t){ 0 });
@@ -533,7 +534,7 @@ int pf_file_recode(pf_file *f, uint64_t b)
 		return -ERANGE;
 	/* The container checks under its own lock that b did not change
 	 * meanwhile; f->lock stays free for readers and writers. */
-	return dirty ? 0 : pf_container_recode_block(f->c, b);
+	return dirty ? 0 : pf_container_recode_block(f->c, b, coded);
 }
 
 int pf_file_commit_recoded(pf_file *f, bool durable)

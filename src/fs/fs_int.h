@@ -253,6 +253,7 @@ typedef struct pf_recompress_stats {
 	bool running;
 	uint64_t scans, files, blocks;
 	uint64_t tries; /* files coded through (any block replaced or not) */
+	uint64_t coded_bytes; /* block bytes the learned codec ran on */
 	uint64_t trainings, trained; /* train=auto: runs, models made default */
 } pf_recompress_stats;
 void pf_recompress_get_stats(pf_fs *fs, pf_recompress_stats *st);

@@ -64,7 +64,7 @@ struct pf_recompress {
 	pthread_mutex_t lock;   /* guards stop and the counters */
 	pthread_cond_t wake;    /* signalled on stop */
 	bool stop;
-	uint64_t scans, files, blocks, tries;
+	uint64_t scans, files, blocks, tries, coded_bytes;
 	/* Throttle: plain bytes coded since `since` (thread only). */
 	double since;
 	uint64_t coded;
@@ -216,14 +216,22 @@ static long recode_file(struct pf_recompress *bg, pf_inode *inode, pf_file *f,
 
 	*whole = false;
 	for (uint64_t b = 0; rc >= 0 && alone; b++) {
-		rc = pf_file_recode(f, b);
+		bool coded;
+
+		rc = pf_file_recode(f, b, &coded);
 		*whole = rc == -ERANGE;
 		if (rc == -ERANGE)
 			break;
 		if (rc == -EAGAIN)
 			rc = 0; /* changed meanwhile: its writer has it now */
 		replaced += rc > 0;
-		if (throttle(bg, bs))
+		/* the rate is of coding: a block learned already costs nothing */
+		if (coded) {
+			pthread_mutex_lock(&bg->lock);
+			bg->coded_bytes += bs;
+			pthread_mutex_unlock(&bg->lock);
+		}
+		if (throttle(bg, coded ? bs : 0))
 			break;
 		/* Opened since (even if closed again): a block already passed
 		 * may have changed, so this pass does not count as whole. */
@@ -490,6 +498,7 @@ void pf_recompress_get_stats(pf_fs *fs, pf_recompress_stats *st)
 	st->trained = bg->trained;
 	st->scans = bg->scans;
 	st->tries = bg->tries;
+	st->coded_bytes = bg->coded_bytes;
 	st->files = bg->files;
 	st->blocks = bg->blocks;
 	pthread_mutex_unlock(&bg->lock);

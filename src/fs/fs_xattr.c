@@ -167,8 +167,8 @@ static void format_stats(pf_fs *fs, FILE *out)
 		st.bytes, st.cache_size);
 	fprintf(out, "recompress=%d\nrecompress_scans=%" PRIu64
 		"\nrecompress_tries=%" PRIu64 "\nrecompress_files=%" PRIu64
-		"\nrecompress_blocks=%" PRIu64 "\n",
-		rs.running, rs.scans, rs.tries, rs.files, rs.blocks);
+		"\nrecompress_blocks=%" PRIu64 "\nrecompress_coded=%" PRIu64 "\n",
+		rs.running, rs.scans, rs.tries, rs.files, rs.blocks, rs.coded_bytes);
 	fprintf(out, "train=%d\ntrain_runs=%" PRIu64 "\ntrain_models=%" PRIu64 "\n",
 		fs->opts.train && rs.running, rs.trainings, rs.trained);
 }

@@ -669,10 +669,11 @@ static void mount_human(const struct mount_stats *m, const char *path)
 	       mount_stat(m, "readahead_done"),
 	       mount_stat(m, "readahead_dropped"), mount_stat(m, "queue_depth"));
 	if (mount_stat(m, "recompress"))
-		printf("background: %" PRIu64 " scans, %" PRIu64 " files coded, %" PRIu64
+		printf("background: %" PRIu64 " scans, %" PRIu64 " files coded (%s), %" PRIu64
 		       " files and %" PRIu64 " blocks moved to the learned codec\n",
 		       mount_stat(m, "recompress_scans"),
 		       mount_stat(m, "recompress_tries"),
+		       pctl_human_size(mount_stat(m, "recompress_coded"), a),
 		       mount_stat(m, "recompress_files"),
 		       mount_stat(m, "recompress_blocks"));
 	else
@@ -691,6 +692,7 @@ static void mount_json(const struct mount_stats *m, const char *path)
 		"readahead_queued", "readahead_running", "readahead_done",
 		"readahead_dropped", "queue_depth", "cache_bytes", "cache_size", "recompress",
 		"recompress_scans", "recompress_tries", "recompress_files", "recompress_blocks",
+		"recompress_coded",
 		"train", "train_runs", "train_models",
 	};
 

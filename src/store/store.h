@@ -250,12 +250,14 @@ int pf_container_write_block(pf_container *c, uint64_t b, const void *plain,
  * replaces it when that is smaller. Same plain bytes, so the contents do not
  * change (pf_container_changed() stays false). Decoding and encoding run
  * without the container's lock, so readers and writers are not held up; the
- * block is replaced only if nobody changed it meanwhile.
+ * block is replaced only if nobody changed it meanwhile. *coded says
+ * whether the learned codec ran (the costly part; not for a hole, a block
+ * learned already, or without a default model).
  * @return 1 replaced; 0 kept (a hole, learned already, no default model, or
  *         not smaller); -EAGAIN changed meanwhile; -EIO (block corrupt,
  *         logged), -ENOSPC, -ENOMEM, -EROFS.
  */
-int pf_container_recode_block(pf_container *c, uint64_t b);
+int pf_container_recode_block(pf_container *c, uint64_t b, bool *coded);
 
 /*
  * Sets the working logical size. Blocks wholly past it are dropped; the block

@@ -792,7 +792,7 @@ static int recode_install(pf_container *c, uint64_t b, uint32_t len,
 	return rc;
 }
 
-int pf_container_recode_block(pf_container *c, uint64_t b)
+int pf_container_recode_block(pf_container *c, uint64_t b, bool *coded)
 {
 	uint32_t bs = block_size(c), len = 0;
 	uint8_t *plain = malloc(bs), *out = NULL;
@@ -802,6 +802,7 @@ int pf_container_recode_block(pf_container *c, uint64_t b)
 	ssize_t n = 0;
 	int rc;
 
+	*coded = false;
 	if (!plain)
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&c->lock);
@@ -819,6 +820,7 @@ int pf_container_recode_block(pf_container *c, uint64_t b)
 	params.choice = PF_CHOICE_LEARNED; /* zstd made what is stored */
 	if (rc == 0 && !(out = malloc(pf_codec_bound(len))))
 		rc = -ENOMEM;
+	*coded = rc == 0;
 	if (rc == 0) {
 		n = pf_codec_encode(&params, plain, len, out, pf_codec_bound(len), &e.codec);
 		rc = n < 0 ? (int)n : 0;

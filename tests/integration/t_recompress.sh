@@ -118,6 +118,26 @@ wait_scans "$(($(stat_key recompress_scans) + 2))"
 [ "$(stat_key recompress_tries)" = 1 ] || fail "a new raw file: $(stat_key recompress_tries) tries"
 pf_umount "$MNT"
 
+check "a file changed in one block codes that block only (the rate counts coding)"
+pf_mount "$STORE" "$MNT" recompress=1,recompress_after=1,recompress_rate=128K,attr_timeout=0
+wait_scans 2
+coded=$(stat_key recompress_coded)
+[ "$coded" = 0 ] || fail "a remount coded $coded bytes"
+python3 - "$REF/held.txt" "$REF/a.txt" "$MNT/a.txt" <<'EOF' || fail "rewrite a block of a.txt"
+import sys
+new = open(sys.argv[1], "rb").read()[9000:10000]
+for path in sys.argv[2:]:
+    with open(path, "r+b") as f:
+        f.seek(300000)
+        f.write(new)
+EOF
+[ "$(codec_count "$MNT/a.txt" zstd)" = 1 ] || fail "a.txt: $(getfattr --only-values -n user.priorfs.codec "$MNT/a.txt")"
+wait_learned "$MNT/a.txt" 60
+cmp "$REF/a.txt" "$MNT/a.txt" || fail "a.txt differs"
+[ "$(stat_key recompress_coded)" = 262144 ] ||
+	fail "coded $(stat_key recompress_coded) bytes for one changed block of 256K"
+pf_umount "$MNT"
+
 check "a writer during a slow recompression wins; the result is its data"
 OPTS=recompress=1,recompress_after=1,recompress_rate=128K,attr_timeout=0
 pf_mount "$STORE" "$MNT" "$OPTS"
