@@ -43,7 +43,7 @@ extern "C" {
 
 #define PRIOR_VERSION_MAJOR 0
 #define PRIOR_VERSION_MINOR 8
-#define PRIOR_VERSION_PATCH 1
+#define PRIOR_VERSION_PATCH 2
 #define PRIOR_VERSION_NUMBER                                                   \
 	(PRIOR_VERSION_MAJOR * 10000 + PRIOR_VERSION_MINOR * 100 +             \
 	 PRIOR_VERSION_PATCH)

@@ -303,9 +303,12 @@ static int contest_old(pf_store *store, const struct pctl_kind_sample *ks,
 	return 0;
 }
 
-#define SLICE_PER_LOGICAL 128 /* logical bytes per byte of stored slice */
+/* Logical bytes per byte of stored slice: each slice size starts where it
+ * pays 1.4-2.5x over against the next smaller one (docs/model.md), up to
+ * the format's limit. */
+#define SLICE_PER_LOGICAL 128
 #define SLICE_MIN (64u << 10)
-#define SLICE_MAX (1u << 20)
+#define SLICE_MAX PF_MODEL_DICT_MAX
 
 /* Trains the kind's variant v and keeps it in r when it saves more on the
  * held-out pieces than r does, model bytes counted; *saving (if not NULL)

@@ -640,8 +640,8 @@ END_TEST
 START_TEST(test_api_version_errors)
 {
 	ck_assert_uint_eq(prior_version_number(), PRIOR_VERSION_NUMBER);
-	ck_assert_uint_eq(prior_version_number(), 801);
-	ck_assert_str_eq(prior_version_string(), "0.8.1");
+	ck_assert_uint_eq(prior_version_number(), 802);
+	ck_assert_str_eq(prior_version_string(), "0.8.2");
 	ck_assert_str_eq(prior_error_name(PRIOR_OK), "no error");
 	ck_assert_str_eq(prior_error_name(PRIOR_ERROR_CORRUPT), "corrupt input");
 	for (int e = 0; e <= PRIOR_ERROR_MAX_ + 1; e++)
