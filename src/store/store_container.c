@@ -240,10 +240,36 @@ int pf_container_open(pf_store *store, int fd, const char *label,
 	return 0;
 }
 
+/* Closing drops the working state, and with it the space past every extent
+ * the committed state and the quarantine (I2) need: a commit that failed on
+ * a full disk would otherwise keep the blocks it wrote until the file's
+ * next commit. Not after a failed slot write (I4): the slot on disk may
+ * name the new state then. */
+static void drop_uncommitted_tail(pf_container *c)
+{
+	const pf_slot *s = &c->committed;
+	uint64_t end = s->seq ? s->index_off + s->index_len : 0;
+
+	for (uint64_t b = 0; b < s->nblocks; b++)
+		if (c->cidx[b].codec != PF_CODEC_ZERO &&
+		    c->cidx[b].offset + c->cidx[b].stored_len > end)
+			end = c->cidx[b].offset + c->cidx[b].stored_len;
+	if (c->quarantine.n) {
+		const pf_extent *q = &c->quarantine.v[c->quarantine.n - 1];
+
+		if (q->off + q->len > end)
+			end = q->off + q->len;
+	}
+	if (end < c->file_len && ftruncate(c->fd, (off_t)end) == 0)
+		c->file_len = end;
+}
+
 void pf_container_close(pf_container *c)
 {
 	if (!c)
 		return;
+	if (c->writable && c->dirty && !c->failed)
+		drop_uncommitted_tail(c);
 	pthread_rwlock_destroy(&c->lock);
 	pf_extents_free(&c->free);
 	pf_extents_free(&c->quarantine);

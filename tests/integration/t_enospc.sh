@@ -71,11 +71,55 @@ print("%s: ENOSPC after %d MiB" % (call, done >> 20))
 EOF
 }
 
+# fill_committed PATH: writes random data in 64 KiB pieces, each fsynced
+# (committed), until a write or fsync fails with ENOSPC: the file keeps what
+# was committed, so the disk stays full after it is closed.
+fill_committed() {
+	python3 - "$1" <<'EOF'
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+done = 0
+try:
+    while done < (256 << 20):
+        os.write(fd, os.urandom(64 << 10))
+        os.fsync(fd)
+        done += 64 << 10
+except OSError as e:
+    if e.errno != errno.ENOSPC:
+        sys.exit("filling failed with %s, want ENOSPC" % errno.errorcode.get(e.errno))
+else:
+    sys.exit("wrote %d bytes to a 32 MiB file system without an error" % done)
+try:
+    os.close(fd)
+except OSError:
+    pass
+print("ENOSPC after %d KiB committed" % (done >> 10))
+EOF
+}
+
+# free_kib: free space on the small file system.
+free_kib() {
+	df -k --output=avail "$SMALL" | tail -1 | tr -d ' '
+}
+
 check "writing until the disk is full fails with ENOSPC on write()"
 WHERE=$(fill "$MNT/fill.bin") || fail "fill: $WHERE"
 echo "  $WHERE"
 case $WHERE in write:*) ;; *) fail "ENOSPC came from $WHERE, want write" ;; esac
 df -k "$SMALL" | tail -1
+
+check "the file whose commit failed gives back the space of its uncommitted blocks once closed"
+# Its handle's release reaches the daemon after close() returns.
+for ((i = 0; i < 40; i++)); do
+	[ "$(pf_du "$STORE/fill.bin")" -le 1048576 ] && break
+	sleep 0.25
+done
+[ "$(pf_du "$STORE/fill.bin")" -le 1048576 ] ||
+	fail "fill.bin, $(pf_size "$MNT/fill.bin") bytes, still takes $(pf_du "$STORE/fill.bin") on disk"
+[ "$(free_kib)" -gt 8192 ] || fail "only $(free_kib) KiB free after fill.bin was abandoned"
+WHERE=$(fill_committed "$MNT/fill2.bin") || fail "fill2: $WHERE"
+echo "  $WHERE"
+[ "$(free_kib)" -lt 512 ] || fail "$(free_kib) KiB still free after fill2.bin"
 
 check "a new file smaller than dirty_limit gets ENOSPC from close(), and stays empty"
 python3 - "$MNT/late.bin" <<'EOF' || fail "late.bin"
@@ -122,7 +166,7 @@ pf_drop_caches
 cmp "$MNT/old.bin" "$SRC/old.bin" || fail "old.bin is not its last committed contents"
 
 check "after rm frees space, new writes and the overwrite succeed"
-rm "$MNT/fill.bin" || fail "rm fill.bin"
+rm "$MNT/fill.bin" "$MNT/fill2.bin" || fail "rm fill.bin fill2.bin"
 cp "$SRC/new.bin" "$MNT/new.bin" || fail "cp new.bin after freeing space"
 dd if="$SRC/new.bin" of="$MNT/old.bin" bs=1M conv=notrunc,fsync 2>/dev/null ||
 	fail "overwrite old.bin after freeing space"

@@ -174,6 +174,43 @@ START_TEST(test_uncommitted_dropped)
 }
 END_TEST
 
+static off_t backing_size(const char *name)
+{
+	struct stat st;
+
+	ck_assert_int_eq(fstatat(pf_store_root_fd(store), name, &st, 0), 0);
+	return st.st_size;
+}
+
+/* Blocks written but never committed (a commit that failed on a full
+ * disk) give their space back when the container is closed. */
+START_TEST(test_abandoned_space_returned)
+{
+	pf_container *c = open_c("g");
+	off_t committed;
+
+	write_version(c, 2 * BS, 1);
+	ck_assert_int_eq(pf_container_commit(c, true), 0);
+	committed = backing_size("g");
+	write_version(c, 8 * BS, 2);
+	ck_assert_int_gt(backing_size("g"), committed);
+	pf_container_close(c);
+	ck_assert_int_eq(backing_size("g"), committed);
+	c = open_c("g");
+	check_version(c, 2 * BS, 1);
+	pf_container_close(c);
+	/* a file whose first commit never came is empty again */
+	c = open_c("h");
+	write_version(c, 3 * BS, 3);
+	ck_assert_int_gt(backing_size("h"), 0);
+	pf_container_close(c);
+	ck_assert_int_eq(backing_size("h"), 0);
+	c = open_c("h");
+	ck_assert_uint_eq(pf_container_size(c), 0);
+	pf_container_close(c);
+}
+END_TEST
+
 START_TEST(test_resize)
 {
 	pf_container *c = open_c("f");
@@ -674,6 +711,7 @@ static Suite *store_suite(void)
 	tcase_add_checked_fixture(tf, setup, teardown);
 	tcase_add_test(tf, test_empty_and_roundtrip);
 	tcase_add_test(tf, test_uncommitted_dropped);
+	tcase_add_test(tf, test_abandoned_space_returned);
 	tcase_add_test(tf, test_resize);
 	tcase_add_test(tf, test_sparse_far_write);
 	tcase_add_test(tf, test_rewrites_reclaim_space);
