@@ -380,15 +380,19 @@ static int dirs_check(const struct recompress *r)
 	return 0;
 }
 
-/* The run's target, for the record: its codec choice, level and
- * min_saving (only when not the default, so older records still match), and
- * the default models that are current for it. */
+/* The run's target, for the record: its codec choice, level, min_saving
+ * and zstd level (these two only when not what records made before them
+ * had, so those still match), and the default models that are current for
+ * it. A record made at another zstd level does not match: its file's zstd
+ * blocks are coded again at this one. */
 static uint64_t target_hash(const struct recompress *r)
 {
 	uint64_t h = XXH3_64bits_withSeed(&r->floor, sizeof(r->floor), (uint64_t)r->choice);
 
 	if (r->min_saving != PF_MIN_SAVING_DEFAULT)
 		h = XXH3_64bits_withSeed(&r->min_saving, sizeof(r->min_saving), h);
+	if (r->zstd_level != PF_ZSTD_LEVEL_DEFAULT)
+		h = XXH3_64bits_withSeed(&r->zstd_level, sizeof(r->zstd_level), h);
 	for (size_t i = 0; i < r->n_models; i++)
 		if (is_current_default(r, r->defaults[i].id))
 			h = XXH3_64bits_withSeed(r->defaults[i].id, PF_MODEL_ID_SIZE, h);

@@ -197,6 +197,11 @@ pf_ctl 0 recompress "$STORE"
 has "$OUT" '^recompress: 22 files: 1 re-encoded .* 21 already current, 0 failed'
 pf_ctl 0 recompress "$STORE"
 has "$OUT" '^recompress: 22 files: 0 re-encoded .* 22 already current, 0 failed'
+# Another zstd level is another target: the file's zstd blocks are coded at it.
+pf_ctl 0 recompress --zstd-level 3 "$STORE"
+has "$OUT" '^recompress: 22 files: 1 re-encoded .* 21 already current, 0 failed'
+pf_ctl 0 recompress --zstd-level 3 "$STORE"
+has "$OUT" '^recompress: 22 files: 0 re-encoded .* 22 already current, 0 failed'
 pf_ctl 0 fsck "$STORE"
 rm "$STORE/rep.bin"
 
