@@ -240,6 +240,28 @@ int pf_container_open(pf_store *store, int fd, const char *label,
 	return 0;
 }
 
+/* Truncates the file past the last extent of the n entries of idx, of the
+ * quarantine (I2) and `from`: the space no state needs any more. */
+static void cut_tail(pf_container *c, const pf_block_entry *idx, uint64_t n,
+		     uint64_t from)
+{
+	uint64_t end = from;
+
+	for (uint64_t b = 0; b < n; b++)
+		if (idx[b].codec != PF_CODEC_ZERO && idx[b].offset + idx[b].stored_len > end)
+			end = idx[b].offset + idx[b].stored_len;
+	if (c->quarantine.n) {
+		const pf_extent *q = &c->quarantine.v[c->quarantine.n - 1];
+
+		if (q->off + q->len > end)
+			end = q->off + q->len;
+	}
+	if (end < c->file_len && ftruncate(c->fd, (off_t)end) == 0) {
+		c->file_len = end;
+		pf_extents_clip(&c->free, end);
+	}
+}
+
 /* Closing drops the working state, and with it the space past every extent
  * the committed state and the quarantine (I2) need: a commit that failed on
  * a full disk would otherwise keep the blocks it wrote until the file's
@@ -248,20 +270,8 @@ int pf_container_open(pf_store *store, int fd, const char *label,
 static void drop_uncommitted_tail(pf_container *c)
 {
 	const pf_slot *s = &c->committed;
-	uint64_t end = s->seq ? s->index_off + s->index_len : 0;
 
-	for (uint64_t b = 0; b < s->nblocks; b++)
-		if (c->cidx[b].codec != PF_CODEC_ZERO &&
-		    c->cidx[b].offset + c->cidx[b].stored_len > end)
-			end = c->cidx[b].offset + c->cidx[b].stored_len;
-	if (c->quarantine.n) {
-		const pf_extent *q = &c->quarantine.v[c->quarantine.n - 1];
-
-		if (q->off + q->len > end)
-			end = q->off + q->len;
-	}
-	if (end < c->file_len && ftruncate(c->fd, (off_t)end) == 0)
-		c->file_len = end;
+	cut_tail(c, c->cidx, s->nblocks, s->seq ? s->index_off + s->index_len : 0);
 }
 
 void pf_container_close(pf_container *c)
@@ -919,22 +929,7 @@ static int retire_committed(pf_container *c)
 /* Gives back the tail no state uses and punches large free gaps (§4). */
 static void trim_space(pf_container *c)
 {
-	uint64_t end = c->committed.index_off + c->committed.index_len;
-
-	for (uint64_t b = 0; b < c->wn; b++)
-		if (c->widx[b].codec != PF_CODEC_ZERO &&
-		    c->widx[b].offset + c->widx[b].stored_len > end)
-			end = c->widx[b].offset + c->widx[b].stored_len;
-	if (c->quarantine.n) {
-		const pf_extent *q = &c->quarantine.v[c->quarantine.n - 1];
-
-		if (q->off + q->len > end)
-			end = q->off + q->len;
-	}
-	if (end < c->file_len && ftruncate(c->fd, (off_t)end) == 0) {
-		c->file_len = end;
-		pf_extents_clip(&c->free, end);
-	}
+	cut_tail(c, c->widx, c->wn, c->committed.index_off + c->committed.index_len);
 	for (size_t i = 0; i < c->free.n; i++) {
 		uint64_t lo = (c->free.v[i].off + 4095) & ~4095ull;
 		uint64_t hi = (c->free.v[i].off + c->free.v[i].len) & ~4095ull;
