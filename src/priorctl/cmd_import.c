@@ -561,7 +561,8 @@ static int load_journal(struct inplace *ip)
 			ip->done[ip->n_done++].ino = (ino_t)strtoull(p, NULL, 10);
 	}
 	free(buf);
-	qsort(ip->done, ip->n_done, sizeof(*ip->done), cmp_path);
+	if (ip->n_done) /* done is NULL for an empty journal, which qsort may not take */
+		qsort(ip->done, ip->n_done, sizeof(*ip->done), cmp_path);
 	return rc;
 }
 
@@ -569,8 +570,8 @@ static int load_journal(struct inplace *ip)
 static ino_t journaled(const struct inplace *ip, const char *path)
 {
 	struct ip_file key = { .path = (char *)path };
-	const struct ip_file *d = bsearch(&key, ip->done, ip->n_done,
-					  sizeof(key), cmp_path);
+	const struct ip_file *d = ip->n_done ? bsearch(&key, ip->done, ip->n_done,
+						       sizeof(key), cmp_path) : NULL;
 
 	return d ? d->ino : 0;
 }

@@ -532,7 +532,8 @@ static int names_read(int dirfd, char ***out, size_t *count)
 		names_free(names, n);
 		return rc;
 	}
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n) /* names is NULL for an empty directory, which qsort may not take */
+		qsort(names, n, sizeof(*names), name_cmp);
 	*out = names;
 	*count = n;
 	return 0;
