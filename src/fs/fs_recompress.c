@@ -188,7 +188,6 @@ static void mark_done(struct pf_recompress *bg, const struct stat *st, bool left
 						  leftovers));
 }
 
-
 /* True when a handle has the file open or let go of it recently. */
 static bool in_use(pf_fs *fs, pf_inode *inode)
 {
