@@ -169,8 +169,8 @@ void pf_cm_match_step(uint32_t *hash, unsigned bits, const uint8_t *buf, uint32_
 	} else {
 		*len = 0;
 	}
-	cand = hash[idx];
-	if (!*len && cand) {
+	cand = *len ? 0 : hash[idx]; /* a match that goes on skips the load, often a miss */
+	if (cand) {
 		uint32_t n = 0;
 
 		while (n < PF_CM_MM_VERIFY_MAX && n < cand && buf[cand - 1 - n] == buf[pos - 1 - n])
@@ -405,6 +405,12 @@ void pf_cm_byte_update(pf_cm *cm)
 	cm->phase = cm->cfg.stride <= 4 ? cm->pos % cm->cfg.stride : 0;
 	text_update(cm, c);
 	ctx_hashes(cm);
+	/* The match tables' reads often miss the caches: started here, they
+	 * wait beside the bucket probes' misses instead of before them. */
+	__builtin_prefetch(cm->mm_hash + (cm->h[CTX_O6] >> (32 - cm->mm_bits)));
+	if (cm->dict)
+		__builtin_prefetch(cm->dict->index + (cm->h[CTX_O6] >> (32 - cm->dict->bits)));
+	pf_cm_nibble_update(cm);
 	pf_cm_match_step(cm->mm_hash, cm->mm_bits, cm->buf, cm->pos, c, cm->h[CTX_O6],
 			 &cm->mm_len, &cm->mm_ptr);
 	if (cm->dict)
@@ -419,7 +425,6 @@ void pf_cm_byte_update(pf_cm *cm)
 			pf_net_recent_step(cm->net, &cm->net_ctx);
 		pf_net_forward(cm->net, &cm->net_ctx, cm->net_h2);
 	}
-	pf_cm_nibble_update(cm);
 }
 
 /* ---- block start ---------------------------------------------------------- */
